@@ -1,0 +1,122 @@
+//! Command-line parsing (clap). Validation of values happens in `options.rs`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// bbcodec: lossless bits-back compression with per-block variational inference,
+/// and a report of where the bits go.
+#[derive(Parser, Debug)]
+#[command(name = "bbcodec", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Compress a file (default output: INPUT.bbc).
+    Encode(EncodeArgs),
+    /// Decompress a .bbc file (default output: INPUT without .bbc).
+    Decode(DecodeArgs),
+    /// Decode a .bbc file without writing it and print its rate report.
+    Inspect(InspectArgs),
+}
+
+/// Options shared by encode and decode.
+#[derive(Args, Debug)]
+pub struct IoArgs {
+    /// Input file, or `-` for standard input.
+    pub input: PathBuf,
+    /// Output file (`-` for standard output).
+    #[arg(short = 'o', long = "output", conflicts_with = "stdout")]
+    pub output: Option<PathBuf>,
+    /// Write to standard output.
+    #[arg(short = 'c', long = "stdout")]
+    pub stdout: bool,
+    /// Overwrite existing output; allow compressed data on a terminal.
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    /// Remove the input file after success.
+    #[arg(long = "rm")]
+    pub rm: bool,
+    /// Print nothing but errors.
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+    /// Print the full report on stderr.
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+    /// Worker threads (0 = all cores). The output never depends on it.
+    #[arg(short = 'T', long = "threads", default_value_t = 0)]
+    pub threads: usize,
+    /// Write the rate report as JSON to this file.
+    #[arg(long = "report")]
+    pub report: Option<PathBuf>,
+}
+
+/// `bbcodec encode`.
+#[derive(Args, Debug)]
+pub struct EncodeArgs {
+    /// Input, output and reporting.
+    #[command(flatten)]
+    pub io: IoArgs,
+    /// Latent-variable model.
+    #[arg(long = "model", default_value = "mixture")]
+    pub model: String,
+    /// Posterior: bbvi (fitted by black-box VI), exact (enumeration) or map (no bits back).
+    #[arg(long = "posterior", default_value = "bbvi")]
+    pub posterior: String,
+    /// BBVI gradient estimator: score (Eq. 11 + leave-one-out baseline), score-eq8, naive.
+    #[arg(long = "estimator", default_value = "score")]
+    pub estimator: String,
+    /// BBVI iterations per block.
+    #[arg(long = "iters")]
+    pub iters: Option<u32>,
+    /// BBVI samples per iteration.
+    #[arg(long = "samples")]
+    pub samples: Option<u32>,
+    /// BBVI Adam learning rate.
+    #[arg(long = "lr")]
+    pub lr: Option<f32>,
+    /// Bytes per block (one latent per block).
+    #[arg(long = "block-size")]
+    pub block_size: Option<u32>,
+    /// Bytes per chunk (independent unit of coding).
+    #[arg(long = "chunk-size")]
+    pub chunk_size: Option<u32>,
+    /// Use exactly this many mixture components.
+    #[arg(long = "components")]
+    pub components: Option<u8>,
+    /// Largest number of mixture components tried when choosing by size.
+    #[arg(long = "max-components")]
+    pub max_components: Option<u8>,
+    /// Seed of the posterior fits.
+    #[arg(long = "seed")]
+    pub seed: Option<u64>,
+}
+
+/// `bbcodec decode`.
+#[derive(Args, Debug)]
+pub struct DecodeArgs {
+    /// Input, output and reporting.
+    #[command(flatten)]
+    pub io: IoArgs,
+}
+
+/// `bbcodec inspect`.
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// The .bbc file (`-` for standard input).
+    pub input: PathBuf,
+    /// Print the report as JSON (stable keys).
+    #[arg(long = "json")]
+    pub json: bool,
+    /// Write per-block figures to this CSV file.
+    #[arg(long = "blocks")]
+    pub blocks: Option<PathBuf>,
+    /// Worker threads (0 = all cores).
+    #[arg(short = 'T', long = "threads", default_value_t = 0)]
+    pub threads: usize,
+}

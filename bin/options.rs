@@ -1,0 +1,75 @@
+//! Turns parsed arguments into library options, with messages that name the flag.
+
+use bbcodec::codec::posterior_from_names;
+use bbcodec::{EncodeOptions, ModelKind};
+
+use crate::cli::EncodeArgs;
+
+/// Build and validate encode options.
+pub fn encode_options(a: &EncodeArgs) -> Result<EncodeOptions, String> {
+    let mut o = EncodeOptions {
+        threads: a.io.threads,
+        ..Default::default()
+    };
+    o.model = ModelKind::from_name(&a.model)
+        .ok_or_else(|| format!("--model is '{}', expected one of: mixture", a.model))?;
+    o.fit.posterior = posterior_from_names(&a.posterior, &a.estimator).ok_or_else(|| {
+        if !["bbvi", "exact", "map"].contains(&a.posterior.as_str()) {
+            format!("--posterior is '{}', expected one of: bbvi, exact, map", a.posterior)
+        } else {
+            format!("--estimator is '{}', expected one of: score, score-eq8, naive", a.estimator)
+        }
+    })?;
+    if let Some(v) = a.iters {
+        o.fit.iterations = v;
+    }
+    if let Some(v) = a.samples {
+        o.fit.samples = v;
+    }
+    if let Some(v) = a.lr {
+        o.fit.learning_rate = v;
+    }
+    if let Some(v) = a.seed {
+        o.fit.seed = v;
+    }
+    if let Some(v) = a.block_size {
+        o.block_size = v;
+    }
+    if let Some(v) = a.chunk_size {
+        o.chunk_size = v;
+    } else if o.chunk_size < o.block_size {
+        o.chunk_size = o.block_size;
+    }
+    if let Some(k) = a.components {
+        if k == 0 {
+            return Err("--components is 0, expected 1..=64".into());
+        }
+        o.fixed_components = Some(k);
+        o.max_components = o.max_components.max(k);
+    }
+    if let Some(k) = a.max_components {
+        o.max_components = k;
+    }
+    o.validate().map_err(|e| {
+        let flag = match &e {
+            bbcodec::FormatError::Limit { what, .. } | bbcodec::FormatError::Invalid { what, .. } => {
+                if what.starts_with("block") {
+                    "--block-size"
+                } else if what.starts_with("chunk") {
+                    "--chunk-size"
+                } else if what.starts_with("iter") || what.starts_with("BBVI") {
+                    "--iters/--samples/--block-size"
+                } else if what.starts_with("samples") {
+                    "--samples"
+                } else if what.starts_with("learning") {
+                    "--lr"
+                } else {
+                    "--components/--max-components"
+                }
+            }
+            _ => "options",
+        };
+        format!("{flag}: {e}")
+    })?;
+    Ok(o)
+}

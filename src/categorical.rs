@@ -1,0 +1,335 @@
+//! Fixed-point categorical distributions: the entropy models handed to the ANS coder.
+//!
+//! A [`QuantizedCategorical`] stores integer probabilities that sum to exactly
+//! `2^PRECISION` ([`PRECISION`] = 24). The same integers drive the coder (through
+//! constriction's [`EncoderModel`]/[`DecoderModel`] traits, implemented here) and the
+//! rate accounting (through [`QuantizedCategorical::log2_prob`]), so the -ELBO we report
+//! is the -ELBO of the distribution that was actually coded.
+//!
+//! Construction is deterministic: from integer weights with pure integer arithmetic, or
+//! from floats with IEEE-exact operations only (`*`, `/`, `floor`).
+
+use core::borrow::Borrow;
+use core::num::NonZeroU32;
+
+use constriction::stream::model::{DecoderModel, EncoderModel, EntropyModel};
+
+use crate::math;
+
+/// Bits of fixed-point precision of every entropy model (constriction's default for
+/// `AnsCoder<u32, u64>`).
+pub const PRECISION: usize = 24;
+
+/// `2^PRECISION`, the total mass of a [`QuantizedCategorical`].
+pub const TOTAL: u32 = 1 << PRECISION;
+
+/// Largest alphabet a model may use (symbols are `u16`).
+pub const MAX_ALPHABET: usize = 1 << 16;
+
+/// Errors when building a distribution.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CategoricalError {
+    /// The alphabet is empty or larger than [`MAX_ALPHABET`].
+    #[error("alphabet size is {got}, expected 1..={max}")]
+    AlphabetSize {
+        /// Requested size.
+        got: usize,
+        /// Largest allowed size.
+        max: usize,
+    },
+    /// Fixed-point probabilities do not sum to `2^PRECISION`.
+    #[error("probabilities sum to {got}, expected {expected}")]
+    Mass {
+        /// Actual sum.
+        got: u64,
+        /// Required sum.
+        expected: u64,
+    },
+    /// All weights are zero (or not finite).
+    #[error("all weights are zero or not finite, expected at least one positive weight")]
+    NoMass,
+}
+
+/// A categorical distribution over `0..n` with fixed-point probabilities.
+///
+/// Invariant: `cdf.len() == n + 1`, `cdf[0] == 0`, `cdf[n] == 2^PRECISION`, and
+/// `cdf` is non-decreasing. `log2_p[s] = log2(cdf[s+1] - cdf[s]) - PRECISION`
+/// (`-inf` for zero-probability symbols).
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuantizedCategorical {
+    cdf: Vec<u32>,
+    log2_p: Vec<f64>,
+}
+
+impl QuantizedCategorical {
+    /// Build from fixed-point probabilities that sum to exactly `2^PRECISION`.
+    pub fn from_fixed_point(probs: &[u32]) -> Result<Self, CategoricalError> {
+        check_alphabet(probs.len())?;
+        let sum: u64 = probs.iter().map(|&p| p as u64).sum();
+        if sum != TOTAL as u64 {
+            return Err(CategoricalError::Mass {
+                got: sum,
+                expected: TOTAL as u64,
+            });
+        }
+        let mut cdf = Vec::with_capacity(probs.len() + 1);
+        let mut acc = 0u32;
+        cdf.push(0);
+        for &p in probs {
+            acc += p;
+            cdf.push(acc);
+        }
+        let log2_p = probs
+            .iter()
+            .map(|&p| {
+                if p == 0 {
+                    f64::NEG_INFINITY
+                } else {
+                    math::log2(p as f64) - PRECISION as f64
+                }
+            })
+            .collect();
+        Ok(Self { cdf, log2_p })
+    }
+
+    /// Build from non-negative integer weights by pure integer arithmetic.
+    ///
+    /// Every symbol with a positive weight gets probability at least `2^-PRECISION`;
+    /// symbols with weight 0 get probability 0. The rest of the mass is shared in
+    /// proportion to the weights (rounded down), and what rounding leaves over goes to
+    /// the first symbol of largest weight.
+    pub fn from_int_weights(weights: &[u64]) -> Result<Self, CategoricalError> {
+        check_alphabet(weights.len())?;
+        let nonzero = weights.iter().filter(|&&w| w > 0).count() as u64;
+        let total: u128 = weights.iter().map(|&w| w as u128).sum();
+        if nonzero == 0 {
+            return Err(CategoricalError::NoMass);
+        }
+        let free = TOTAL as u128 - nonzero as u128;
+        let mut probs: Vec<u32> = weights
+            .iter()
+            .map(|&w| {
+                if w == 0 {
+                    0
+                } else {
+                    1 + (w as u128 * free / total) as u32
+                }
+            })
+            .collect();
+        distribute_leftover(&mut probs, |i| weights[i] as f64);
+        Self::from_fixed_point(&probs)
+    }
+
+    /// Build from non-negative float weights (need not be normalized).
+    ///
+    /// With `leaky = true` every symbol gets probability at least `2^-PRECISION`, even
+    /// where its weight is 0; otherwise zero weights give zero probability. Uses only
+    /// IEEE-exact operations, so the result is the same on every machine.
+    pub fn from_float_weights(weights: &[f64], leaky: bool) -> Result<Self, CategoricalError> {
+        check_alphabet(weights.len())?;
+        let clean = |w: f64| if w.is_finite() && w > 0.0 { w } else { 0.0 };
+        let mut total = 0.0;
+        for &w in weights {
+            total += clean(w);
+        }
+        if total <= 0.0 {
+            return Err(CategoricalError::NoMass);
+        }
+        let floor_count = if leaky {
+            weights.len()
+        } else {
+            weights.iter().filter(|&&w| clean(w) > 0.0).count()
+        } as f64;
+        let free = TOTAL as f64 - floor_count;
+        let mut probs: Vec<u32> = weights
+            .iter()
+            .map(|&w| {
+                let w = clean(w);
+                if w == 0.0 && !leaky {
+                    0
+                } else {
+                    let share = (w / total * free).floor();
+                    1 + share.clamp(0.0, free) as u32
+                }
+            })
+            .collect();
+        distribute_leftover(&mut probs, |i| clean(weights[i]));
+        Self::from_fixed_point(&probs)
+    }
+
+    /// Uniform distribution over `0..n` (remainder on the first symbols).
+    pub fn uniform(n: usize) -> Result<Self, CategoricalError> {
+        Self::from_int_weights(&vec![1; n])
+    }
+
+    /// Number of symbols `n`.
+    pub fn len(&self) -> usize {
+        self.cdf.len() - 1
+    }
+
+    /// Always false: a distribution has at least one symbol.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Fixed-point probability of `symbol` (0 outside the alphabet).
+    #[inline]
+    pub fn fixed_prob(&self, symbol: usize) -> u32 {
+        if symbol + 1 < self.cdf.len() {
+            self.cdf[symbol + 1] - self.cdf[symbol]
+        } else {
+            0
+        }
+    }
+
+    /// Probability of `symbol` as a float: `fixed_prob / 2^PRECISION`.
+    #[inline]
+    pub fn prob(&self, symbol: usize) -> f64 {
+        self.fixed_prob(symbol) as f64 / TOTAL as f64
+    }
+
+    /// `log2` of the probability of `symbol` (`-inf` if zero or outside the alphabet).
+    #[inline]
+    pub fn log2_prob(&self, symbol: usize) -> f64 {
+        self.log2_p.get(symbol).copied().unwrap_or(f64::NEG_INFINITY)
+    }
+
+    /// All `log2` probabilities, indexed by symbol.
+    pub fn log2_probs(&self) -> &[f64] {
+        &self.log2_p
+    }
+
+    /// The cumulative table (`len() + 1` entries, from 0 to `2^PRECISION`).
+    pub fn cdf(&self) -> &[u32] {
+        &self.cdf
+    }
+
+    /// Index of the most probable symbol (the first one on ties).
+    pub fn mode(&self) -> usize {
+        let mut best = 0;
+        for s in 1..self.len() {
+            if self.fixed_prob(s) > self.fixed_prob(best) {
+                best = s;
+            }
+        }
+        best
+    }
+
+    /// Shannon entropy in bits.
+    pub fn entropy_bits(&self) -> f64 {
+        let mut h = 0.0;
+        for s in 0..self.len() {
+            let p = self.prob(s);
+            if p > 0.0 {
+                h -= p * self.log2_p[s];
+            }
+        }
+        h
+    }
+}
+
+fn check_alphabet(n: usize) -> Result<(), CategoricalError> {
+    if n == 0 || n > MAX_ALPHABET {
+        Err(CategoricalError::AlphabetSize {
+            got: n,
+            max: MAX_ALPHABET,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// Give `2^PRECISION - sum(probs)` to the first symbol of largest weight.
+fn distribute_leftover(probs: &mut [u32], weight: impl Fn(usize) -> f64) {
+    let sum: u64 = probs.iter().map(|&p| p as u64).sum();
+    let leftover = TOTAL as u64 - sum.min(TOTAL as u64);
+    let mut best = 0;
+    for i in 1..probs.len() {
+        if weight(i) > weight(best) {
+            best = i;
+        }
+    }
+    probs[best] += leftover as u32;
+    // Rounding can only lose mass, never add it; if a pathological input made the sum
+    // exceed TOTAL, take the excess from the largest entry.
+    let sum: u64 = probs.iter().map(|&p| p as u64).sum();
+    if sum > TOTAL as u64 {
+        probs[best] -= (sum - TOTAL as u64) as u32;
+    }
+}
+
+impl EntropyModel<PRECISION> for QuantizedCategorical {
+    type Symbol = usize;
+    type Probability = u32;
+}
+
+impl EncoderModel<PRECISION> for QuantizedCategorical {
+    #[inline]
+    fn left_cumulative_and_probability(
+        &self,
+        symbol: impl Borrow<usize>,
+    ) -> Option<(u32, NonZeroU32)> {
+        let s = *symbol.borrow();
+        let left = *self.cdf.get(s)?;
+        let right = *self.cdf.get(s + 1)?;
+        NonZeroU32::new(right - left).map(|p| (left, p))
+    }
+}
+
+impl DecoderModel<PRECISION> for QuantizedCategorical {
+    #[inline]
+    fn quantile_function(&self, quantile: u32) -> (usize, u32, NonZeroU32) {
+        // Largest s with cdf[s] <= quantile; then cdf[s+1] > quantile, so p > 0.
+        let s = self.cdf.partition_point(|&c| c <= quantile) - 1;
+        let s = s.min(self.len() - 1);
+        let left = self.cdf[s];
+        let p = self.cdf[s + 1] - left;
+        // `quantile < 2^PRECISION = cdf[n]` always holds for quantiles produced by the
+        // coder, so `p > 0`; the fallback keeps corrupt input from panicking.
+        (s, left, NonZeroU32::new(p).unwrap_or(NonZeroU32::MIN))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn int_weights_sum_to_total_and_keep_support() {
+        let q = QuantizedCategorical::from_int_weights(&[0, 1, 1_000_000, 3]).unwrap();
+        assert_eq!(q.cdf()[4], TOTAL);
+        assert_eq!(q.fixed_prob(0), 0);
+        assert!(q.fixed_prob(1) >= 1);
+        assert_eq!(q.mode(), 2);
+    }
+
+    #[test]
+    fn float_weights_leaky() {
+        let q = QuantizedCategorical::from_float_weights(&[0.0, 0.25, 0.75], true).unwrap();
+        assert_eq!(q.fixed_prob(0), 1);
+        let p2 = q.prob(2);
+        assert!((p2 - 0.75).abs() < 1e-6);
+        assert!(QuantizedCategorical::from_float_weights(&[0.0, f64::NAN], false).is_err());
+    }
+
+    #[test]
+    fn quantile_function_inverts_cdf() {
+        let q = QuantizedCategorical::from_int_weights(&[5, 0, 7, 1]).unwrap();
+        for s in [0usize, 2, 3] {
+            let (l, p) = q.left_cumulative_and_probability(s).unwrap();
+            for quantile in [l, l + p.get() - 1] {
+                assert_eq!(q.quantile_function(quantile).0, s);
+            }
+        }
+        assert!(q.left_cumulative_and_probability(1usize).is_none());
+        assert!(q.left_cumulative_and_probability(4usize).is_none());
+    }
+
+    #[test]
+    fn single_symbol_costs_nothing() {
+        let q = QuantizedCategorical::from_int_weights(&[1]).unwrap();
+        assert_eq!(q.fixed_prob(0), TOTAL);
+        assert_eq!(q.log2_prob(0), 0.0);
+    }
+}

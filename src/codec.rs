@@ -1,0 +1,509 @@
+//! Whole files: chunking, per-chunk model fit, parallel chunk coding, streaming I/O and
+//! the file-level [`RateReport`].
+//!
+//! Chunks are independent (own parameters, own ANS stack, own checksum), so they are
+//! coded in parallel; the output bytes never depend on the thread count because every
+//! chunk's bytes are a function of its data, its index and the header alone. Input is
+//! read and output written in batches of a few chunks, so memory stays bounded by a
+//! small multiple of the chunk size whatever the input size.
+
+use std::io::{self, Read, Write};
+
+use crate::chain::BitsBackCoder;
+use crate::container::{ChunkRecord, Header, ModelKind, HEADER_BYTES};
+use crate::error::{CodecError, Error, FormatError};
+use crate::inference::{Estimator, FitConfig, PosteriorKind};
+use crate::model::mixture::{decode_params, encode_params, MixtureFitOptions, MixtureModel};
+use crate::model::DiscreteLatentModel;
+use crate::report::{BlockRecord, RateReport, RateTotals};
+
+/// Everything `encode` can be told.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EncodeOptions {
+    /// Model kind.
+    pub model: ModelKind,
+    /// Posterior fit configuration.
+    pub fit: FitConfig,
+    /// Symbols (bytes) per block, i.e. per latent.
+    pub block_size: u32,
+    /// Bytes per chunk.
+    pub chunk_size: u32,
+    /// Largest number of mixture components tried.
+    pub max_components: u8,
+    /// Use exactly this many components (None: choose by size).
+    pub fixed_components: Option<u8>,
+    /// Worker threads (0 = all cores). Never changes the output bytes.
+    pub threads: usize,
+}
+
+impl Default for EncodeOptions {
+    fn default() -> Self {
+        Self {
+            model: ModelKind::Mixture,
+            fit: FitConfig::default(),
+            block_size: 64,
+            chunk_size: 1 << 20,
+            max_components: 32,
+            fixed_components: None,
+            threads: 0,
+        }
+    }
+}
+
+impl EncodeOptions {
+    fn header(&self) -> Header {
+        Header {
+            model: self.model,
+            fit: self.fit,
+            block_size: self.block_size,
+            chunk_size: self.chunk_size,
+            max_components: self.max_components,
+            fixed_components: self.fixed_components.unwrap_or(0),
+        }
+    }
+
+    /// Check the options against the format's limits.
+    pub fn validate(&self) -> Result<(), FormatError> {
+        self.header().validate()
+    }
+}
+
+/// Options of decoding.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DecodeOptions {
+    /// Worker threads (0 = all cores).
+    pub threads: usize,
+    /// Keep per-block records in the returned report.
+    pub keep_blocks: bool,
+}
+
+/// Result of one chunk, in either direction.
+struct ChunkOutcome {
+    record: ChunkRecord,
+    data: Vec<u8>,
+    totals: RateTotals,
+    header_bits: f64,
+    components: Option<u64>,
+    blocks: Vec<BlockRecord>,
+}
+
+fn pool(threads: usize) -> Result<rayon::ThreadPool, Error> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Error::Io(io::Error::other(e.to_string())))
+}
+
+fn fit_options(h: &Header) -> MixtureFitOptions {
+    MixtureFitOptions {
+        max_components: h.max_components as usize,
+        fixed_components: if h.fixed_components == 0 {
+            None
+        } else {
+            Some(h.fixed_components as usize)
+        },
+        ..Default::default()
+    }
+}
+
+fn encode_chunk(data: &[u8], index: u64, h: &Header) -> Result<ChunkOutcome, Error> {
+    let crc = crc32fast::hash(data);
+    let symbols: Vec<u16> = data.iter().map(|&b| b as u16).collect();
+    let bs = h.block_size as usize;
+    let blocks: Vec<&[u16]> = symbols.chunks(bs).collect();
+    let model = match h.model {
+        ModelKind::Mixture => MixtureModel::fit(&blocks, 256, &fit_options(h)),
+    };
+    let params = encode_params(model.params());
+    let enc = BitsBackCoder::new(&model, bs, h.fit).encode(&symbols, index)?;
+    let coded = ChunkRecord::Coded {
+        len: data.len() as u32,
+        crc,
+        params,
+        words: enc.words,
+    };
+    let raw = ChunkRecord::Raw {
+        crc,
+        data: data.to_vec(),
+    };
+    if coded.encoded_len() < raw.encoded_len() {
+        let header_bits = match &coded {
+            ChunkRecord::Coded { params, .. } => 8.0 * params.len() as f64,
+            _ => 0.0,
+        };
+        Ok(ChunkOutcome {
+            record: coded,
+            data: Vec::new(),
+            totals: enc.totals,
+            header_bits,
+            components: Some(model.num_latents() as u64),
+            blocks: enc.blocks,
+        })
+    } else {
+        Ok(ChunkOutcome {
+            record: raw,
+            data: Vec::new(),
+            totals: RateTotals::default(),
+            header_bits: 0.0,
+            components: None,
+            blocks: Vec::new(),
+        })
+    }
+}
+
+fn decode_chunk(record: ChunkRecord, index: u64, h: &Header) -> Result<ChunkOutcome, Error> {
+    match record {
+        ChunkRecord::Raw { crc, data } => {
+            check_crc(crc, &data, "raw chunk")?;
+            Ok(ChunkOutcome {
+                record: ChunkRecord::Raw { crc, data: Vec::new() },
+                data,
+                totals: RateTotals::default(),
+                header_bits: 0.0,
+                components: None,
+                blocks: Vec::new(),
+            })
+        }
+        ChunkRecord::Coded {
+            len,
+            crc,
+            params,
+            words,
+        } => {
+            let model = match h.model {
+                ModelKind::Mixture => MixtureModel::from_params(decode_params(&params, 256)?)?,
+            };
+            let dec = BitsBackCoder::new(&model, h.block_size as usize, h.fit).decode(&words, len as usize, index)?;
+            let mut data = Vec::with_capacity(dec.symbols.len());
+            for s in dec.symbols {
+                if s > 255 {
+                    return Err(CodecError::Corrupt("symbol outside the byte range").into());
+                }
+                data.push(s as u8);
+            }
+            check_crc(crc, &data, "chunk")?;
+            Ok(ChunkOutcome {
+                header_bits: 8.0 * params.len() as f64,
+                record: ChunkRecord::Coded {
+                    len,
+                    crc,
+                    params: Vec::new(),
+                    words: Vec::new(),
+                },
+                data,
+                totals: dec.totals,
+                components: Some(model.num_latents() as u64),
+                blocks: dec.blocks,
+            })
+        }
+        ChunkRecord::End { .. } => Err(FormatError::Corrupt("end record inside the chunk sequence").into()),
+    }
+}
+
+fn check_crc(stored: u32, data: &[u8], what: &'static str) -> Result<(), Error> {
+    let computed = crc32fast::hash(data);
+    if stored != computed {
+        return Err(FormatError::Checksum {
+            what,
+            stored,
+            computed,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Fill `buf` from `r` as far as possible; returns the number of bytes read.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Accumulates the file-level report.
+struct ReportBuilder {
+    report: RateReport,
+    totals: RateTotals,
+    counts: [u64; 256],
+    keep_blocks: bool,
+    blocks: Vec<BlockRecord>,
+}
+
+impl ReportBuilder {
+    fn new(h: &Header, keep_blocks: bool) -> Self {
+        let report = RateReport {
+            model: h.model.name().into(),
+            posterior: h.fit.posterior.name().into(),
+            estimator: match h.fit.posterior {
+                PosteriorKind::Bbvi(e) => e.name().into(),
+                _ => String::new(),
+            },
+            block_size: h.block_size as u64,
+            chunk_size: h.chunk_size as u64,
+            ..Default::default()
+        };
+        Self {
+            report,
+            totals: RateTotals::default(),
+            counts: [0; 256],
+            keep_blocks,
+            blocks: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, c: &mut ChunkOutcome, original: &[u8]) {
+        self.report.chunks += 1;
+        self.report.input_bytes += original.len() as u64;
+        for &b in original {
+            self.counts[b as usize] += 1;
+        }
+        match c.components {
+            Some(k) => self.report.components.push(k),
+            None => {
+                self.report.raw_chunks += 1;
+                self.report.raw_bits += 8.0 * original.len() as f64;
+            }
+        }
+        self.report.header_bits += c.header_bits;
+        self.totals.merge(&c.totals);
+        if self.keep_blocks {
+            self.blocks.append(&mut c.blocks);
+        }
+    }
+
+    fn finish(mut self, compressed_bytes: u64) -> (RateReport, Vec<BlockRecord>) {
+        let r = &mut self.report;
+        r.set_totals(&self.totals);
+        r.compressed_bytes = compressed_bytes;
+        r.bits_per_byte = if r.input_bytes == 0 {
+            0.0
+        } else {
+            8.0 * compressed_bytes as f64 / r.input_bytes as f64
+        };
+        r.container_bits = 8.0 * compressed_bytes as f64 - (r.net_bits + r.bootstrap_bits + r.raw_bits + r.header_bits);
+        let n = r.input_bytes as f64;
+        r.order0_bits = self
+            .counts
+            .iter()
+            .filter(|&&c| c > 0)
+            .map(|&c| c as f64 * crate::math::log2(n / c as f64))
+            .sum();
+        (self.report, self.blocks)
+    }
+}
+
+/// Counts bytes written through it.
+struct CountingWriter<W> {
+    inner: W,
+    count: u64,
+}
+
+impl<W: Write> Write for CountingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Counts bytes read through it.
+struct CountingReader<R> {
+    inner: R,
+    count: u64,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+/// Compress everything from `input` to `output`; returns the report.
+///
+/// `progress` is called with the number of input bytes done after each batch.
+pub fn encode_stream(
+    input: impl Read,
+    output: impl Write,
+    options: &EncodeOptions,
+    mut progress: impl FnMut(u64),
+) -> Result<RateReport, Error> {
+    options.validate()?;
+    let h = options.header();
+    let threads = if options.threads == 0 {
+        rayon::current_num_threads()
+    } else {
+        options.threads
+    };
+    let pool = pool(threads)?;
+    let mut input = input;
+    let mut out = CountingWriter {
+        inner: output,
+        count: 0,
+    };
+    h.write(&mut out)?;
+    let mut rb = ReportBuilder::new(&h, false);
+    let mut content_crc = crc32fast::Hasher::new();
+    let batch = threads.max(1) * 2;
+    let cs = h.chunk_size as usize;
+    let mut index = 0u64;
+    loop {
+        let mut datas = Vec::with_capacity(batch);
+        let mut eof = false;
+        while datas.len() < batch {
+            let mut buf = vec![0u8; cs];
+            let n = read_full(&mut input, &mut buf)?;
+            buf.truncate(n);
+            if n > 0 {
+                datas.push(buf);
+            }
+            if n < cs {
+                eof = true;
+                break;
+            }
+        }
+        let base = index;
+        let outcomes: Vec<Result<ChunkOutcome, Error>> = pool.install(|| {
+            use rayon::prelude::*;
+            datas
+                .par_iter()
+                .enumerate()
+                .map(|(i, d)| encode_chunk(d, base + i as u64, &h))
+                .collect()
+        });
+        for (o, d) in outcomes.into_iter().zip(&datas) {
+            let mut o = o?;
+            o.record.write(&mut out)?;
+            content_crc.update(d);
+            rb.add(&mut o, d);
+            index += 1;
+        }
+        progress(rb.report.input_bytes);
+        if eof {
+            break;
+        }
+    }
+    ChunkRecord::End {
+        total_len: rb.report.input_bytes,
+        crc: content_crc.finalize(),
+    }
+    .write(&mut out)?;
+    out.flush()?;
+    Ok(rb.finish(out.count).0)
+}
+
+/// Decompress everything from `input` to `output`; returns the recomputed report and,
+/// if asked, the per-block records.
+pub fn decode_stream(
+    input: impl Read,
+    output: impl Write,
+    options: &DecodeOptions,
+    mut progress: impl FnMut(u64),
+) -> Result<(RateReport, Vec<BlockRecord>), Error> {
+    let mut input = CountingReader { inner: input, count: 0 };
+    let mut output = output;
+    let h = Header::read(&mut input)?;
+    let threads = if options.threads == 0 {
+        rayon::current_num_threads()
+    } else {
+        options.threads
+    };
+    let pool = pool(threads)?;
+    let batch = threads.max(1) * 2;
+    let mut rb = ReportBuilder::new(&h, options.keep_blocks);
+    let mut content_crc = crc32fast::Hasher::new();
+    let mut index = 0u64;
+    let end = loop {
+        let mut records = Vec::with_capacity(batch);
+        let mut end = None;
+        while records.len() < batch {
+            match ChunkRecord::read(&mut input, &h)? {
+                ChunkRecord::End { total_len, crc } => {
+                    end = Some((total_len, crc));
+                    break;
+                }
+                r => records.push(r),
+            }
+        }
+        let base = index;
+        let outcomes: Vec<Result<ChunkOutcome, Error>> = pool.install(|| {
+            use rayon::prelude::*;
+            records
+                .into_par_iter()
+                .enumerate()
+                .map(|(i, r)| decode_chunk(r, base + i as u64, &h))
+                .collect()
+        });
+        for o in outcomes {
+            let mut o = o?;
+            output.write_all(&o.data)?;
+            content_crc.update(&o.data);
+            let data = std::mem::take(&mut o.data);
+            rb.add(&mut o, &data);
+            index += 1;
+        }
+        progress(rb.report.input_bytes);
+        if let Some(e) = end {
+            break e;
+        }
+    };
+    let (total_len, crc) = end;
+    if total_len != rb.report.input_bytes {
+        return Err(FormatError::Invalid {
+            what: "total length in the end record",
+            got: total_len,
+        }
+        .into());
+    }
+    let computed = content_crc.finalize();
+    if computed != crc {
+        return Err(FormatError::Checksum {
+            what: "whole content",
+            stored: crc,
+            computed,
+        }
+        .into());
+    }
+    let mut probe = [0u8; 1];
+    if read_full(&mut input, &mut probe)? != 0 {
+        return Err(FormatError::TrailingData.into());
+    }
+    output.flush()?;
+    Ok(rb.finish(input.count))
+}
+
+/// Compress `data` in memory; returns the file bytes and the report.
+pub fn compress(data: &[u8], options: &EncodeOptions) -> Result<(Vec<u8>, RateReport), Error> {
+    let mut out = Vec::with_capacity(data.len() / 2 + HEADER_BYTES + 64);
+    let report = encode_stream(data, &mut out, options, |_| {})?;
+    Ok((out, report))
+}
+
+/// Decompress a whole file in memory; returns the original bytes and the recomputed
+/// report.
+pub fn decompress(file: &[u8], options: &DecodeOptions) -> Result<(Vec<u8>, RateReport), Error> {
+    let mut out = Vec::new();
+    let (report, _) = decode_stream(file, &mut out, options, |_| {})?;
+    Ok((out, report))
+}
+
+/// Shorthand for the names used on the command line.
+pub fn posterior_from_names(posterior: &str, estimator: &str) -> Option<PosteriorKind> {
+    match posterior {
+        "bbvi" => Estimator::from_name(estimator).map(PosteriorKind::Bbvi),
+        "exact" => Some(PosteriorKind::Exact),
+        "map" => Some(PosteriorKind::Map),
+        _ => None,
+    }
+}

@@ -1,0 +1,649 @@
+//! Mixture of K categoricals over blocks of symbols (`--model mixture`).
+//!
+//! Generative process for one block: `z ~ Categorical(pi)`, then every symbol of the
+//! block `x_j ~ Categorical(theta_z)` independently. The latent is discrete and small, so
+//! the posterior `P(z | x)` and the evidence `P(x)` are exact by enumeration: this is the
+//! oracle model of the discrete path, and with `K = 1` it is a plain order-0 coder.
+//!
+//! Parameters are fitted per chunk on the encoder (deterministic EM from a farthest-first
+//! start), quantized to quarter-bit log-levels, and stored in the file (counted in
+//! `header_bits`). The number of components is chosen by the total size it produces:
+//! header plus `sum_blocks -log2 P(x_b)`, so K > 1 is only used where it pays.
+
+use constriction::stream::queue::{DefaultRangeDecoder, DefaultRangeEncoder};
+use constriction::stream::{Decode, Encode};
+
+use super::DiscreteLatentModel;
+use crate::categorical::QuantizedCategorical;
+use crate::error::FormatError;
+use crate::math;
+
+/// Largest log-level: probability ratio to the component's most likely symbol of
+/// `2^{-(MAX_LEVEL - 1) / 4}`, about `2^-24.75`.
+pub const MAX_LEVEL: u8 = 100;
+
+/// Largest number of components a file may declare.
+pub const MAX_COMPONENTS: usize = 64;
+
+/// Mantissas `round(2^16 * 2^{-j/4})` for `j = 0..4`: level weights are integers.
+const MANTISSA: [u64; 4] = [65536, 55109, 46341, 38968];
+
+/// Integer weight of a log-level (`0` for level 0 = absent symbol).
+fn level_weight(level: u8) -> u64 {
+    if level == 0 {
+        return 0;
+    }
+    let l = (level - 1) as u64;
+    MANTISSA[(l % 4) as usize] << (40 - l / 4)
+}
+
+/// Log-level of a probability relative to the largest one: `1 + round(-4 log2(p / max))`.
+fn level_of(p: f64, max: f64) -> u8 {
+    if !(p > 0.0) || !(max > 0.0) {
+        return MAX_LEVEL;
+    }
+    let l = 1.0 - 4.0 * math::log2(p / max);
+    let l = (l + 0.5).floor();
+    l.clamp(1.0, MAX_LEVEL as f64) as u8
+}
+
+/// The stored parameters of a mixture: quantized log-levels.
+///
+/// Invariant: `weight_levels.len() == component_levels.len() = K >= 1`; every entry of
+/// `weight_levels` is in `1..=MAX_LEVEL`; each `component_levels[k]` has `alphabet`
+/// entries, `0` exactly for the symbols outside `support` (the same set for every k).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MixtureParams {
+    /// Alphabet size `n`.
+    pub alphabet: usize,
+    /// Log-levels of the mixing weights `pi`.
+    pub weight_levels: Vec<u8>,
+    /// Log-levels of each component's symbol distribution `theta_k`.
+    pub component_levels: Vec<Vec<u8>>,
+}
+
+/// A mixture model ready to code: fixed-point prior and component distributions.
+#[derive(Clone, Debug)]
+pub struct MixtureModel {
+    params: MixtureParams,
+    prior: QuantizedCategorical,
+    components: Vec<QuantizedCategorical>,
+}
+
+impl MixtureModel {
+    /// Build the coding distributions from stored parameters.
+    pub fn from_params(params: MixtureParams) -> Result<Self, FormatError> {
+        let k = params.weight_levels.len();
+        if k == 0 || k > MAX_COMPONENTS || params.component_levels.len() != k {
+            return Err(FormatError::Invalid {
+                what: "mixture component count",
+                got: k as u64,
+            });
+        }
+        let w: Vec<u64> = params.weight_levels.iter().map(|&l| level_weight(l)).collect();
+        let prior = QuantizedCategorical::from_int_weights(&w).map_err(|_| {
+            FormatError::Invalid {
+                what: "mixture weights",
+                got: 0,
+            }
+        })?;
+        let mut components = Vec::with_capacity(k);
+        for levels in &params.component_levels {
+            let w: Vec<u64> = levels.iter().map(|&l| level_weight(l)).collect();
+            components.push(QuantizedCategorical::from_int_weights(&w).map_err(|_| {
+                FormatError::Invalid {
+                    what: "mixture component",
+                    got: 0,
+                }
+            })?);
+        }
+        Ok(Self {
+            params,
+            prior,
+            components,
+        })
+    }
+
+    /// Fit a mixture to the blocks of one chunk (encoder side) and build it.
+    pub fn fit(blocks: &[&[u16]], alphabet: usize, options: &MixtureFitOptions) -> Self {
+        let params = fit_params(blocks, alphabet, options);
+        Self::from_params(params).expect("fitted parameters are valid by construction")
+    }
+
+    /// The stored parameters.
+    pub fn params(&self) -> &MixtureParams {
+        &self.params
+    }
+
+    /// Component `k`'s distribution `theta_k`.
+    pub fn component(&self, k: usize) -> &QuantizedCategorical {
+        &self.components[k]
+    }
+}
+
+impl DiscreteLatentModel for MixtureModel {
+    fn num_latents(&self) -> usize {
+        self.components.len()
+    }
+    fn alphabet_size(&self) -> usize {
+        self.params.alphabet
+    }
+    fn prior(&self) -> &QuantizedCategorical {
+        &self.prior
+    }
+    fn likelihood(&self, z: usize, _position: usize) -> &QuantizedCategorical {
+        &self.components[z]
+    }
+    /// Histogram form: `log2 P(x | z) = sum_c n_c log2 theta_z[c]` over the distinct
+    /// symbols `c` of the block, in increasing symbol order.
+    fn log2_likelihoods(&self, x: &[u16], out: &mut [f64]) {
+        let hist = SparseHistogram::of(x, self.params.alphabet);
+        for (z, o) in out.iter_mut().enumerate() {
+            *o = hist.log2_likelihood(self.components[z].log2_probs());
+        }
+    }
+}
+
+/// Symbol counts of one block, sorted by symbol.
+#[derive(Clone, Debug, Default)]
+pub struct SparseHistogram {
+    /// `(symbol, count)` pairs with `count > 0`, in increasing symbol order.
+    pub entries: Vec<(u16, u32)>,
+    /// Number of symbols in the block.
+    pub total: u32,
+}
+
+impl SparseHistogram {
+    /// Count the symbols of `x` (all must be `< alphabet`; others are ignored).
+    pub fn of(x: &[u16], alphabet: usize) -> Self {
+        let mut entries: Vec<(u16, u32)> = Vec::new();
+        if alphabet <= 4096 || x.len() * 8 >= alphabet {
+            let mut dense = vec![0u32; alphabet];
+            for &s in x {
+                if let Some(c) = dense.get_mut(s as usize) {
+                    *c += 1;
+                }
+            }
+            for (s, &c) in dense.iter().enumerate() {
+                if c > 0 {
+                    entries.push((s as u16, c));
+                }
+            }
+        } else {
+            let mut sorted: Vec<u16> = x.iter().copied().filter(|&s| (s as usize) < alphabet).collect();
+            sorted.sort_unstable();
+            for s in sorted {
+                match entries.last_mut() {
+                    Some((last, c)) if *last == s => *c += 1,
+                    _ => entries.push((s, 1)),
+                }
+            }
+        }
+        let total = entries.iter().map(|e| e.1).sum();
+        Self { entries, total }
+    }
+
+    /// `sum_c n_c * table[c]` in symbol order.
+    #[inline]
+    pub fn log2_likelihood(&self, log_table: &[f64]) -> f64 {
+        let mut s = 0.0;
+        for &(c, n) in &self.entries {
+            s += n as f64 * log_table[c as usize];
+        }
+        s
+    }
+}
+
+/// Options of the encoder-side mixture fit.
+#[derive(Clone, Debug)]
+pub struct MixtureFitOptions {
+    /// Largest number of components tried (`1..=MAX_COMPONENTS`).
+    pub max_components: usize,
+    /// Use exactly this many components instead of choosing by size.
+    pub fixed_components: Option<usize>,
+    /// EM iterations per candidate K.
+    pub em_iterations: usize,
+}
+
+impl Default for MixtureFitOptions {
+    fn default() -> Self {
+        Self {
+            max_components: 32,
+            fixed_components: None,
+            em_iterations: 12,
+        }
+    }
+}
+
+/// Float parameters during EM.
+struct FloatMixture {
+    weights: Vec<f64>,
+    /// `log2 theta_k[c]` for every component, dense over the alphabet.
+    log2_theta: Vec<Vec<f64>>,
+    theta: Vec<Vec<f64>>,
+}
+
+fn smoothed(counts: &[f64], pooled: &[f64], strength: f64) -> Vec<f64> {
+    let total: f64 = counts.iter().sum::<f64>() + strength;
+    counts
+        .iter()
+        .zip(pooled)
+        .map(|(&c, &p)| (c + strength * p) / total)
+        .collect()
+}
+
+fn log2_vec(p: &[f64]) -> Vec<f64> {
+    p.iter()
+        .map(|&v| if v > 0.0 { math::log2(v) } else { f64::NEG_INFINITY })
+        .collect()
+}
+
+/// Fit the stored parameters: try K from a ladder and keep the smallest total size.
+pub fn fit_params(blocks: &[&[u16]], alphabet: usize, options: &MixtureFitOptions) -> MixtureParams {
+    let hists: Vec<SparseHistogram> = blocks.iter().map(|b| SparseHistogram::of(b, alphabet)).collect();
+    let mut pooled_counts = vec![0.0f64; alphabet];
+    for h in &hists {
+        for &(c, n) in &h.entries {
+            pooled_counts[c as usize] += n as f64;
+        }
+    }
+    let total: f64 = pooled_counts.iter().sum();
+    if total == 0.0 {
+        // Nothing to model: one uniform component.
+        return MixtureParams {
+            alphabet,
+            weight_levels: vec![1],
+            component_levels: vec![vec![1; alphabet]],
+        };
+    }
+    let pooled: Vec<f64> = pooled_counts.iter().map(|&c| c / total).collect();
+    let support: Vec<bool> = pooled_counts.iter().map(|&c| c > 0.0).collect();
+    let support_size = support.iter().filter(|&&s| s).count() as f64;
+
+    let max_k = options
+        .fixed_components
+        .unwrap_or(options.max_components)
+        .clamp(1, MAX_COMPONENTS)
+        .min(blocks.len().max(1));
+    let centers = farthest_first(&hists, &pooled, support_size, max_k);
+
+    let ladder: Vec<usize> = match options.fixed_components {
+        Some(k) => vec![k.clamp(1, max_k)],
+        None => [1usize, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64]
+            .into_iter()
+            .filter(|&k| k <= max_k)
+            .collect(),
+    };
+
+    let mut best: Option<(f64, MixtureParams)> = None;
+    let mut worse_in_a_row = 0;
+    for &k in &ladder {
+        let fm = em(&hists, &pooled, &centers[..k], support_size, options.em_iterations);
+        let params = quantize(&fm, &support, alphabet);
+        let cost = total_cost_bits(&params, &hists);
+        match &best {
+            Some((b, _)) if cost >= *b => {
+                worse_in_a_row += 1;
+                if worse_in_a_row >= 2 {
+                    break;
+                }
+            }
+            _ => {
+                worse_in_a_row = 0;
+                best = Some((cost, params));
+            }
+        }
+    }
+    best.expect("ladder is never empty").1
+}
+
+/// Header bits plus exact `sum_b -log2 P(x_b)` under the quantized parameters.
+fn total_cost_bits(params: &MixtureParams, hists: &[SparseHistogram]) -> f64 {
+    let header = 8.0 * encode_params(params).len() as f64;
+    let model = MixtureModel::from_params(params.clone()).expect("valid");
+    let k = params.weight_levels.len();
+    let mut lj = vec![0.0; k];
+    let mut bits = header;
+    for h in hists {
+        for (z, v) in lj.iter_mut().enumerate() {
+            *v = model.prior.log2_prob(z) + h.log2_likelihood(model.components[z].log2_probs());
+        }
+        bits -= math::log2_sum_exp2(&lj);
+    }
+    bits
+}
+
+/// Deterministic farthest-first start: component 0 is the pooled distribution, and each
+/// next center is the block worst explained (lowest best per-symbol log-likelihood)
+/// by the centers so far, smoothed toward the pooled distribution.
+fn farthest_first(hists: &[SparseHistogram], pooled: &[f64], support: f64, k: usize) -> Vec<Vec<f64>> {
+    let mut centers = vec![pooled.to_vec()];
+    let mut best_score: Vec<f64> = vec![f64::NEG_INFINITY; hists.len()];
+    let mut chosen = vec![false; hists.len()];
+    while centers.len() < k {
+        let last = log2_vec(centers.last().expect("nonempty"));
+        let mut worst = None;
+        let mut worst_score = f64::INFINITY;
+        for (b, h) in hists.iter().enumerate() {
+            if h.total == 0 {
+                continue;
+            }
+            let s = h.log2_likelihood(&last) / h.total as f64;
+            if s > best_score[b] {
+                best_score[b] = s;
+            }
+            if !chosen[b] && best_score[b] < worst_score {
+                worst_score = best_score[b];
+                worst = Some(b);
+            }
+        }
+        let Some(b) = worst else { break };
+        chosen[b] = true;
+        let mut counts = vec![0.0; pooled.len()];
+        for &(c, n) in &hists[b].entries {
+            counts[c as usize] = n as f64;
+        }
+        centers.push(smoothed(&counts, pooled, support));
+    }
+    while centers.len() < k {
+        centers.push(pooled.to_vec());
+    }
+    centers
+}
+
+/// EM on block histograms from the given centers (weights start uniform).
+fn em(hists: &[SparseHistogram], pooled: &[f64], centers: &[Vec<f64>], support: f64, iters: usize) -> FloatMixture {
+    let k = centers.len();
+    let n = pooled.len();
+    let mut fm = FloatMixture {
+        weights: vec![1.0 / k as f64; k],
+        log2_theta: centers.iter().map(|c| log2_vec(c)).collect(),
+        theta: centers.to_vec(),
+    };
+    if k == 1 {
+        return fm;
+    }
+    let strength = 0.05 * support;
+    let mut resp = vec![0.0; k];
+    let mut lj = vec![0.0; k];
+    for _ in 0..iters {
+        let mut counts = vec![vec![0.0f64; n]; k];
+        let mut mass = vec![0.0f64; k];
+        let log2_w: Vec<f64> = log2_vec(&fm.weights);
+        for h in hists {
+            if h.total == 0 {
+                continue;
+            }
+            for z in 0..k {
+                lj[z] = log2_w[z] + h.log2_likelihood(&fm.log2_theta[z]);
+            }
+            math::normalize_log2(&lj, &mut resp);
+            for z in 0..k {
+                let r = resp[z];
+                if r < 1e-9 {
+                    continue;
+                }
+                mass[z] += r;
+                let cz = &mut counts[z];
+                for &(c, cnt) in &h.entries {
+                    cz[c as usize] += r * cnt as f64;
+                }
+            }
+        }
+        let total_mass: f64 = mass.iter().sum();
+        for z in 0..k {
+            fm.weights[z] = (mass[z] + 0.5) / (total_mass + 0.5 * k as f64);
+            fm.theta[z] = smoothed(&counts[z], pooled, strength);
+            fm.log2_theta[z] = log2_vec(&fm.theta[z]);
+        }
+    }
+    fm
+}
+
+fn quantize(fm: &FloatMixture, support: &[bool], alphabet: usize) -> MixtureParams {
+    let wmax = fm.weights.iter().copied().fold(0.0, f64::max);
+    let weight_levels = fm.weights.iter().map(|&w| level_of(w, wmax)).collect();
+    let component_levels = fm
+        .theta
+        .iter()
+        .map(|theta| {
+            let max = (0..alphabet).filter(|&c| support[c]).map(|c| theta[c]).fold(0.0, f64::max);
+            (0..alphabet)
+                .map(|c| if support[c] { level_of(theta[c], max) } else { 0 })
+                .collect()
+        })
+        .collect();
+    MixtureParams {
+        alphabet,
+        weight_levels,
+        component_levels,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Parameter serialization.
+//
+// Layout of the stored parameters (all inside the chunk payload):
+//
+// | bytes | field                                                             |
+// |-------|-------------------------------------------------------------------|
+// | 1     | K - 1                                                             |
+// | rest  | range-coded stream of u32 words (little endian), adaptive models: |
+// |       |   support bit of each symbol (context: previous bit)              |
+// |       |   K weight levels (one adaptive model)                            |
+// |       |   component 0: level of each supported symbol                     |
+// |       |     (context: bucket of the previous supported symbol's level)    |
+// |       |   component k >= 1: level minus component 0's level, shifted      |
+// |       |     (context: bucket of component 0's level of that symbol)       |
+// ---------------------------------------------------------------------------------------
+
+const LEVEL_SYMBOLS: usize = MAX_LEVEL as usize + 1;
+const DELTA_SYMBOLS: usize = 2 * MAX_LEVEL as usize + 1;
+const BUCKETS: usize = 14;
+
+fn bucket(level: u8) -> usize {
+    if level == 0 {
+        0
+    } else {
+        1 + ((level as usize - 1) / 8).min(BUCKETS - 2)
+    }
+}
+
+/// Adaptive frequency model: counts start at 1 and grow by `STEP` per occurrence.
+struct Adaptive {
+    counts: Vec<u64>,
+    total: u64,
+}
+
+impl Adaptive {
+    const STEP: u64 = 24;
+    const LIMIT: u64 = 1 << 16;
+    fn new(n: usize) -> Self {
+        Self {
+            counts: vec![1; n],
+            total: n as u64,
+        }
+    }
+    fn model(&self) -> QuantizedCategorical {
+        QuantizedCategorical::from_int_weights(&self.counts).expect("counts are positive")
+    }
+    fn update(&mut self, s: usize) {
+        self.counts[s] += Self::STEP;
+        self.total += Self::STEP;
+        if self.total > Self::LIMIT {
+            self.total = 0;
+            for c in &mut self.counts {
+                *c = (*c + 1) / 2;
+                self.total += *c;
+            }
+        }
+    }
+}
+
+/// Serialize mixture parameters (the bytes counted in `header_bits`).
+pub fn encode_params(params: &MixtureParams) -> Vec<u8> {
+    let k = params.weight_levels.len();
+    let n = params.alphabet;
+    let mut enc = DefaultRangeEncoder::new();
+    let put = |enc: &mut DefaultRangeEncoder, model: &mut Adaptive, s: usize| {
+        enc.encode_symbol(s, &model.model()).expect("symbol in range");
+        model.update(s);
+    };
+    let support: Vec<bool> = params.component_levels[0].iter().map(|&l| l > 0).collect();
+    let mut bit_models = [Adaptive::new(2), Adaptive::new(2)];
+    let mut prev = 1usize;
+    for &s in &support {
+        let b = s as usize;
+        put(&mut enc, &mut bit_models[prev], b);
+        prev = b;
+    }
+    let mut weight_model = Adaptive::new(LEVEL_SYMBOLS);
+    for &l in &params.weight_levels {
+        put(&mut enc, &mut weight_model, l as usize);
+    }
+    let mut first: Vec<Adaptive> = (0..BUCKETS).map(|_| Adaptive::new(LEVEL_SYMBOLS)).collect();
+    let mut delta: Vec<Adaptive> = (0..BUCKETS).map(|_| Adaptive::new(DELTA_SYMBOLS)).collect();
+    let base = &params.component_levels[0];
+    let mut prev_level = 0u8;
+    for c in (0..n).filter(|&c| support[c]) {
+        put(&mut enc, &mut first[bucket(prev_level)], base[c] as usize);
+        prev_level = base[c];
+    }
+    for levels in &params.component_levels[1..] {
+        for c in (0..n).filter(|&c| support[c]) {
+            let d = levels[c] as usize + MAX_LEVEL as usize - base[c] as usize;
+            put(&mut enc, &mut delta[bucket(base[c])], d);
+        }
+    }
+    let words = enc.into_compressed().expect("vec backend is infallible");
+    let mut out = Vec::with_capacity(1 + 4 * words.len());
+    out.push((k - 1) as u8);
+    for w in words {
+        out.extend_from_slice(&w.to_le_bytes());
+    }
+    out
+}
+
+/// Parse mixture parameters over an alphabet of `alphabet` symbols.
+pub fn decode_params(bytes: &[u8], alphabet: usize) -> Result<MixtureParams, FormatError> {
+    let corrupt = || FormatError::Corrupt("mixture parameters");
+    let (&k1, rest) = bytes.split_first().ok_or_else(corrupt)?;
+    let k = k1 as usize + 1;
+    if k > MAX_COMPONENTS {
+        return Err(FormatError::Invalid {
+            what: "mixture component count",
+            got: k as u64,
+        });
+    }
+    if rest.len() % 4 != 0 {
+        return Err(corrupt());
+    }
+    let words: Vec<u32> = rest
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    let mut dec = DefaultRangeDecoder::from_compressed(words).map_err(|_| corrupt())?;
+    let get = |dec: &mut DefaultRangeDecoder, model: &mut Adaptive| -> Result<usize, FormatError> {
+        let s = dec.decode_symbol(&model.model()).map_err(|_| corrupt())?;
+        model.update(s);
+        Ok(s)
+    };
+    let mut bit_models = [Adaptive::new(2), Adaptive::new(2)];
+    let mut prev = 1usize;
+    let mut support = Vec::with_capacity(alphabet);
+    for _ in 0..alphabet {
+        let b = get(&mut dec, &mut bit_models[prev])?;
+        support.push(b == 1);
+        prev = b;
+    }
+    let mut weight_model = Adaptive::new(LEVEL_SYMBOLS);
+    let mut weight_levels = Vec::with_capacity(k);
+    for _ in 0..k {
+        let l = get(&mut dec, &mut weight_model)? as u8;
+        if l == 0 {
+            return Err(corrupt());
+        }
+        weight_levels.push(l);
+    }
+    let mut first: Vec<Adaptive> = (0..BUCKETS).map(|_| Adaptive::new(LEVEL_SYMBOLS)).collect();
+    let mut delta: Vec<Adaptive> = (0..BUCKETS).map(|_| Adaptive::new(DELTA_SYMBOLS)).collect();
+    let mut base = vec![0u8; alphabet];
+    let mut prev_level = 0u8;
+    for c in 0..alphabet {
+        if support[c] {
+            let l = get(&mut dec, &mut first[bucket(prev_level)])? as u8;
+            if l == 0 {
+                return Err(corrupt());
+            }
+            base[c] = l;
+            prev_level = l;
+        }
+    }
+    if !support.iter().any(|&s| s) {
+        return Err(corrupt());
+    }
+    let mut component_levels = vec![base.clone()];
+    for _ in 1..k {
+        let mut levels = vec![0u8; alphabet];
+        for c in 0..alphabet {
+            if support[c] {
+                let d = get(&mut dec, &mut delta[bucket(base[c])])? as i32;
+                let l = d - MAX_LEVEL as i32 + base[c] as i32;
+                if !(1..=MAX_LEVEL as i32).contains(&l) {
+                    return Err(corrupt());
+                }
+                levels[c] = l as u8;
+            }
+        }
+        component_levels.push(levels);
+    }
+    Ok(MixtureParams {
+        alphabet,
+        weight_levels,
+        component_levels,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn level_weights_are_monotone_and_positive() {
+        for l in 1..MAX_LEVEL {
+            assert!(level_weight(l) > level_weight(l + 1));
+        }
+        assert!(level_weight(MAX_LEVEL) > 0);
+        assert_eq!(level_weight(0), 0);
+        assert_eq!(level_of(1.0, 1.0), 1);
+        assert_eq!(level_of(0.5, 1.0), 5);
+    }
+
+    #[test]
+    fn params_roundtrip() {
+        let x: Vec<u16> = (0..4000u32).map(|i| ((i * i) % 97 + if i > 2000 { 100 } else { 0 }) as u16).collect();
+        let blocks: Vec<&[u16]> = x.chunks(250).collect();
+        let opts = MixtureFitOptions {
+            fixed_components: Some(3),
+            ..Default::default()
+        };
+        let params = fit_params(&blocks, 256, &opts);
+        assert_eq!(params.weight_levels.len(), 3);
+        let bytes = encode_params(&params);
+        assert_eq!(decode_params(&bytes, 256).unwrap(), params);
+    }
+
+    #[test]
+    fn two_regimes_choose_more_than_one_component() {
+        let mut x = Vec::new();
+        for b in 0..64u32 {
+            for i in 0..256u32 {
+                let s = if b % 2 == 0 { (i * 31 + b) % 16 } else { 200 + (i * 17 + b) % 40 };
+                x.push(s as u16);
+            }
+        }
+        let blocks: Vec<&[u16]> = x.chunks(256).collect();
+        let params = fit_params(&blocks, 256, &MixtureFitOptions::default());
+        assert!(params.weight_levels.len() >= 2);
+    }
+}

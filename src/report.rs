@@ -1,0 +1,337 @@
+//! Rate accounting (DESIGN section 4): what the coder measured against what the theory
+//! predicts, per block and summed.
+//!
+//! For block `i` with fitted posterior `Q_i`, bits-back coding costs on average
+//! `-ELBO_i = E_Q[-log2 P(x_i, z) + log2 Q_i(z)]` (seed Eq. 2), and the overhead over
+//! the ideal `-log2 P(x_i)` is `KL(Q_i || P(z | x_i))` (Problem 8.1c, Eq. 5). The ELBO
+//! is kept in the seed's three decompositions, which must agree:
+//!
+//! * Eq. 3: `E_Q[log2 P(z, x)] + H[Q]`
+//! * Eq. 4: `E_Q[log2 P(x | z)] - KL(Q || P(z))`
+//! * Eq. 5: `log2 P(x) - KL(Q || P(z | x))`
+//!
+//! Every term here is computed by enumeration over the latent, using the fixed-point
+//! distributions that were actually coded.
+
+use serde::{Deserialize, Serialize};
+
+use crate::categorical::QuantizedCategorical;
+use crate::math;
+
+/// The ELBO terms of one block (or a sum of blocks), in bits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ElboTerms {
+    /// `E_Q[log2 P(z, x)]`.
+    pub expected_log_joint: f64,
+    /// `H[Q] = -E_Q[log2 Q(z)]`.
+    pub entropy: f64,
+    /// `E_Q[log2 P(x | z)]`.
+    pub expected_log_lik: f64,
+    /// `KL(Q || P(z))`.
+    pub kl_prior: f64,
+    /// `log2 P(x)`.
+    pub log_evidence: f64,
+    /// `KL(Q || P(z | x))`.
+    pub kl_posterior: f64,
+    /// `Var_Q[ell(z)]` with `ell = log2 P(z,x) - log2 Q(z)`: the variance of the net bits
+    /// of a bits-back block around its mean `-ELBO` when `z` is a fair sample of `Q`.
+    pub ell_variance: f64,
+}
+
+impl ElboTerms {
+    /// Terms of one block by enumeration.
+    ///
+    /// `log2_lik[z] = log2 P(x | z)`; `q(z)` is the coded posterior mass of `z` (a point
+    /// mass for MAP coding). Terms with `q(z) = 0` contribute nothing.
+    pub fn of_block(log2_lik: &[f64], prior: &QuantizedCategorical, q: impl Fn(usize) -> f64) -> Self {
+        let k = log2_lik.len();
+        let mut lj = Vec::with_capacity(k);
+        for (z, &l) in log2_lik.iter().enumerate() {
+            lj.push(l + prior.log2_prob(z));
+        }
+        let log_evidence = math::log2_sum_exp2(&lj);
+        let mut t = ElboTerms {
+            log_evidence,
+            ..Default::default()
+        };
+        let mut mean_ell = 0.0;
+        for z in 0..k {
+            let qz = q(z);
+            if qz <= 0.0 {
+                continue;
+            }
+            let lq = math::log2(qz);
+            t.expected_log_joint += qz * lj[z];
+            t.entropy -= qz * lq;
+            t.expected_log_lik += qz * log2_lik[z];
+            t.kl_prior += qz * (lq - prior.log2_prob(z));
+            t.kl_posterior += qz * (lq - (lj[z] - log_evidence));
+            let e = lj[z] - lq;
+            mean_ell += qz * e;
+        }
+        // Var = E[(ell - mean)^2], computed in a second pass for accuracy.
+        let mut var = 0.0;
+        for z in 0..k {
+            let qz = q(z);
+            if qz > 0.0 {
+                let d = lj[z] - math::log2(qz) - mean_ell;
+                var += qz * d * d;
+            }
+        }
+        t.ell_variance = var;
+        t
+    }
+
+    /// ELBO by Eq. 3: expected log joint plus entropy.
+    pub fn elbo_joint_entropy(&self) -> f64 {
+        self.expected_log_joint + self.entropy
+    }
+
+    /// ELBO by Eq. 4: expected log likelihood minus KL to the prior.
+    pub fn elbo_lik_kl(&self) -> f64 {
+        self.expected_log_lik - self.kl_prior
+    }
+
+    /// ELBO by Eq. 5: log evidence minus KL to the true posterior.
+    pub fn elbo_evidence_kl(&self) -> f64 {
+        self.log_evidence - self.kl_posterior
+    }
+
+    /// Add another block's terms.
+    pub fn add(&mut self, o: &ElboTerms) {
+        self.expected_log_joint += o.expected_log_joint;
+        self.entropy += o.entropy;
+        self.expected_log_lik += o.expected_log_lik;
+        self.kl_prior += o.kl_prior;
+        self.log_evidence += o.log_evidence;
+        self.kl_posterior += o.kl_posterior;
+        self.ell_variance += o.ell_variance;
+    }
+}
+
+/// What happened to one block.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BlockRecord {
+    /// Chunk index.
+    pub chunk: u64,
+    /// Block index inside the chunk.
+    pub block: usize,
+    /// Number of symbols.
+    pub len: usize,
+    /// True for the chunk-start block, coded with its MAP latent and no bits back.
+    pub bootstrap: bool,
+    /// The latent that was coded.
+    pub latent: usize,
+    /// Measured stack growth over this block, `num_valid_bits` after minus before.
+    pub net_bits: f64,
+    /// ELBO terms of the coded posterior.
+    pub terms: ElboTerms,
+}
+
+/// Sums over the blocks of one chunk or file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RateTotals {
+    /// Number of bits-back blocks.
+    pub blocks: u64,
+    /// Number of chunk-start blocks.
+    pub bootstrap_blocks: u64,
+    /// Stack growth over the bits-back blocks.
+    pub net_bits: f64,
+    /// `sum -ELBO_i` over the bits-back blocks.
+    pub neg_elbo_bits: f64,
+    /// `sum Var_Q[ell_i]`: variance of `net_bits` around `neg_elbo_bits` predicted from
+    /// the sampling of the popped latents.
+    pub net_variance_bits2: f64,
+    /// `sum -log2 P(x_i)` over the bits-back blocks.
+    pub neg_log_px_bits: f64,
+    /// Stack growth over the chunk-start blocks.
+    pub bootstrap_bits: f64,
+    /// What chunk starts cost above their `-log2 P(x)`.
+    pub initial_bits: f64,
+    /// ELBO terms summed over the bits-back blocks.
+    pub elbo: ElboTerms,
+}
+
+impl RateTotals {
+    /// Account one block.
+    pub fn add_block(&mut self, b: &BlockRecord) {
+        if b.bootstrap {
+            self.bootstrap_blocks += 1;
+            self.bootstrap_bits += b.net_bits;
+            self.initial_bits += b.net_bits + b.terms.log_evidence;
+        } else {
+            self.blocks += 1;
+            self.net_bits += b.net_bits;
+            self.neg_elbo_bits -= b.terms.elbo_joint_entropy();
+            self.net_variance_bits2 += b.terms.ell_variance;
+            self.neg_log_px_bits -= b.terms.log_evidence;
+            self.elbo.add(&b.terms);
+        }
+    }
+
+    /// Add another set of totals.
+    pub fn merge(&mut self, o: &RateTotals) {
+        self.blocks += o.blocks;
+        self.bootstrap_blocks += o.bootstrap_blocks;
+        self.net_bits += o.net_bits;
+        self.neg_elbo_bits += o.neg_elbo_bits;
+        self.net_variance_bits2 += o.net_variance_bits2;
+        self.neg_log_px_bits += o.neg_log_px_bits;
+        self.bootstrap_bits += o.bootstrap_bits;
+        self.initial_bits += o.initial_bits;
+        self.elbo.add(&o.elbo);
+    }
+
+    /// `neg_elbo_bits - neg_log_px_bits`: the predicted overhead, `sum KL(Q || P(z|x))`.
+    pub fn kl_bits(&self) -> f64 {
+        self.neg_elbo_bits - self.neg_log_px_bits
+    }
+
+    /// `net_bits - neg_log_px_bits`: the measured overhead.
+    pub fn overhead_bits(&self) -> f64 {
+        self.net_bits - self.neg_log_px_bits
+    }
+}
+
+/// The seed's three ELBO decompositions, summed over the bits-back blocks (bits).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ElboReport {
+    /// Eq. 3, first term.
+    pub expected_log_joint: f64,
+    /// Eq. 3, second term.
+    pub entropy: f64,
+    /// Eq. 4, first term.
+    pub expected_log_lik: f64,
+    /// Eq. 4, second term.
+    pub kl_prior: f64,
+    /// Eq. 5, first term.
+    pub log_evidence: f64,
+    /// Eq. 5, second term.
+    pub kl_posterior: f64,
+    /// ELBO by Eq. 3.
+    pub elbo_eq3: f64,
+    /// ELBO by Eq. 4.
+    pub elbo_eq4: f64,
+    /// ELBO by Eq. 5.
+    pub elbo_eq5: f64,
+}
+
+impl From<&ElboTerms> for ElboReport {
+    fn from(t: &ElboTerms) -> Self {
+        Self {
+            expected_log_joint: t.expected_log_joint,
+            entropy: t.entropy,
+            expected_log_lik: t.expected_log_lik,
+            kl_prior: t.kl_prior,
+            log_evidence: t.log_evidence,
+            kl_posterior: t.kl_posterior,
+            elbo_eq3: t.elbo_joint_entropy(),
+            elbo_eq4: t.elbo_lik_kl(),
+            elbo_eq5: t.elbo_evidence_kl(),
+        }
+    }
+}
+
+/// The file-level report printed by `encode --report` and `inspect --json`.
+///
+/// Keys are stable: they may be added, never renamed or removed. All figures are bits
+/// unless the name says otherwise. `net_bits`, `neg_elbo_bits`, `neg_log_px_bits`,
+/// `kl_bits` and `overhead_bits` are sums over the bits-back blocks; chunk starts are in
+/// `initial_bits`, stored parameters in `header_bits`, raw chunks in `raw_bits`, and
+/// framing plus ANS word padding in `container_bits`, so that
+/// `8 * compressed_bytes = net_bits + bootstrap_bits + raw_bits + header_bits + container_bits`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RateReport {
+    /// Original size.
+    pub input_bytes: u64,
+    /// Compressed size, all-in.
+    pub compressed_bytes: u64,
+    /// `8 * compressed_bytes / input_bytes`.
+    pub bits_per_byte: f64,
+    /// Measured stack growth over the bits-back blocks.
+    pub net_bits: f64,
+    /// Predicted standard deviation of `net_bits` around `neg_elbo_bits`
+    /// (`sqrt(sum Var_Q[ell])`, from sampling the popped latents).
+    pub net_stderr_bits: f64,
+    /// `sum -ELBO_i` of the coded posteriors.
+    pub neg_elbo_bits: f64,
+    /// Standard error of `neg_elbo_bits` (0 when it is exact by enumeration).
+    pub neg_elbo_stderr_bits: f64,
+    /// `sum -log2 P(x_i)`.
+    pub neg_log_px_bits: f64,
+    /// `exact` (enumeration) or `iwae`.
+    pub neg_log_px_method: String,
+    /// `neg_elbo_bits - neg_log_px_bits`: predicted overhead.
+    pub kl_bits: f64,
+    /// `net_bits - neg_log_px_bits`: measured overhead.
+    pub overhead_bits: f64,
+    /// Cost of chunk starts above their `-log2 P(x)`.
+    pub initial_bits: f64,
+    /// Stack growth over the chunk-start blocks.
+    pub bootstrap_bits: f64,
+    /// Stored model parameters.
+    pub header_bits: f64,
+    /// Chunks stored raw.
+    pub raw_bits: f64,
+    /// Framing, checksums and ANS word padding.
+    pub container_bits: f64,
+    /// Ideal static order-0 code length of the input (no header), for comparison.
+    pub order0_bits: f64,
+    /// The three ELBO decompositions.
+    pub elbo: ElboReport,
+    /// Model name.
+    pub model: String,
+    /// Posterior name (`bbvi`, `exact`, `map`).
+    pub posterior: String,
+    /// Estimator name (BBVI only; empty otherwise).
+    pub estimator: String,
+    /// Symbols per block.
+    pub block_size: u64,
+    /// Bytes per chunk.
+    pub chunk_size: u64,
+    /// Number of chunks.
+    pub chunks: u64,
+    /// Number of chunks stored raw.
+    pub raw_chunks: u64,
+    /// Number of bits-back blocks.
+    pub blocks: u64,
+    /// Number of chunk-start blocks.
+    pub bootstrap_blocks: u64,
+    /// Mixture components chosen in each coded chunk.
+    pub components: Vec<u64>,
+}
+
+impl RateReport {
+    /// Fill the rate fields from totals.
+    pub fn set_totals(&mut self, t: &RateTotals) {
+        self.net_bits = t.net_bits;
+        self.net_stderr_bits = math::sqrt(t.net_variance_bits2);
+        self.neg_elbo_bits = t.neg_elbo_bits;
+        self.neg_elbo_stderr_bits = 0.0;
+        self.neg_log_px_bits = t.neg_log_px_bits;
+        self.neg_log_px_method = "exact".into();
+        self.kl_bits = t.kl_bits();
+        self.overhead_bits = t.overhead_bits();
+        self.initial_bits = t.initial_bits;
+        self.bootstrap_bits = t.bootstrap_bits;
+        self.elbo = ElboReport::from(&t.elbo);
+        self.blocks = t.blocks;
+        self.bootstrap_blocks = t.bootstrap_blocks;
+    }
+}
+
+/// Ideal static order-0 code length in bits: `sum_c n_c log2(N / n_c)`.
+pub fn order0_bits(data: &[u8]) -> f64 {
+    let mut counts = [0u64; 256];
+    for &b in data {
+        counts[b as usize] += 1;
+    }
+    let n = data.len() as f64;
+    let mut bits = 0.0;
+    for &c in &counts {
+        if c > 0 {
+            bits += c as f64 * math::log2(n / c as f64);
+        }
+    }
+    bits
+}
