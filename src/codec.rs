@@ -120,6 +120,7 @@ fn encode_chunk(data: &[u8], index: u64, h: &Header) -> Result<ChunkOutcome, Err
         len: data.len() as u32,
         crc,
         params,
+        bootstrap_blocks: enc.bootstrap_blocks as u32,
         words: enc.words,
     };
     let raw = ChunkRecord::Raw {
@@ -168,12 +169,13 @@ fn decode_chunk(record: ChunkRecord, index: u64, h: &Header) -> Result<ChunkOutc
             len,
             crc,
             params,
+            bootstrap_blocks,
             words,
         } => {
             let model = match h.model {
                 ModelKind::Mixture => MixtureModel::from_params(decode_params(&params, 256)?)?,
             };
-            let dec = BitsBackCoder::new(&model, h.block_size as usize, h.fit).decode(&words, len as usize, index)?;
+            let dec = BitsBackCoder::new(&model, h.block_size as usize, h.fit).decode(&words, len as usize, bootstrap_blocks as usize, index)?;
             let mut data = Vec::with_capacity(dec.symbols.len());
             for s in dec.symbols {
                 if s > 255 {
@@ -188,6 +190,7 @@ fn decode_chunk(record: ChunkRecord, index: u64, h: &Header) -> Result<ChunkOutc
                     len,
                     crc,
                     params: Vec::new(),
+                    bootstrap_blocks,
                     words: Vec::new(),
                 },
                 data,

@@ -33,8 +33,9 @@
 //! | m    | payload                                                                |
 //!
 //! A coded payload is: `u32` length p of the model parameters (<= 2^16), p bytes of
-//! parameters (see [`crate::model::mixture`]), then the ANS stack as `u32` words
-//! (`(m - 4 - p)` must be a multiple of 4).
+//! parameters (see [`crate::model::mixture`]), `u32` number of chunk-start blocks
+//! (coded without bits back, see [`crate::chain`]), then the ANS stack as `u32` words
+//! (`(m - 8 - p)` must be a multiple of 4).
 //!
 //! **End record**: tag 0xFF, `u64` total original length, `u32` CRC-32 of the whole
 //! original content. Nothing may follow it.
@@ -303,6 +304,8 @@ pub enum ChunkRecord {
         crc: u32,
         /// Serialized model parameters.
         params: Vec<u8>,
+        /// Number of chunk-start blocks.
+        bootstrap_blocks: u32,
         /// ANS stack words.
         words: Vec<u32>,
     },
@@ -326,7 +329,7 @@ impl ChunkRecord {
     /// Serialized size in bytes.
     pub fn encoded_len(&self) -> usize {
         match self {
-            ChunkRecord::Coded { params, words, .. } => CHUNK_HEADER_BYTES + 4 + params.len() + 4 * words.len(),
+            ChunkRecord::Coded { params, words, .. } => CHUNK_HEADER_BYTES + 8 + params.len() + 4 * words.len(),
             ChunkRecord::Raw { data, .. } => CHUNK_HEADER_BYTES + data.len(),
             ChunkRecord::End { .. } => END_BYTES,
         }
@@ -339,14 +342,16 @@ impl ChunkRecord {
                 len,
                 crc,
                 params,
+                bootstrap_blocks,
                 words,
             } => {
                 w.write_u8(TAG_CODED)?;
                 w.write_u32::<LittleEndian>(*len)?;
                 w.write_u32::<LittleEndian>(*crc)?;
-                w.write_u32::<LittleEndian>((4 + params.len() + 4 * words.len()) as u32)?;
+                w.write_u32::<LittleEndian>((8 + params.len() + 4 * words.len()) as u32)?;
                 w.write_u32::<LittleEndian>(params.len() as u32)?;
                 w.write_all(params)?;
+                w.write_u32::<LittleEndian>(*bootstrap_blocks)?;
                 let mut buf = Vec::with_capacity(4 * words.len());
                 for x in words {
                     buf.extend_from_slice(&x.to_le_bytes());
@@ -414,8 +419,8 @@ impl ChunkRecord {
                     read_exact_or(r, &mut data, "a raw chunk")?;
                     return Ok(ChunkRecord::Raw { crc, data });
                 }
-                let max_m = len as u64 + 4 + MAX_PARAMS_BYTES as u64;
-                if m as u64 > max_m || m < 4 {
+                let max_m = len as u64 + 8 + MAX_PARAMS_BYTES as u64;
+                if m as u64 > max_m || m < 8 {
                     return Err(FormatError::Limit {
                         what: "coded chunk payload length",
                         got: m as u64,
@@ -426,7 +431,7 @@ impl ChunkRecord {
                 let mut pl = [0u8; 4];
                 read_exact_or(r, &mut pl, "a coded chunk")?;
                 let p = u32::from_le_bytes(pl);
-                if p > MAX_PARAMS_BYTES || p > m - 4 || (m - 4 - p) % 4 != 0 {
+                if p > MAX_PARAMS_BYTES || p > m - 8 || (m - 8 - p) % 4 != 0 {
                     return Err(FormatError::Invalid {
                         what: "parameter section length",
                         got: p as u64,
@@ -435,7 +440,10 @@ impl ChunkRecord {
                 }
                 let mut params = vec![0u8; p as usize];
                 read_exact_or(r, &mut params, "chunk parameters")?;
-                let mut raw = vec![0u8; (m - 4 - p) as usize];
+                let mut bb = [0u8; 4];
+                read_exact_or(r, &mut bb, "a coded chunk")?;
+                let bootstrap_blocks = u32::from_le_bytes(bb);
+                let mut raw = vec![0u8; (m - 8 - p) as usize];
                 read_exact_or(r, &mut raw, "chunk payload")?;
                 let words = raw
                     .chunks_exact(4)
@@ -445,6 +453,7 @@ impl ChunkRecord {
                     len,
                     crc,
                     params,
+                    bootstrap_blocks,
                     words,
                 })
             }

@@ -124,6 +124,9 @@ pub struct BlockRecord {
     pub latent: usize,
     /// Measured stack growth over this block, `num_valid_bits` after minus before.
     pub net_bits: f64,
+    /// Code length of what was coded, `-log2 P(x, z) + log2 Q(z)` at the coded latent
+    /// (`Q = 1` without bits back): what `net_bits` is up to ANS rounding.
+    pub coded_bits: f64,
     /// ELBO terms of the coded posterior.
     pub terms: ElboTerms,
 }
@@ -137,6 +140,8 @@ pub struct RateTotals {
     pub bootstrap_blocks: u64,
     /// Stack growth over the bits-back blocks.
     pub net_bits: f64,
+    /// `sum coded_bits` over the bits-back blocks.
+    pub coded_bits: f64,
     /// `sum -ELBO_i` over the bits-back blocks.
     pub neg_elbo_bits: f64,
     /// `sum Var_Q[ell_i]`: variance of `net_bits` around `neg_elbo_bits` predicted from
@@ -162,6 +167,7 @@ impl RateTotals {
         } else {
             self.blocks += 1;
             self.net_bits += b.net_bits;
+            self.coded_bits += b.coded_bits;
             self.neg_elbo_bits -= b.terms.elbo_joint_entropy();
             self.net_variance_bits2 += b.terms.ell_variance;
             self.neg_log_px_bits -= b.terms.log_evidence;
@@ -174,6 +180,7 @@ impl RateTotals {
         self.blocks += o.blocks;
         self.bootstrap_blocks += o.bootstrap_blocks;
         self.net_bits += o.net_bits;
+        self.coded_bits += o.coded_bits;
         self.neg_elbo_bits += o.neg_elbo_bits;
         self.net_variance_bits2 += o.net_variance_bits2;
         self.neg_log_px_bits += o.neg_log_px_bits;
@@ -250,6 +257,10 @@ pub struct RateReport {
     pub bits_per_byte: f64,
     /// Measured stack growth over the bits-back blocks.
     pub net_bits: f64,
+    /// Code length of the latents actually popped, `sum -log2 P(x_i, z_i) + log2 Q(z_i)`:
+    /// `net_bits` up to ANS rounding. `coded_bits - neg_elbo_bits` is the sampling
+    /// noise of the popped latents.
+    pub coded_bits: f64,
     /// Predicted standard deviation of `net_bits` around `neg_elbo_bits`
     /// (`sqrt(sum Var_Q[ell])`, from sampling the popped latents).
     pub net_stderr_bits: f64,
@@ -305,6 +316,7 @@ impl RateReport {
     /// Fill the rate fields from totals.
     pub fn set_totals(&mut self, t: &RateTotals) {
         self.net_bits = t.net_bits;
+        self.coded_bits = t.coded_bits;
         self.net_stderr_bits = math::sqrt(t.net_variance_bits2);
         self.neg_elbo_bits = t.neg_elbo_bits;
         self.neg_elbo_stderr_bits = 0.0;

@@ -63,7 +63,7 @@ use crate::categorical::QuantizedCategorical;
 ///     .collect();
 /// let coder = BitsBackCoder::new(&model, 16, FitConfig::default());
 /// let encoded = coder.encode(&symbols, 0).unwrap();
-/// let decoded = coder.decode(&encoded.words, symbols.len(), 0).unwrap();
+/// let decoded = coder.decode(&encoded.words, symbols.len(), encoded.bootstrap_blocks, 0).unwrap();
 /// assert_eq!(decoded.symbols, symbols);
 /// // The measured rate is close to -ELBO of the fitted posteriors.
 /// let r = &encoded.totals;

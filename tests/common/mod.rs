@@ -1,0 +1,144 @@
+//! Shared test helpers: the one round-trip helper, the corpus, synthetic data.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use bbcodec::{compress, decompress, DecodeOptions, EncodeOptions, RateReport};
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// `../shared/corpus` next to the project, if present.
+pub fn corpus_dir() -> Option<PathBuf> {
+    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    d.is_dir().then_some(d)
+}
+
+/// Every file of the corpus (name, bytes); empty (and a note) when it is absent.
+pub fn corpus_files() -> Vec<(String, Vec<u8>)> {
+    let Some(d) = corpus_dir() else {
+        eprintln!("../shared/corpus is absent: corpus cases skipped");
+        return Vec::new();
+    };
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .collect();
+    v.sort();
+    v
+}
+
+/// One corpus file, if present.
+pub fn corpus_file(name: &str) -> Option<Vec<u8>> {
+    corpus_dir().and_then(|d| std::fs::read(d.join(name)).ok())
+}
+
+/// ANS tolerance of `|net_bits - coded_bits|`: the measured stack growth against the
+/// exact code length of what was pushed and popped.
+///
+/// `num_valid_bits` reads the stack to within 1 bit at each end of a chunk (2 bits per
+/// chunk), and each push or pop with probability `p` on a state `x >= 2^32` is off its
+/// ideal cost by at most `log2(1 + p/x)`; with `x` spread over `[2^32, 2^64)` the mean
+/// magnitude is below `1e-4` bits per symbol.
+pub fn ans_tolerance(r: &RateReport) -> f64 {
+    2.0 * r.chunks as f64 + 1e-4 * r.input_bytes as f64
+}
+
+/// Sampling tolerance of `|coded_bits - neg_elbo_bits|`.
+///
+/// If the popped latents are fair samples of the fitted `Q`s (what the pop decorrelator
+/// in `chain` is for), `coded_bits` is a sum of independent block terms with mean
+/// `-ELBO` and variance `sum Var_Q[ell]` (the report's `net_stderr_bits` squared). The
+/// per-block distribution is heavy-tailed: BBVI leaves ~1e-3 of mass on latents that
+/// cost ~1000 bits more, so a Gaussian 5-sigma rule fails far more often than 1e-6. By
+/// Chebyshev, `P(|gap| > 30 sigma) <= 1/900` whatever the distribution; the many
+/// tests that call this use it as a sanity bound, and the dedicated tests in
+/// `tests/rate.rs` check 0.2% on large inputs.
+pub fn sampling_tolerance(r: &RateReport) -> f64 {
+    30.0 * r.net_stderr_bits + 1e-9 * r.neg_elbo_bits.abs()
+}
+
+/// Both tolerances together, for `|net_bits - neg_elbo_bits|`.
+pub fn rate_tolerance(r: &RateReport) -> f64 {
+    ans_tolerance(r) + sampling_tolerance(r)
+}
+
+/// Compress, decompress, compare, and check the rate identities. Returns the report.
+pub fn roundtrip(data: &[u8], opts: &EncodeOptions) -> RateReport {
+    let (file, enc) = compress(data, opts).expect("compress");
+    let (back, dec) = decompress(&file, &DecodeOptions::default()).expect("decompress");
+    assert_eq!(back.len(), data.len(), "length differs");
+    assert!(back == data, "bytes differ");
+    assert_eq!(enc.compressed_bytes, file.len() as u64);
+    assert_eq!(dec.compressed_bytes, file.len() as u64);
+    // The decoder re-measures the same stack, block by block.
+    assert_eq!(enc.net_bits, dec.net_bits);
+    assert_eq!(enc.neg_elbo_bits.to_bits(), dec.neg_elbo_bits.to_bits());
+    assert_eq!(enc.initial_bits, dec.initial_bits);
+    // Deterministic: the stack grew by the code length of what was coded.
+    let ans = (enc.net_bits - enc.coded_bits).abs();
+    assert!(ans <= ans_tolerance(&enc), "net {} vs coded {}", enc.net_bits, enc.coded_bits);
+    // Statistical: the popped latents are samples of Q.
+    let gap = (enc.net_bits - enc.neg_elbo_bits).abs();
+    assert!(
+        gap <= rate_tolerance(&enc),
+        "net {} vs -ELBO {}: gap {gap} > tolerance {}",
+        enc.net_bits,
+        enc.neg_elbo_bits,
+        rate_tolerance(&enc)
+    );
+    let gap = (enc.overhead_bits - enc.kl_bits).abs();
+    assert!(gap <= rate_tolerance(&enc), "overhead {} vs KL {}", enc.overhead_bits, enc.kl_bits);
+    // Every bit of the file is accounted for.
+    let parts = enc.net_bits + enc.bootstrap_bits + enc.raw_bits + enc.header_bits + enc.container_bits;
+    assert!((parts - 8.0 * file.len() as f64).abs() < 1e-6);
+    // Chunk starts cost less than 64 bits each.
+    assert!(enc.initial_bits < 64.0 * enc.chunks.max(1) as f64, "initial {}", enc.initial_bits);
+    enc
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
+    let mut r = ChaCha8Rng::seed_from_u64(seed);
+    let mut v = vec![0u8; n];
+    r.fill_bytes(&mut v);
+    v
+}
+
+/// Blocks drawn from a known mixture of `k` byte distributions (each concentrated on a
+/// different random subset of 24 symbols), `block` bytes per block.
+pub fn mixture_data(blocks: usize, block: usize, k: usize, seed: u64) -> Vec<u8> {
+    let mut r = ChaCha8Rng::seed_from_u64(seed);
+    let comps: Vec<Vec<u8>> = (0..k)
+        .map(|_| (0..24).map(|_| (r.next_u32() & 0xFF) as u8).collect())
+        .collect();
+    let mut out = Vec::with_capacity(blocks * block);
+    for _ in 0..blocks {
+        let c = &comps[(r.next_u32() as usize) % k];
+        for _ in 0..block {
+            // 15/16: one of the component's symbols; 1/16: any byte.
+            let u = r.next_u32();
+            if u & 15 == 0 {
+                out.push((u >> 8) as u8);
+            } else {
+                out.push(c[(u >> 8) as usize % c.len()]);
+            }
+        }
+    }
+    out
+}
+
+/// Default options with a given block size, chunk size and fixed component count.
+pub fn options(block: u32, chunk: u32, k: Option<u8>) -> EncodeOptions {
+    let mut o = EncodeOptions {
+        block_size: block,
+        chunk_size: chunk,
+        fixed_components: k,
+        ..Default::default()
+    };
+    if let Some(k) = k {
+        o.max_components = o.max_components.max(k);
+    }
+    o
+}
