@@ -1,1 +1,108 @@
-fn main(){}
+//! Benchmarks: raw ANS push/pop, one BBVI fit per block per estimator, and end-to-end
+//! encode/decode throughput (on a corpus file when `../shared/corpus` is present).
+//! `cargo test` runs each once as a smoke test; `cargo bench` measures.
+
+use std::path::PathBuf;
+
+use bbcodec::categorical::QuantizedCategorical;
+use bbcodec::inference::{posterior_fit, Estimator, FitConfig, PosteriorKind};
+use bbcodec::rng::BlockRng;
+use bbcodec::{compress, decompress, DecodeOptions, EncodeOptions};
+use constriction::stream::stack::DefaultAnsCoder;
+use constriction::stream::{Decode, Encode};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+
+fn sample() -> Vec<u8> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/alice29.txt");
+    std::fs::read(p).unwrap_or_else(|_| {
+        (0..150_000u32)
+            .map(|i| {
+                b"the quick brown fox jumps over the lazy dog "[(i % 44) as usize]
+                    ^ ((i / 4096) as u8 & 1)
+            })
+            .collect()
+    })
+}
+
+fn ans(c: &mut Criterion) {
+    let model = QuantizedCategorical::from_int_weights(&(1..=256u64).collect::<Vec<_>>()).unwrap();
+    let symbols: Vec<usize> = (0..100_000).map(|i| (i * 7919) % 256).collect();
+    let mut g = c.benchmark_group("ans");
+    g.throughput(Throughput::Elements(symbols.len() as u64));
+    g.bench_function("push", |b| {
+        b.iter(|| {
+            let mut coder = DefaultAnsCoder::new();
+            for &s in symbols.iter().rev() {
+                coder.encode_symbol(s, &model).unwrap();
+            }
+            coder.into_compressed().unwrap()
+        })
+    });
+    let mut coder = DefaultAnsCoder::new();
+    for &s in symbols.iter().rev() {
+        coder.encode_symbol(s, &model).unwrap();
+    }
+    let words = coder.into_compressed().unwrap();
+    g.bench_function("pop", |b| {
+        b.iter(|| {
+            let mut coder = DefaultAnsCoder::from_compressed(words.clone()).unwrap();
+            let mut acc = 0usize;
+            for _ in 0..symbols.len() {
+                acc += coder.decode_symbol(&model).unwrap();
+            }
+            acc
+        })
+    });
+    g.finish();
+}
+
+fn fit(c: &mut Criterion) {
+    let lj: Vec<f64> = (0..16)
+        .map(|k| -400.0 - ((k * 37) % 11) as f64 * 3.5)
+        .collect();
+    let mut g = c.benchmark_group("posterior_fit_k16");
+    for (name, posterior) in [
+        ("score", PosteriorKind::Bbvi(Estimator::ScoreFunction)),
+        (
+            "score-eq8",
+            PosteriorKind::Bbvi(Estimator::ScoreFunctionEq8),
+        ),
+        ("naive", PosteriorKind::Bbvi(Estimator::Naive)),
+        ("exact", PosteriorKind::Exact),
+        ("map", PosteriorKind::Map),
+    ] {
+        let cfg = FitConfig {
+            posterior,
+            ..FitConfig::default()
+        };
+        g.bench_with_input(BenchmarkId::from_parameter(name), &cfg, |b, cfg| {
+            b.iter(|| posterior_fit(&lj, cfg, &mut BlockRng::for_block(1, 2, 3), None))
+        });
+    }
+    g.finish();
+}
+
+fn end_to_end(c: &mut Criterion) {
+    let data = sample();
+    let mut g = c.benchmark_group("end_to_end");
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(data.len() as u64));
+    for (name, posterior) in [
+        ("bbvi", PosteriorKind::Bbvi(Estimator::ScoreFunction)),
+        ("exact", PosteriorKind::Exact),
+    ] {
+        let mut o = EncodeOptions::default();
+        o.fit.posterior = posterior;
+        g.bench_function(format!("encode_{name}"), |b| {
+            b.iter(|| compress(&data, &o).unwrap())
+        });
+        let (file, _) = compress(&data, &o).unwrap();
+        g.bench_function(format!("decode_{name}"), |b| {
+            b.iter(|| decompress(&file, &DecodeOptions::default()).unwrap())
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, ans, fit, end_to_end);
+criterion_main!(benches);

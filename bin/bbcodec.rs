@@ -44,7 +44,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 threads: a.io.threads,
                 keep_blocks: false,
             };
-            transcode(&a.io, false, |r, w| bbcodec::decode_stream(r, w, &opts, |_| {}))
+            transcode(&a.io, false, |r, w| {
+                bbcodec::decode_stream(r, w, &opts, |_| {})
+            })
         }
         Command::Inspect(a) => inspect(&a),
     }
@@ -56,7 +58,10 @@ fn is_stdio(p: &Path) -> bool {
 
 fn open_input(p: &Path) -> Result<Box<dyn Read>, Failure> {
     if is_stdio(p) {
-        Ok(Box::new(BufReader::with_capacity(1 << 20, io::stdin().lock())))
+        Ok(Box::new(BufReader::with_capacity(
+            1 << 20,
+            io::stdin().lock(),
+        )))
     } else {
         if p.is_dir() {
             return Err(fail(p, "is a directory, expected a file"));
@@ -94,14 +99,21 @@ fn output_path(io_args: &IoArgs, encode: bool) -> Result<Option<PathBuf>, Failur
 fn transcode(
     a: &IoArgs,
     encode: bool,
-    work: impl FnOnce(Box<dyn Read>, &mut dyn Write) -> Result<(RateReport, Vec<BlockRecord>), bbcodec::Error>,
+    work: impl FnOnce(
+        Box<dyn Read>,
+        &mut dyn Write,
+    ) -> Result<(RateReport, Vec<BlockRecord>), bbcodec::Error>,
 ) -> Result<(), Failure> {
     let out_path = output_path(a, encode)?;
     if is_stdio(&a.input) && !a.force && !encode && io::stdin().is_terminal() {
-        return Err(Failure("stdin is a terminal; refusing to read compressed data from it (use -f)".into()));
+        return Err(Failure(
+            "stdin is a terminal; refusing to read compressed data from it (use -f)".into(),
+        ));
     }
     if out_path.is_none() && encode && !a.force && io::stdout().is_terminal() {
-        return Err(Failure("stdout is a terminal; refusing to write compressed data to it (use -f)".into()));
+        return Err(Failure(
+            "stdout is a terminal; refusing to write compressed data to it (use -f)".into(),
+        ));
     }
     if let Some(p) = &out_path {
         if p.exists() && !a.force {
@@ -124,11 +136,13 @@ fn transcode(
             let tmp = temp_sibling(p);
             let f = File::create(&tmp).map_err(|e| fail(&tmp, e))?;
             let mut w = BufWriter::with_capacity(1 << 20, f);
-            let result = work(input, &mut w).map_err(|e| fail(&a.input, e)).and_then(|r| {
-                let f = w.into_inner().map_err(|e| fail(p, e.error()))?;
-                f.sync_all().map_err(|e| fail(p, e))?;
-                Ok(r)
-            });
+            let result = work(input, &mut w)
+                .map_err(|e| fail(&a.input, e))
+                .and_then(|r| {
+                    let f = w.into_inner().map_err(|e| fail(p, e.error()))?;
+                    f.sync_all().map_err(|e| fail(p, e))?;
+                    Ok(r)
+                });
             match result {
                 Ok(r) => {
                     fs::rename(&tmp, p).map_err(|e| {
@@ -168,7 +182,10 @@ fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 fn temp_sibling(p: &Path) -> PathBuf {
-    let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     p.with_file_name(format!(".{name}.bbcodec-partial-{}", std::process::id()))
 }
 
@@ -212,9 +229,15 @@ fn report_table(r: &RateReport) -> String {
         "compressed", r.compressed_bytes, r.bits_per_byte
     );
     s += &row("net (measured)", r.net_bits);
-    s += &format!("  {:<22} {:>16.1} bits\n", "net stderr (predicted)", r.net_stderr_bits);
+    s += &format!(
+        "  {:<22} {:>16.1} bits\n",
+        "net stderr (predicted)", r.net_stderr_bits
+    );
     s += &row("-ELBO", r.neg_elbo_bits);
-    s += &row(&format!("-log P(x) ({})", r.neg_log_px_method), r.neg_log_px_bits);
+    s += &row(
+        &format!("-log P(x) ({})", r.neg_log_px_method),
+        r.neg_log_px_bits,
+    );
     s += &row("KL (predicted)", r.kl_bits);
     s += &row("overhead (measured)", r.overhead_bits);
     s += &row("initial (chunk starts)", r.initial_bits);
@@ -244,14 +267,17 @@ fn report_table(r: &RateReport) -> String {
 
 fn inspect(a: &cli::InspectArgs) -> Result<(), Failure> {
     if is_stdio(&a.input) && io::stdin().is_terminal() {
-        return Err(Failure("stdin is a terminal; refusing to read compressed data from it".into()));
+        return Err(Failure(
+            "stdin is a terminal; refusing to read compressed data from it".into(),
+        ));
     }
     let input = open_input(&a.input)?;
     let opts = DecodeOptions {
         threads: a.threads,
         keep_blocks: a.blocks.is_some(),
     };
-    let (report, blocks) = bbcodec::decode_stream(input, io::sink(), &opts, |_| {}).map_err(|e| fail(&a.input, e))?;
+    let (report, blocks) =
+        bbcodec::decode_stream(input, io::sink(), &opts, |_| {}).map_err(|e| fail(&a.input, e))?;
     if let Some(p) = &a.blocks {
         write_blocks_csv(p, &blocks)?;
     }
@@ -259,7 +285,10 @@ fn inspect(a: &cli::InspectArgs) -> Result<(), Failure> {
         let s = serde_json::to_string_pretty(&report).map_err(|e| fail(&a.input, e))?;
         println!("{s}");
     } else {
-        println!("{}", summary_line(&a.input.display().to_string(), &report, false));
+        println!(
+            "{}",
+            summary_line(&a.input.display().to_string(), &report, false)
+        );
         println!("{}", report_table(&report));
     }
     Ok(())

@@ -15,9 +15,15 @@ pub fn encode_options(a: &EncodeArgs) -> Result<EncodeOptions, String> {
         .ok_or_else(|| format!("--model is '{}', expected one of: mixture", a.model))?;
     o.fit.posterior = posterior_from_names(&a.posterior, &a.estimator).ok_or_else(|| {
         if !["bbvi", "exact", "map"].contains(&a.posterior.as_str()) {
-            format!("--posterior is '{}', expected one of: bbvi, exact, map", a.posterior)
+            format!(
+                "--posterior is '{}', expected one of: bbvi, exact, map",
+                a.posterior
+            )
         } else {
-            format!("--estimator is '{}', expected one of: score, score-eq8, naive", a.estimator)
+            format!(
+                "--estimator is '{}', expected one of: score, score-eq8, naive",
+                a.estimator
+            )
         }
     })?;
     if let Some(v) = a.iters {
@@ -52,7 +58,8 @@ pub fn encode_options(a: &EncodeArgs) -> Result<EncodeOptions, String> {
     }
     o.validate().map_err(|e| {
         let flag = match &e {
-            bbcodec::FormatError::Limit { what, .. } | bbcodec::FormatError::Invalid { what, .. } => {
+            bbcodec::FormatError::Limit { what, .. }
+            | bbcodec::FormatError::Invalid { what, .. } => {
                 if what.starts_with("block") {
                     "--block-size"
                 } else if what.starts_with("chunk") {

@@ -192,7 +192,10 @@ impl QuantizedCategorical {
     /// `log2` of the probability of `symbol` (`-inf` if zero or outside the alphabet).
     #[inline]
     pub fn log2_prob(&self, symbol: usize) -> f64 {
-        self.log2_p.get(symbol).copied().unwrap_or(f64::NEG_INFINITY)
+        self.log2_p
+            .get(symbol)
+            .copied()
+            .unwrap_or(f64::NEG_INFINITY)
     }
 
     /// All `log2` probabilities, indexed by symbol.

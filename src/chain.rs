@@ -133,7 +133,9 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
             )));
         }
         if self.block_size == 0 {
-            return Err(CodecError::Config("block size is 0, expected at least 1".into()));
+            return Err(CodecError::Config(
+                "block size is 0, expected at least 1".into(),
+            ));
         }
         if let PosteriorKind::Bbvi(_) = self.config.posterior {
             if self.config.samples < 2 {
@@ -184,6 +186,7 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
         (fit.coded, fit.map)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn record(
         &self,
         w: &BlockWork,
@@ -197,7 +200,13 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
     ) -> BlockRecord {
         let terms = match q {
             Some(q) => ElboTerms::of_block(&w.lik, self.model.prior(), |z| q.prob(z)),
-            None => ElboTerms::of_block(&w.lik, self.model.prior(), |z| if z == latent { 1.0 } else { 0.0 }),
+            None => ElboTerms::of_block(&w.lik, self.model.prior(), |z| {
+                if z == latent {
+                    1.0
+                } else {
+                    0.0
+                }
+            }),
         };
         let log2_q = q.as_ref().map_or(0.0, |q| q.log2_prob(latent));
         BlockRecord {
@@ -251,15 +260,17 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
                     .encode_symbol(s as usize, model)
                     .map_err(|_| CodecError::Corrupt("push onto the encoder stack failed"))?;
             }
-            coder
-                .encode_symbol(z, self.model.prior())
-                .map_err(|_| CodecError::Model(format!("prior gives latent {z} zero probability")))?;
+            coder.encode_symbol(z, self.model.prior()).map_err(|_| {
+                CodecError::Model(format!("prior gives latent {z} zero probability"))
+            })?;
             let net = coder.num_valid_bits() as f64 - before as f64;
             let rec = self.record(&w, chunk, i, x.len(), &q, z, net, bootstrap);
             totals.add_block(&rec);
             blocks.push(rec);
         }
-        let words = coder.into_compressed().map_err(|_| CodecError::Corrupt("stack export"))?;
+        let words = coder
+            .into_compressed()
+            .map_err(|_| CodecError::Corrupt("stack export"))?;
         Ok(EncodedChunk {
             words,
             bootstrap_blocks,
@@ -313,13 +324,17 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
                 scramble(&mut coder);
             } else if bootstrap && z != map {
                 // The encoder codes chunk starts with the MAP latent only.
-                return Err(CodecError::Corrupt("chunk start latent is not the MAP latent"));
+                return Err(CodecError::Corrupt(
+                    "chunk start latent is not the MAP latent",
+                ));
             }
             let net = before as f64 - coder.num_valid_bits() as f64;
             blocks.push(self.record(&w, chunk, i, x.len(), &q, z, net, bootstrap));
         }
         if !coder.is_empty() || !coder.bulk().is_empty() {
-            return Err(CodecError::Corrupt("data left on the stack after the last block"));
+            return Err(CodecError::Corrupt(
+                "data left on the stack after the last block",
+            ));
         }
         blocks.reverse();
         let mut totals = RateTotals::default();

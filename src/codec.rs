@@ -157,7 +157,10 @@ fn decode_chunk(record: ChunkRecord, index: u64, h: &Header) -> Result<ChunkOutc
         ChunkRecord::Raw { crc, data } => {
             check_crc(crc, &data, "raw chunk")?;
             Ok(ChunkOutcome {
-                record: ChunkRecord::Raw { crc, data: Vec::new() },
+                record: ChunkRecord::Raw {
+                    crc,
+                    data: Vec::new(),
+                },
                 data,
                 totals: RateTotals::default(),
                 header_bits: 0.0,
@@ -175,7 +178,12 @@ fn decode_chunk(record: ChunkRecord, index: u64, h: &Header) -> Result<ChunkOutc
             let model = match h.model {
                 ModelKind::Mixture => MixtureModel::from_params(decode_params(&params, 256)?)?,
             };
-            let dec = BitsBackCoder::new(&model, h.block_size as usize, h.fit).decode(&words, len as usize, bootstrap_blocks as usize, index)?;
+            let dec = BitsBackCoder::new(&model, h.block_size as usize, h.fit).decode(
+                &words,
+                len as usize,
+                bootstrap_blocks as usize,
+                index,
+            )?;
             let mut data = Vec::with_capacity(dec.symbols.len());
             for s in dec.symbols {
                 if s > 255 {
@@ -199,7 +207,9 @@ fn decode_chunk(record: ChunkRecord, index: u64, h: &Header) -> Result<ChunkOutc
                 blocks: dec.blocks,
             })
         }
-        ChunkRecord::End { .. } => Err(FormatError::Corrupt("end record inside the chunk sequence").into()),
+        ChunkRecord::End { .. } => {
+            Err(FormatError::Corrupt("end record inside the chunk sequence").into())
+        }
     }
 }
 
@@ -290,7 +300,8 @@ impl ReportBuilder {
         } else {
             8.0 * compressed_bytes as f64 / r.input_bytes as f64
         };
-        r.container_bits = 8.0 * compressed_bytes as f64 - (r.net_bits + r.bootstrap_bits + r.raw_bits + r.header_bits);
+        r.container_bits = 8.0 * compressed_bytes as f64
+            - (r.net_bits + r.bootstrap_bits + r.raw_bits + r.header_bits);
         let n = r.input_bytes as f64;
         r.order0_bits = self
             .counts
@@ -414,7 +425,10 @@ pub fn decode_stream(
     options: &DecodeOptions,
     mut progress: impl FnMut(u64),
 ) -> Result<(RateReport, Vec<BlockRecord>), Error> {
-    let mut input = CountingReader { inner: input, count: 0 };
+    let mut input = CountingReader {
+        inner: input,
+        count: 0,
+    };
     let mut output = output;
     let h = Header::read(&mut input)?;
     let threads = if options.threads == 0 {

@@ -147,7 +147,11 @@ impl Header {
                 got: self.chunk_size as u64,
             });
         }
-        limit("iterations", self.fit.iterations as u64, MAX_ITERATIONS as u64)?;
+        limit(
+            "iterations",
+            self.fit.iterations as u64,
+            MAX_ITERATIONS as u64,
+        )?;
         limit("samples", self.fit.samples as u64, MAX_SAMPLES as u64)?;
         if let PosteriorKind::Bbvi(_) = self.fit.posterior {
             if self.fit.samples < 2 {
@@ -156,8 +160,13 @@ impl Header {
                     got: self.fit.samples as u64,
                 });
             }
-            let work = self.fit.iterations as u64 * self.fit.samples as u64 / self.block_size as u64;
-            limit("BBVI work per symbol (iterations * samples / block size)", work, MAX_WORK_PER_SYMBOL)?;
+            let work =
+                self.fit.iterations as u64 * self.fit.samples as u64 / self.block_size as u64;
+            limit(
+                "BBVI work per symbol (iterations * samples / block size)",
+                work,
+                MAX_WORK_PER_SYMBOL,
+            )?;
         }
         let lr = self.fit.learning_rate;
         if !(lr.is_finite() && lr > 0.0 && lr <= 100.0) {
@@ -172,7 +181,11 @@ impl Header {
                 got: self.max_components as u64,
             });
         }
-        limit("fixed component count", self.fixed_components as u64, MAX_COMPONENTS as u64)?;
+        limit(
+            "fixed component count",
+            self.fixed_components as u64,
+            MAX_COMPONENTS as u64,
+        )?;
         Ok(())
     }
 
@@ -288,7 +301,9 @@ impl Header {
 pub fn read_exact_or(r: &mut impl Read, buf: &mut [u8], what: &'static str) -> Result<(), Error> {
     match r.read_exact(buf) {
         Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(FormatError::Truncated(what).into()),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+            Err(FormatError::Truncated(what).into())
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -329,7 +344,9 @@ impl ChunkRecord {
     /// Serialized size in bytes.
     pub fn encoded_len(&self) -> usize {
         match self {
-            ChunkRecord::Coded { params, words, .. } => CHUNK_HEADER_BYTES + 8 + params.len() + 4 * words.len(),
+            ChunkRecord::Coded { params, words, .. } => {
+                CHUNK_HEADER_BYTES + 8 + params.len() + 4 * words.len()
+            }
             ChunkRecord::Raw { data, .. } => CHUNK_HEADER_BYTES + data.len(),
             ChunkRecord::End { .. } => END_BYTES,
         }

@@ -13,6 +13,8 @@
 //! Every term here is computed by enumeration over the latent, using the fixed-point
 //! distributions that were actually coded.
 
+#![allow(clippy::needless_range_loop)] // index loops read like the formulas
+
 use serde::{Deserialize, Serialize};
 
 use crate::categorical::QuantizedCategorical;
@@ -43,7 +45,11 @@ impl ElboTerms {
     ///
     /// `log2_lik[z] = log2 P(x | z)`; `q(z)` is the coded posterior mass of `z` (a point
     /// mass for MAP coding). Terms with `q(z) = 0` contribute nothing.
-    pub fn of_block(log2_lik: &[f64], prior: &QuantizedCategorical, q: impl Fn(usize) -> f64) -> Self {
+    pub fn of_block(
+        log2_lik: &[f64],
+        prior: &QuantizedCategorical,
+        q: impl Fn(usize) -> f64,
+    ) -> Self {
         let k = log2_lik.len();
         let mut lj = Vec::with_capacity(k);
         for (z, &l) in log2_lik.iter().enumerate() {

@@ -28,7 +28,10 @@ fn net_matches_neg_elbo_on_corpus() {
             r.overhead_bits
         );
         if data.len() >= 100_000 {
-            assert!(gap.abs() <= 0.002 * r.neg_elbo_bits, "{name}: gap {gap} above 0.2%");
+            assert!(
+                gap.abs() <= 0.002 * r.neg_elbo_bits,
+                "{name}: gap {gap} above 0.2%"
+            );
         }
     }
 }
@@ -54,20 +57,37 @@ fn net_matches_neg_elbo_on_known_mixture() {
 #[test]
 fn exact_posterior_has_no_kl_and_only_ans_overhead() {
     let mut cases = vec![("mixture".to_string(), mixture_data(1500, 64, 5, 5))];
-    cases.extend(corpus_files().into_iter().filter(|(n, _)| !n.ends_with(".gz")));
+    cases.extend(
+        corpus_files()
+            .into_iter()
+            .filter(|(n, _)| !n.ends_with(".gz")),
+    );
     for (name, data) in cases {
         let r = roundtrip(&data, &with_posterior(PosteriorKind::Exact));
         // KL comes only from quantizing Q to 24 bits with a floor of 2^-24 per latent:
         // each of the K latents carries at most 2^-24 extra mass, costing at most
         // -log2 P(z|x) <= 24 (block length + 1) bits each.
         let k = *r.components.iter().max().unwrap_or(&1) as f64;
-        let kl_bound = r.blocks as f64 * k * (24.0 * (r.block_size as f64 + 1.0)) / (1u64 << 24) as f64;
-        assert!(r.kl_bits >= -1e-9 && r.kl_bits <= kl_bound, "{name}: KL {} > {kl_bound}", r.kl_bits);
+        let kl_bound =
+            r.blocks as f64 * k * (24.0 * (r.block_size as f64 + 1.0)) / (1u64 << 24) as f64;
+        assert!(
+            r.kl_bits >= -1e-9 && r.kl_bits <= kl_bound,
+            "{name}: KL {} > {kl_bound}",
+            r.kl_bits
+        );
         // With Q = P(z|x), ell(z) = log2 P(x) for every z: no sampling noise is left,
         // so the measured overhead is ANS rounding (plus the tiny KL).
         let ans = 2.0 * r.chunks as f64 + 1e-4 * r.input_bytes as f64;
-        assert!(r.overhead_bits.abs() <= ans + r.kl_bits, "{name}: overhead {}", r.overhead_bits);
-        assert!(r.net_stderr_bits < 1.0 + 0.01 * k * r.blocks as f64, "{name}: {}", r.net_stderr_bits);
+        assert!(
+            r.overhead_bits.abs() <= ans + r.kl_bits,
+            "{name}: overhead {}",
+            r.overhead_bits
+        );
+        assert!(
+            r.net_stderr_bits < 1.0 + 0.01 * k * r.blocks as f64,
+            "{name}: {}",
+            r.net_stderr_bits
+        );
     }
 }
 
@@ -90,12 +110,22 @@ fn map_gets_no_bits_back_and_pays_the_posterior_entropy() {
 #[test]
 fn three_elbo_forms_agree() {
     let data = mixture_data(500, 64, 4, 9);
-    for p in [PosteriorKind::Bbvi(Estimator::ScoreFunction), PosteriorKind::Map, PosteriorKind::Exact] {
+    for p in [
+        PosteriorKind::Bbvi(Estimator::ScoreFunction),
+        PosteriorKind::Map,
+        PosteriorKind::Exact,
+    ] {
         let (_, r) = compress(&data, &with_posterior(p)).unwrap();
         let e = &r.elbo;
         let scale = e.elbo_eq3.abs().max(1.0);
-        assert!((e.elbo_eq3 - e.elbo_eq4).abs() <= 1e-9 * scale, "{p:?} {e:?}");
-        assert!((e.elbo_eq3 - e.elbo_eq5).abs() <= 1e-9 * scale, "{p:?} {e:?}");
+        assert!(
+            (e.elbo_eq3 - e.elbo_eq4).abs() <= 1e-9 * scale,
+            "{p:?} {e:?}"
+        );
+        assert!(
+            (e.elbo_eq3 - e.elbo_eq5).abs() <= 1e-9 * scale,
+            "{p:?} {e:?}"
+        );
         assert!((-e.elbo_eq3 - r.neg_elbo_bits).abs() <= 1e-9 * scale);
     }
 }
@@ -108,12 +138,22 @@ fn compression_targets_on_corpus() {
         let (_, r) = compress(&data, &EncodeOptions::default()).unwrap();
         let order0 = r.order0_bits / 8.0;
         let ratio = r.compressed_bytes as f64 / order0;
-        eprintln!("{name}: {} bytes, order-0 {order0:.0}, ratio {ratio:.4}", r.compressed_bytes);
+        eprintln!(
+            "{name}: {} bytes, order-0 {order0:.0}, ratio {ratio:.4}",
+            r.compressed_bytes
+        );
         // Small files: only the fixed framing and stored parameters may exceed order-0.
         // (Chunks stored raw are bounded by their own size instead.)
         let payload = r.compressed_bytes as f64 - (r.header_bits + r.container_bits) / 8.0;
-        let bound = if r.raw_chunks > 0 { r.input_bytes as f64 } else { 1.005 * order0 };
-        assert!(payload <= bound, "{name}: payload {payload} vs order-0 {order0}");
+        let bound = if r.raw_chunks > 0 {
+            r.input_bytes as f64
+        } else {
+            1.005 * order0
+        };
+        assert!(
+            payload <= bound,
+            "{name}: payload {payload} vs order-0 {order0}"
+        );
         if data.len() >= 100_000 {
             assert!(ratio <= 1.005, "{name}: {ratio}");
         }

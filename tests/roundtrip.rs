@@ -40,9 +40,12 @@ fn random_bytes_stay_within_0_2_percent() {
 
 #[test]
 fn text_and_binary() {
-    let text = "It was the best of times, it was the worst of times, it was the age of wisdom.\n".repeat(300);
+    let text = "It was the best of times, it was the worst of times, it was the age of wisdom.\n"
+        .repeat(300);
     roundtrip(text.as_bytes(), &EncodeOptions::default());
-    let binary: Vec<u8> = (0..60_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8 & 0x3F).collect();
+    let binary: Vec<u8> = (0..60_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8 & 0x3F)
+        .collect();
     roundtrip(&binary, &EncodeOptions::default());
 }
 

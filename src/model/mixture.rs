@@ -39,7 +39,7 @@ fn level_weight(level: u8) -> u64 {
 
 /// Log-level of a probability relative to the largest one: `1 + round(-4 log2(p / max))`.
 fn level_of(p: f64, max: f64) -> u8 {
-    if !(p > 0.0) || !(max > 0.0) {
+    if p.is_nan() || max.is_nan() || p <= 0.0 || max <= 0.0 {
         return MAX_LEVEL;
     }
     let l = 1.0 - 4.0 * math::log2(p / max);
@@ -80,13 +80,16 @@ impl MixtureModel {
                 got: k as u64,
             });
         }
-        let w: Vec<u64> = params.weight_levels.iter().map(|&l| level_weight(l)).collect();
-        let prior = QuantizedCategorical::from_int_weights(&w).map_err(|_| {
-            FormatError::Invalid {
+        let w: Vec<u64> = params
+            .weight_levels
+            .iter()
+            .map(|&l| level_weight(l))
+            .collect();
+        let prior =
+            QuantizedCategorical::from_int_weights(&w).map_err(|_| FormatError::Invalid {
                 what: "mixture weights",
                 got: 0,
-            }
-        })?;
+            })?;
         let mut components = Vec::with_capacity(k);
         for levels in &params.component_levels {
             let w: Vec<u64> = levels.iter().map(|&l| level_weight(l)).collect();
@@ -170,7 +173,11 @@ impl SparseHistogram {
                 }
             }
         } else {
-            let mut sorted: Vec<u16> = x.iter().copied().filter(|&s| (s as usize) < alphabet).collect();
+            let mut sorted: Vec<u16> = x
+                .iter()
+                .copied()
+                .filter(|&s| (s as usize) < alphabet)
+                .collect();
             sorted.sort_unstable();
             for s in sorted {
                 match entries.last_mut() {
@@ -234,13 +241,26 @@ fn smoothed(counts: &[f64], pooled: &[f64], strength: f64) -> Vec<f64> {
 
 fn log2_vec(p: &[f64]) -> Vec<f64> {
     p.iter()
-        .map(|&v| if v > 0.0 { math::log2(v) } else { f64::NEG_INFINITY })
+        .map(|&v| {
+            if v > 0.0 {
+                math::log2(v)
+            } else {
+                f64::NEG_INFINITY
+            }
+        })
         .collect()
 }
 
 /// Fit the stored parameters: try K from a ladder and keep the smallest total size.
-pub fn fit_params(blocks: &[&[u16]], alphabet: usize, options: &MixtureFitOptions) -> MixtureParams {
-    let hists: Vec<SparseHistogram> = blocks.iter().map(|b| SparseHistogram::of(b, alphabet)).collect();
+pub fn fit_params(
+    blocks: &[&[u16]],
+    alphabet: usize,
+    options: &MixtureFitOptions,
+) -> MixtureParams {
+    let hists: Vec<SparseHistogram> = blocks
+        .iter()
+        .map(|b| SparseHistogram::of(b, alphabet))
+        .collect();
     let mut pooled_counts = vec![0.0f64; alphabet];
     for h in &hists {
         for &(c, n) in &h.entries {
@@ -278,7 +298,13 @@ pub fn fit_params(blocks: &[&[u16]], alphabet: usize, options: &MixtureFitOption
     let mut best: Option<(f64, MixtureParams)> = None;
     let mut worse_in_a_row = 0;
     for &k in &ladder {
-        let fm = em(&hists, &pooled, &centers[..k], support_size, options.em_iterations);
+        let fm = em(
+            &hists,
+            &pooled,
+            &centers[..k],
+            support_size,
+            options.em_iterations,
+        );
         let params = quantize(&fm, &support, alphabet);
         let cost = total_cost_bits(&params, &hists);
         match &best {
@@ -316,7 +342,12 @@ fn total_cost_bits(params: &MixtureParams, hists: &[SparseHistogram]) -> f64 {
 /// Deterministic farthest-first start: component 0 is the pooled distribution, and each
 /// next center is the block worst explained (lowest best per-symbol log-likelihood)
 /// by the centers so far, smoothed toward the pooled distribution.
-fn farthest_first(hists: &[SparseHistogram], pooled: &[f64], support: f64, k: usize) -> Vec<Vec<f64>> {
+fn farthest_first(
+    hists: &[SparseHistogram],
+    pooled: &[f64],
+    support: f64,
+    k: usize,
+) -> Vec<Vec<f64>> {
     let mut centers = vec![pooled.to_vec()];
     let mut best_score: Vec<f64> = vec![f64::NEG_INFINITY; hists.len()];
     let mut chosen = vec![false; hists.len()];
@@ -352,7 +383,13 @@ fn farthest_first(hists: &[SparseHistogram], pooled: &[f64], support: f64, k: us
 }
 
 /// EM on block histograms from the given centers (weights start uniform).
-fn em(hists: &[SparseHistogram], pooled: &[f64], centers: &[Vec<f64>], support: f64, iters: usize) -> FloatMixture {
+fn em(
+    hists: &[SparseHistogram],
+    pooled: &[f64],
+    centers: &[Vec<f64>],
+    support: f64,
+    iters: usize,
+) -> FloatMixture {
     let k = centers.len();
     let n = pooled.len();
     let mut fm = FloatMixture {
@@ -407,9 +444,18 @@ fn quantize(fm: &FloatMixture, support: &[bool], alphabet: usize) -> MixturePara
         .theta
         .iter()
         .map(|theta| {
-            let max = (0..alphabet).filter(|&c| support[c]).map(|c| theta[c]).fold(0.0, f64::max);
+            let max = (0..alphabet)
+                .filter(|&c| support[c])
+                .map(|c| theta[c])
+                .fold(0.0, f64::max);
             (0..alphabet)
-                .map(|c| if support[c] { level_of(theta[c], max) } else { 0 })
+                .map(|c| {
+                    if support[c] {
+                        level_of(theta[c], max)
+                    } else {
+                        0
+                    }
+                })
                 .collect()
         })
         .collect();
@@ -473,7 +519,7 @@ impl Adaptive {
         if self.total > Self::LIMIT {
             self.total = 0;
             for c in &mut self.counts {
-                *c = (*c + 1) / 2;
+                *c = (*c).div_ceil(2);
                 self.total += *c;
             }
         }
@@ -486,7 +532,8 @@ pub fn encode_params(params: &MixtureParams) -> Vec<u8> {
     let n = params.alphabet;
     let mut enc = DefaultRangeEncoder::new();
     let put = |enc: &mut DefaultRangeEncoder, model: &mut Adaptive, s: usize| {
-        enc.encode_symbol(s, &model.model()).expect("symbol in range");
+        enc.encode_symbol(s, model.model())
+            .expect("symbol in range");
         model.update(s);
     };
     let support: Vec<bool> = params.component_levels[0].iter().map(|&l| l > 0).collect();
@@ -621,7 +668,9 @@ mod tests {
 
     #[test]
     fn params_roundtrip() {
-        let x: Vec<u16> = (0..4000u32).map(|i| ((i * i) % 97 + if i > 2000 { 100 } else { 0 }) as u16).collect();
+        let x: Vec<u16> = (0..4000u32)
+            .map(|i| ((i * i) % 97 + if i > 2000 { 100 } else { 0 }) as u16)
+            .collect();
         let blocks: Vec<&[u16]> = x.chunks(250).collect();
         let opts = MixtureFitOptions {
             fixed_components: Some(3),
@@ -638,7 +687,11 @@ mod tests {
         let mut x = Vec::new();
         for b in 0..64u32 {
             for i in 0..256u32 {
-                let s = if b % 2 == 0 { (i * 31 + b) % 16 } else { 200 + (i * 17 + b) % 40 };
+                let s = if b % 2 == 0 {
+                    (i * 31 + b) % 16
+                } else {
+                    200 + (i * 17 + b) % 40
+                };
                 x.push(s as u16);
             }
         }

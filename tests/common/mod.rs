@@ -23,7 +23,12 @@ pub fn corpus_files() -> Vec<(String, Vec<u8>)> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.is_file())
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
         .collect();
     v.sort();
     v
@@ -78,7 +83,12 @@ pub fn roundtrip(data: &[u8], opts: &EncodeOptions) -> RateReport {
     assert_eq!(enc.initial_bits, dec.initial_bits);
     // Deterministic: the stack grew by the code length of what was coded.
     let ans = (enc.net_bits - enc.coded_bits).abs();
-    assert!(ans <= ans_tolerance(&enc), "net {} vs coded {}", enc.net_bits, enc.coded_bits);
+    assert!(
+        ans <= ans_tolerance(&enc),
+        "net {} vs coded {}",
+        enc.net_bits,
+        enc.coded_bits
+    );
     // Statistical: the popped latents are samples of Q.
     let gap = (enc.net_bits - enc.neg_elbo_bits).abs();
     assert!(
@@ -89,12 +99,22 @@ pub fn roundtrip(data: &[u8], opts: &EncodeOptions) -> RateReport {
         rate_tolerance(&enc)
     );
     let gap = (enc.overhead_bits - enc.kl_bits).abs();
-    assert!(gap <= rate_tolerance(&enc), "overhead {} vs KL {}", enc.overhead_bits, enc.kl_bits);
+    assert!(
+        gap <= rate_tolerance(&enc),
+        "overhead {} vs KL {}",
+        enc.overhead_bits,
+        enc.kl_bits
+    );
     // Every bit of the file is accounted for.
-    let parts = enc.net_bits + enc.bootstrap_bits + enc.raw_bits + enc.header_bits + enc.container_bits;
+    let parts =
+        enc.net_bits + enc.bootstrap_bits + enc.raw_bits + enc.header_bits + enc.container_bits;
     assert!((parts - 8.0 * file.len() as f64).abs() < 1e-6);
     // Chunk starts cost less than 64 bits each.
-    assert!(enc.initial_bits < 64.0 * enc.chunks.max(1) as f64, "initial {}", enc.initial_bits);
+    assert!(
+        enc.initial_bits < 64.0 * enc.chunks.max(1) as f64,
+        "initial {}",
+        enc.initial_bits
+    );
     enc
 }
 

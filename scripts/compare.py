@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Compare bbcodec with gzip -9, bzip2 -9, xz -9 and zstd -19 on a folder of files.
+
+Usage: scripts/compare.py [FOLDER] [-- bbcodec encode options...]
+(default folder: ../shared/corpus). Builds nothing: run `cargo build --release` first.
+Prints a Markdown table: sizes in bytes, bits per byte, bbcodec's -ELBO, -log P(x),
+the gap between measured net bits and -ELBO, and encode/decode speed in MB/s.
+"""
+import json, os, subprocess, sys, tempfile, time
+
+here = os.path.dirname(os.path.abspath(__file__))
+root = os.path.dirname(here)
+args = sys.argv[1:]
+extra = []
+if "--" in args:
+    i = args.index("--")
+    args, extra = args[:i], args[i + 1:]
+folder = args[0] if args else os.path.join(root, "..", "shared", "corpus")
+exe = os.path.join(root, "target", "release", "bbcodec")
+
+
+def timed(cmd, stdin=None):
+    t = time.perf_counter()
+    out = subprocess.run(cmd, stdin=stdin, stdout=subprocess.PIPE, check=True).stdout
+    return out, time.perf_counter() - t
+
+
+def mbps(n, s):
+    return n / 1e6 / s if s > 0 else float("inf")
+
+
+rows = []
+with tempfile.TemporaryDirectory() as tmp:
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
+        if not os.path.isfile(path) or name.endswith(".md"):
+            continue
+        n = os.path.getsize(path)
+        bbc = os.path.join(tmp, name + ".bbc")
+        rep = os.path.join(tmp, name + ".json")
+        _, te = timed([exe, "encode", path, "-o", bbc, "-f", "-q", "--report", rep] + extra)
+        _, td = timed([exe, "decode", bbc, "-c", "-q"])
+        r = json.load(open(rep))
+        row = {"file": name, "bytes": n, "bbcodec": r["compressed_bytes"], "order0": r["order0_bits"] / 8,
+               "neg_elbo": r["neg_elbo_bits"], "nlpx": r["neg_log_px_bits"],
+               "gap_pct": 100 * (r["net_bits"] - r["neg_elbo_bits"]) / max(r["neg_elbo_bits"], 1),
+               "enc": mbps(n, te), "dec": mbps(n, td)}
+        for tool, copt, dopt in [("gzip", "-9", "-d"), ("bzip2", "-9", "-d"), ("xz", "-9", "-d"), ("zstd", "-19", "-d")]:
+            with open(path, "rb") as f:
+                out, tc = timed([tool, copt, "-c"] + (["-q"] if tool == "zstd" else []), stdin=f)
+            cf = os.path.join(tmp, name + "." + tool)
+            open(cf, "wb").write(out)
+            with open(cf, "rb") as f:
+                _, tdd = timed([tool, dopt, "-c"] + (["-q"] if tool == "zstd" else []), stdin=f)
+            row[tool] = len(out)
+            row[tool + "_enc"] = mbps(n, tc)
+            row[tool + "_dec"] = mbps(n, tdd)
+        rows.append(row)
+
+bpb = lambda b, n: 8 * b / n if n else 0
+print("| file | bytes | bbcodec | bits/byte | order-0 | gzip -9 | bzip2 -9 | xz -9 | zstd -19 | net vs -ELBO | enc MB/s | dec MB/s | bzip2 enc/dec MB/s |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+for r in rows:
+    print(f"| {r['file']} | {r['bytes']} | {r['bbcodec']} | {bpb(r['bbcodec'], r['bytes']):.3f} | {r['order0']:.0f} | "
+          f"{r['gzip']} | {r['bzip2']} | {r['xz']} | {r['zstd']} | {r['gap_pct']:+.3f}% | "
+          f"{r['enc']:.2f} | {r['dec']:.2f} | {r['bzip2_enc']:.1f}/{r['bzip2_dec']:.1f} |")

@@ -1,0 +1,244 @@
+//! The real `bbcodec` binary in temporary directories.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use assert_cmd::Command;
+use common::*;
+
+fn bbcodec() -> Command {
+    Command::cargo_bin("bbcodec").unwrap()
+}
+
+fn sample() -> Vec<u8> {
+    corpus_file("alice29.txt")
+        .map(|d| d[..40_000].to_vec())
+        .unwrap_or_else(|| mixture_data(600, 64, 3, 1))
+}
+
+/// Runs the command, expects exit 1 and exactly one line on stderr naming the cause.
+fn assert_clean_failure(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "stderr: {err}");
+    assert!(err.starts_with("bbcodec: "), "stderr: {err}");
+    assert!(!err.contains("panicked"), "stderr: {err}");
+    err
+}
+
+fn encode_file(dir: &Path, data: &[u8]) -> std::path::PathBuf {
+    let inp = dir.join("in.dat");
+    fs::write(&inp, data).unwrap();
+    bbcodec()
+        .arg("encode")
+        .arg(&inp)
+        .arg("-q")
+        .assert()
+        .success();
+    dir.join("in.dat.bbc")
+}
+
+#[test]
+fn encode_decode_roundtrip_with_default_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = sample();
+    let bbc = encode_file(dir.path(), &data);
+    assert!(bbc.exists());
+    assert!(dir.path().join("in.dat").exists(), "input must be kept");
+    fs::remove_file(dir.path().join("in.dat")).unwrap();
+    bbcodec()
+        .arg("decode")
+        .arg(&bbc)
+        .arg("-q")
+        .assert()
+        .success();
+    assert_eq!(fs::read(dir.path().join("in.dat")).unwrap(), data);
+}
+
+#[test]
+fn roundtrip_through_pipes_and_every_posterior() {
+    let data = sample();
+    for args in [
+        vec!["--posterior", "bbvi"],
+        vec!["--posterior", "exact"],
+        vec!["--posterior", "map"],
+        vec!["--estimator", "score-eq8", "--block-size", "128"],
+        vec!["--components", "3", "--chunk-size", "10000"],
+    ] {
+        let enc = bbcodec()
+            .args(["encode", "-", "-c", "-q"])
+            .args(&args)
+            .write_stdin(data.clone())
+            .output()
+            .unwrap();
+        assert!(
+            enc.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&enc.stderr)
+        );
+        let dec = bbcodec()
+            .args(["decode", "-", "-c", "-q"])
+            .write_stdin(enc.stdout)
+            .output()
+            .unwrap();
+        assert!(dec.status.success());
+        assert!(dec.stdout == data, "{args:?}");
+    }
+}
+
+#[test]
+fn report_and_inspect_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let inp = dir.path().join("a.txt");
+    fs::write(&inp, sample()).unwrap();
+    let rep = dir.path().join("r.json");
+    bbcodec()
+        .args(["encode", "-q"])
+        .arg(&inp)
+        .arg("--report")
+        .arg(&rep)
+        .assert()
+        .success();
+    let enc: serde_json::Value = serde_json::from_slice(&fs::read(&rep).unwrap()).unwrap();
+    let csv = dir.path().join("blocks.csv");
+    let out = bbcodec()
+        .args(["inspect", "--json"])
+        .arg(dir.path().join("a.txt.bbc"))
+        .arg("--blocks")
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let ins: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in [
+        "input_bytes",
+        "compressed_bytes",
+        "bits_per_byte",
+        "net_bits",
+        "neg_elbo_bits",
+        "neg_elbo_stderr_bits",
+        "neg_log_px_bits",
+        "neg_log_px_method",
+        "kl_bits",
+        "overhead_bits",
+        "initial_bits",
+        "header_bits",
+        "container_bits",
+        "elbo",
+    ] {
+        assert!(ins.get(key).is_some(), "missing {key}");
+        assert_eq!(
+            ins[key], enc[key],
+            "{key} differs between encode and inspect"
+        );
+    }
+    for key in [
+        "expected_log_joint",
+        "entropy",
+        "expected_log_lik",
+        "kl_prior",
+        "log_evidence",
+        "kl_posterior",
+    ] {
+        assert!(ins["elbo"].get(key).is_some(), "missing elbo.{key}");
+    }
+    let csv = fs::read_to_string(csv).unwrap();
+    assert!(csv.starts_with("chunk,block,len,bootstrap,latent,net_bits"));
+    let rows = csv.lines().count() - 1;
+    assert_eq!(
+        rows as u64,
+        ins["blocks"].as_u64().unwrap() + ins["bootstrap_blocks"].as_u64().unwrap()
+    );
+}
+
+#[test]
+fn never_overwrites_without_force_and_rm_removes_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = sample();
+    let bbc = encode_file(dir.path(), &data);
+    let before = fs::read(&bbc).unwrap();
+    let err = assert_clean_failure(bbcodec().arg("encode").arg(dir.path().join("in.dat")));
+    assert!(err.contains("already exists"), "{err}");
+    assert_eq!(fs::read(&bbc).unwrap(), before);
+    bbcodec()
+        .arg("encode")
+        .arg(dir.path().join("in.dat"))
+        .args(["-f", "-q", "--rm"])
+        .assert()
+        .success();
+    assert!(!dir.path().join("in.dat").exists());
+    assert_eq!(fs::read(&bbc).unwrap(), before);
+}
+
+#[test]
+fn corrupt_files_exit_1_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = sample();
+    let bbc = encode_file(dir.path(), &data);
+    let good = fs::read(&bbc).unwrap();
+    let bad = dir.path().join("bad.bbc");
+    let out = dir.path().join("out");
+    let mut cases: Vec<(&str, Vec<u8>)> = Vec::new();
+    let mut flipped = good.clone();
+    let mid = good.len() / 2;
+    flipped[mid] ^= 0x20;
+    cases.push(("flipped byte", flipped));
+    cases.push(("truncated", good[..good.len() - 7].to_vec()));
+    cases.push(("truncated header", good[..20].to_vec()));
+    let mut trailing = good.clone();
+    trailing.extend_from_slice(b"garbage");
+    cases.push(("trailing garbage", trailing));
+    cases.push((
+        "not a bbcodec file",
+        b"hello world, this is not compressed".to_vec(),
+    ));
+    cases.push(("empty", Vec::new()));
+    for (what, bytes) in cases {
+        fs::write(&bad, &bytes).unwrap();
+        let err = assert_clean_failure(
+            bbcodec()
+                .arg("decode")
+                .arg(&bad)
+                .arg("-o")
+                .arg(&out)
+                .arg("-f"),
+        );
+        assert!(!out.exists(), "{what}: partial output left behind");
+        assert!(
+            err.contains("bad.bbc"),
+            "{what}: message does not name the file: {err}"
+        );
+        assert_clean_failure(bbcodec().arg("inspect").arg(&bad));
+    }
+}
+
+#[test]
+fn usage_errors_exit_2_and_bad_values_exit_1() {
+    let out = bbcodec().args(["encode"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = bbcodec().args(["frobnicate"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let dir = tempfile::tempdir().unwrap();
+    let inp = dir.path().join("x");
+    fs::write(&inp, b"abc").unwrap();
+    let err = assert_clean_failure(
+        bbcodec()
+            .arg("encode")
+            .arg(&inp)
+            .args(["--posterior", "magic"]),
+    );
+    assert!(err.contains("--posterior"), "{err}");
+    let err = assert_clean_failure(
+        bbcodec()
+            .arg("encode")
+            .arg(&inp)
+            .args(["--block-size", "0"]),
+    );
+    assert!(err.contains("--block-size"), "{err}");
+    let err = assert_clean_failure(bbcodec().arg("decode").arg(&inp));
+    assert!(err.contains(".bbc"), "{err}");
+    assert_clean_failure(bbcodec().arg("encode").arg(dir.path().join("missing")));
+}
