@@ -308,6 +308,18 @@ pub fn read_exact_or(r: &mut impl Read, buf: &mut [u8], what: &'static str) -> R
     }
 }
 
+/// Read exactly `len` bytes into a new vector that grows with the data actually
+/// present, so a length field in a truncated or hostile file never allocates more than
+/// the bytes that follow it.
+fn read_vec(r: &mut impl Read, len: usize, what: &'static str) -> Result<Vec<u8>, Error> {
+    let mut v = Vec::with_capacity(len.min(1 << 16));
+    r.take(len as u64).read_to_end(&mut v)?;
+    if v.len() != len {
+        return Err(FormatError::Truncated(what).into());
+    }
+    Ok(v)
+}
+
 /// One chunk record as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ChunkRecord {
@@ -432,8 +444,7 @@ impl ChunkRecord {
                         }
                         .into());
                     }
-                    let mut data = vec![0u8; len as usize];
-                    read_exact_or(r, &mut data, "a raw chunk")?;
+                    let data = read_vec(r, len as usize, "a raw chunk")?;
                     return Ok(ChunkRecord::Raw { crc, data });
                 }
                 let max_m = len as u64 + 8 + MAX_PARAMS_BYTES as u64;
@@ -455,13 +466,11 @@ impl ChunkRecord {
                     }
                     .into());
                 }
-                let mut params = vec![0u8; p as usize];
-                read_exact_or(r, &mut params, "chunk parameters")?;
+                let params = read_vec(r, p as usize, "chunk parameters")?;
                 let mut bb = [0u8; 4];
                 read_exact_or(r, &mut bb, "a coded chunk")?;
                 let bootstrap_blocks = u32::from_le_bytes(bb);
-                let mut raw = vec![0u8; (m - 8 - p) as usize];
-                read_exact_or(r, &mut raw, "chunk payload")?;
+                let raw = read_vec(r, (m - 8 - p) as usize, "chunk payload")?;
                 let words = raw
                     .chunks_exact(4)
                     .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))

@@ -1,0 +1,86 @@
+//! Golden files freeze format version 1: each `.bbc` in `testdata/golden` must decode to
+//! its input, and encoding the input with the recorded options must reproduce it byte
+//! for byte. Regenerate (only with a new format version!) with
+//! `cargo test --test golden -- --ignored regenerate`.
+
+use std::path::PathBuf;
+
+use bbcodec::{compress, decompress, DecodeOptions, EncodeOptions, Estimator, PosteriorKind};
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/golden")
+}
+
+/// (golden file, input file, options)
+fn cases() -> Vec<(&'static str, &'static str, EncodeOptions)> {
+    let with = |p: PosteriorKind, block: u32, chunk: u32| {
+        let mut o = EncodeOptions {
+            block_size: block,
+            chunk_size: chunk,
+            ..Default::default()
+        };
+        o.fit.posterior = p;
+        o
+    };
+    vec![
+        (
+            "text4k.bbvi.bbc",
+            "text4k.txt",
+            with(PosteriorKind::Bbvi(Estimator::ScoreFunction), 64, 1 << 20),
+        ),
+        (
+            "text4k.eq8.bbc",
+            "text4k.txt",
+            with(PosteriorKind::Bbvi(Estimator::ScoreFunctionEq8), 64, 2048),
+        ),
+        (
+            "text4k.naive.bbc",
+            "text4k.txt",
+            with(PosteriorKind::Bbvi(Estimator::Naive), 128, 1 << 20),
+        ),
+        (
+            "kppkn3k.exact.bbc",
+            "kppkn3k.bin",
+            with(PosteriorKind::Exact, 32, 1 << 20),
+        ),
+        (
+            "kppkn3k.map.bbc",
+            "kppkn3k.bin",
+            with(PosteriorKind::Map, 32, 1000),
+        ),
+        (
+            "jpeg1500.raw.bbc",
+            "jpeg1500.bin",
+            with(PosteriorKind::Bbvi(Estimator::ScoreFunction), 64, 1 << 20),
+        ),
+    ]
+}
+
+#[test]
+fn golden_files_decode_and_reencode_exactly() {
+    for (golden, input, opts) in cases() {
+        let file = std::fs::read(dir().join(golden)).unwrap();
+        let data = std::fs::read(dir().join(input)).unwrap();
+        let (back, _) = decompress(&file, &DecodeOptions::default()).unwrap();
+        assert!(back == data, "{golden}: decodes to different bytes");
+        let (again, _) = compress(&data, &opts).unwrap();
+        assert!(again == file, "{golden}: encoder output changed");
+    }
+}
+
+#[test]
+fn golden_raw_sample_is_stored_raw() {
+    let file = std::fs::read(dir().join("jpeg1500.raw.bbc")).unwrap();
+    let (_, r) = decompress(&file, &DecodeOptions::default()).unwrap();
+    assert_eq!(r.raw_chunks, 1);
+}
+
+#[test]
+#[ignore]
+fn regenerate() {
+    for (golden, input, opts) in cases() {
+        let data = std::fs::read(dir().join(input)).unwrap();
+        let (file, _) = compress(&data, &opts).unwrap();
+        std::fs::write(dir().join(golden), file).unwrap();
+    }
+}
