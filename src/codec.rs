@@ -87,11 +87,54 @@ struct ChunkOutcome {
     blocks: Vec<BlockRecord>,
 }
 
-fn pool(threads: usize) -> Result<rayon::ThreadPool, Error> {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| Error::Io(io::Error::other(e.to_string())))
+/// Runs the chunks of a batch: in the calling thread, or on a rayon pool. The results
+/// come back in input order either way, so the output never depends on the choice.
+enum Workers {
+    Serial,
+    Pool(rayon::ThreadPool),
+}
+
+impl Workers {
+    fn new(threads: usize) -> Result<Self, Error> {
+        let threads = if threads == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            threads
+        };
+        if threads == 1 {
+            return Ok(Workers::Serial);
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map(Workers::Pool)
+            .map_err(|e| Error::Io(io::Error::other(e.to_string())))
+    }
+
+    fn threads(&self) -> usize {
+        match self {
+            Workers::Serial => 1,
+            Workers::Pool(p) => p.current_num_threads(),
+        }
+    }
+
+    fn map<T: Send, R: Send>(&self, items: Vec<T>, f: impl Fn(usize, T) -> R + Sync) -> Vec<R> {
+        match self {
+            Workers::Serial => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, t)| f(i, t))
+                .collect(),
+            Workers::Pool(pool) => pool.install(|| {
+                use rayon::prelude::*;
+                items
+                    .into_par_iter()
+                    .enumerate()
+                    .map(|(i, t)| f(i, t))
+                    .collect()
+            }),
+        }
+    }
 }
 
 fn fit_options(h: &Header) -> MixtureFitOptions {
@@ -355,12 +398,7 @@ pub fn encode_stream(
 ) -> Result<RateReport, Error> {
     options.validate()?;
     let h = options.header();
-    let threads = if options.threads == 0 {
-        rayon::current_num_threads()
-    } else {
-        options.threads
-    };
-    let pool = pool(threads)?;
+    let workers = Workers::new(options.threads)?;
     let mut input = input;
     let mut out = CountingWriter {
         inner: output,
@@ -369,7 +407,7 @@ pub fn encode_stream(
     h.write(&mut out)?;
     let mut rb = ReportBuilder::new(&h, false);
     let mut content_crc = crc32fast::Hasher::new();
-    let batch = threads.max(1) * 2;
+    let batch = workers.threads() * 2;
     let cs = h.chunk_size as usize;
     let mut index = 0u64;
     loop {
@@ -388,13 +426,8 @@ pub fn encode_stream(
             }
         }
         let base = index;
-        let outcomes: Vec<Result<ChunkOutcome, Error>> = pool.install(|| {
-            use rayon::prelude::*;
-            datas
-                .par_iter()
-                .enumerate()
-                .map(|(i, d)| encode_chunk(d, base + i as u64, &h))
-                .collect()
+        let outcomes = workers.map(datas.iter().collect(), |i, d: &Vec<u8>| {
+            encode_chunk(d, base + i as u64, &h)
         });
         for (o, d) in outcomes.into_iter().zip(&datas) {
             let mut o = o?;
@@ -431,13 +464,8 @@ pub fn decode_stream(
     };
     let mut output = output;
     let h = Header::read(&mut input)?;
-    let threads = if options.threads == 0 {
-        rayon::current_num_threads()
-    } else {
-        options.threads
-    };
-    let pool = pool(threads)?;
-    let batch = threads.max(1) * 2;
+    let workers = Workers::new(options.threads)?;
+    let batch = workers.threads() * 2;
     let mut rb = ReportBuilder::new(&h, options.keep_blocks);
     let mut content_crc = crc32fast::Hasher::new();
     let mut index = 0u64;
@@ -454,14 +482,7 @@ pub fn decode_stream(
             }
         }
         let base = index;
-        let outcomes: Vec<Result<ChunkOutcome, Error>> = pool.install(|| {
-            use rayon::prelude::*;
-            records
-                .into_par_iter()
-                .enumerate()
-                .map(|(i, r)| decode_chunk(r, base + i as u64, &h))
-                .collect()
-        });
+        let outcomes = workers.map(records, |i, r| decode_chunk(r, base + i as u64, &h));
         for o in outcomes {
             let mut o = o?;
             output.write_all(&o.data)?;

@@ -285,7 +285,13 @@ pub fn fit_params(
         .unwrap_or(options.max_components)
         .clamp(1, MAX_COMPONENTS)
         .min(blocks.len().max(1));
-    let centers = farthest_first(&hists, &pooled, support_size, max_k);
+
+    // Choose K on an evenly strided subsample of at most SUBSAMPLE blocks (the data
+    // term scaled up to the whole chunk), then refine the chosen fit on every block.
+    let stride = hists.len().div_ceil(SUBSAMPLE).max(1);
+    let sub: Vec<SparseHistogram> = hists.iter().step_by(stride).cloned().collect();
+    let scale = hists.len() as f64 / sub.len().max(1) as f64;
+    let centers = farthest_first(&sub, &pooled, support_size, max_k);
 
     let ladder: Vec<usize> = match options.fixed_components {
         Some(k) => vec![k.clamp(1, max_k)],
@@ -295,18 +301,18 @@ pub fn fit_params(
             .collect(),
     };
 
-    let mut best: Option<(f64, MixtureParams)> = None;
+    let mut best: Option<(f64, FloatMixture)> = None;
     let mut worse_in_a_row = 0;
     for &k in &ladder {
         let fm = em(
-            &hists,
+            &sub,
             &pooled,
             &centers[..k],
             support_size,
             options.em_iterations,
         );
         let params = quantize(&fm, &support, alphabet);
-        let cost = total_cost_bits(&params, &hists);
+        let cost = total_cost_bits(&params, &sub, scale);
         match &best {
             Some((b, _)) if cost >= *b => {
                 worse_in_a_row += 1;
@@ -316,27 +322,39 @@ pub fn fit_params(
             }
             _ => {
                 worse_in_a_row = 0;
-                best = Some((cost, params));
+                best = Some((cost, fm));
             }
         }
     }
-    best.expect("ladder is never empty").1
+    let fm = best.expect("ladder is never empty").1;
+    let fm = if stride > 1 {
+        em(&hists, &pooled, &fm.theta, support_size, REFINE_ITERATIONS)
+    } else {
+        fm
+    };
+    quantize(&fm, &support, alphabet)
 }
 
+/// Blocks used to choose the number of components.
+const SUBSAMPLE: usize = 1024;
+/// EM iterations on all blocks after K is chosen on the subsample.
+const REFINE_ITERATIONS: usize = 4;
+
 /// Header bits plus exact `sum_b -log2 P(x_b)` under the quantized parameters.
-fn total_cost_bits(params: &MixtureParams, hists: &[SparseHistogram]) -> f64 {
+/// The data term is multiplied by `scale` (blocks represented per histogram).
+fn total_cost_bits(params: &MixtureParams, hists: &[SparseHistogram], scale: f64) -> f64 {
     let header = 8.0 * encode_params(params).len() as f64;
     let model = MixtureModel::from_params(params.clone()).expect("valid");
     let k = params.weight_levels.len();
     let mut lj = vec![0.0; k];
-    let mut bits = header;
+    let mut bits = 0.0;
     for h in hists {
         for (z, v) in lj.iter_mut().enumerate() {
             *v = model.prior.log2_prob(z) + h.log2_likelihood(model.components[z].log2_probs());
         }
         bits -= math::log2_sum_exp2(&lj);
     }
-    bits
+    header + scale * bits
 }
 
 /// Deterministic farthest-first start: component 0 is the pooled distribution, and each
