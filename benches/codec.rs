@@ -104,5 +104,47 @@ fn end_to_end(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, ans, fit, end_to_end);
+fn gaussian_fits(c: &mut Criterion) {
+    use bbcodec::inference::gaussian::{reparam_fit, ReparamConfig};
+    use bbcodec::model::LinearGaussian;
+    let (d, n) = (4, 64);
+    let w: Vec<f64> = (0..n * d)
+        .map(|i| (((i * 37) % 17) as f64 - 8.0) / 3.0)
+        .collect();
+    let b: Vec<f64> = (0..n).map(|j| 100.0 + j as f64).collect();
+    let m = LinearGaussian {
+        d,
+        n,
+        w,
+        b,
+        noise_sd: 2.0,
+        alphabet: 256,
+    };
+    let x: Vec<f64> = m
+        .mean(&[0.5, -1.0, 0.2, 0.8])
+        .iter()
+        .map(|v| v.round())
+        .collect();
+    let mut g = c.benchmark_group("linear_gaussian_fit_d4_n64");
+    g.bench_function("cavi_20_sweeps", |bch| bch.iter(|| m.cavi(&x, 20)));
+    let cfg = ReparamConfig {
+        iterations: 64,
+        samples: 4,
+        learning_rate: 0.1,
+    };
+    g.bench_function("reparam_64x4", |bch| {
+        bch.iter(|| {
+            reparam_fit(
+                d,
+                &cfg,
+                &mut BlockRng::for_block(1, 2, 3),
+                &mut |z, gr| m.log_density_grad(&x, z, gr),
+                None,
+            )
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, ans, fit, gaussian_fits, end_to_end);
 criterion_main!(benches);

@@ -62,14 +62,21 @@ pub struct EncodeArgs {
     /// Input, output and reporting.
     #[command(flatten)]
     pub io: IoArgs,
-    /// Latent-variable model.
+    /// Latent-variable model: mixture (discrete latent) or logistic (continuous latent).
     #[arg(long = "model", default_value = "mixture")]
     pub model: String,
+    /// Latent dimension of the logistic model.
+    #[arg(long = "latent-dim")]
+    pub latent_dim: Option<u8>,
+    /// Bins per latent dimension of the logistic model are 2^BITS.
+    #[arg(long = "bin-bits")]
+    pub bin_bits: Option<u8>,
     /// Posterior: bbvi (fitted by black-box VI), exact (enumeration) or map (no bits back).
     #[arg(long = "posterior", default_value = "bbvi")]
     pub posterior: String,
-    /// BBVI gradient estimator: score (Eq. 11 + leave-one-out baseline), score-eq8, naive.
-    #[arg(long = "estimator", default_value = "score")]
+    /// BBVI gradient estimator: score (Eq. 11 + leave-one-out baseline), score-eq8, naive
+    /// (discrete latents); reparam (continuous latents); auto picks score or reparam.
+    #[arg(long = "estimator", default_value = "auto")]
     pub estimator: String,
     /// BBVI iterations per block.
     #[arg(long = "iters")]

@@ -7,13 +7,20 @@ use crate::cli::EncodeArgs;
 
 /// Build and validate encode options.
 pub fn encode_options(a: &EncodeArgs) -> Result<EncodeOptions, String> {
-    let mut o = EncodeOptions {
-        threads: a.io.threads,
-        ..Default::default()
+    let model = ModelKind::from_name(&a.model).ok_or_else(|| {
+        format!(
+            "--model is '{}', expected one of: mixture, logistic",
+            a.model
+        )
+    })?;
+    let mut o = EncodeOptions::for_model(model);
+    o.threads = a.io.threads;
+    let estimator = match (a.estimator.as_str(), model) {
+        ("auto", ModelKind::Logistic) => "reparam",
+        ("auto", _) => "score",
+        (e, _) => e,
     };
-    o.model = ModelKind::from_name(&a.model)
-        .ok_or_else(|| format!("--model is '{}', expected one of: mixture", a.model))?;
-    o.fit.posterior = posterior_from_names(&a.posterior, &a.estimator).ok_or_else(|| {
+    o.fit.posterior = posterior_from_names(&a.posterior, estimator).ok_or_else(|| {
         if !["bbvi", "exact", "map"].contains(&a.posterior.as_str()) {
             format!(
                 "--posterior is '{}', expected one of: bbvi, exact, map",
@@ -21,11 +28,17 @@ pub fn encode_options(a: &EncodeArgs) -> Result<EncodeOptions, String> {
             )
         } else {
             format!(
-                "--estimator is '{}', expected one of: score, score-eq8, naive",
+                "--estimator is '{}', expected one of: auto, score, score-eq8, naive, reparam",
                 a.estimator
             )
         }
     })?;
+    if let Some(v) = a.latent_dim {
+        o.latent_dim = v;
+    }
+    if let Some(v) = a.bin_bits {
+        o.bin_bits = v;
+    }
     if let Some(v) = a.iters {
         o.fit.iterations = v;
     }
@@ -70,6 +83,12 @@ pub fn encode_options(a: &EncodeArgs) -> Result<EncodeOptions, String> {
                     "--samples"
                 } else if what.starts_with("learning") {
                     "--lr"
+                } else if what.starts_with("latent") {
+                    "--latent-dim"
+                } else if what.starts_with("bin") {
+                    "--bin-bits"
+                } else if what.starts_with("posterior") || what.starts_with("estimator") {
+                    "--posterior/--estimator"
                 } else {
                     "--components/--max-components"
                 }

@@ -54,12 +54,27 @@ pub enum CategoricalError {
 /// A categorical distribution over `0..n` with fixed-point probabilities.
 ///
 /// Invariant: `cdf.len() == n + 1`, `cdf[0] == 0`, `cdf[n] == 2^PRECISION`, and
-/// `cdf` is non-decreasing. `log2_p[s] = log2(cdf[s+1] - cdf[s]) - PRECISION`
-/// (`-inf` for zero-probability symbols).
+/// `cdf` is non-decreasing. For `n <= LOG_TABLE_MAX`,
+/// `log2_p[s] = log2(cdf[s+1] - cdf[s]) - PRECISION` (`-inf` for zero-probability
+/// symbols); larger alphabets compute it on demand.
 #[derive(Clone, Debug, PartialEq)]
 pub struct QuantizedCategorical {
     cdf: Vec<u32>,
     log2_p: Vec<f64>,
+}
+
+/// Largest alphabet whose `log2` table is built eagerly.
+const LOG_TABLE_MAX: usize = 1024;
+
+#[inline]
+fn log2_fixed(p: u32) -> f64 {
+    if p == 0 {
+        f64::NEG_INFINITY
+    } else if p == 1 {
+        -(PRECISION as f64)
+    } else {
+        math::log2(p as f64) - PRECISION as f64
+    }
 }
 
 impl QuantizedCategorical {
@@ -80,16 +95,11 @@ impl QuantizedCategorical {
             acc += p;
             cdf.push(acc);
         }
-        let log2_p = probs
-            .iter()
-            .map(|&p| {
-                if p == 0 {
-                    f64::NEG_INFINITY
-                } else {
-                    math::log2(p as f64) - PRECISION as f64
-                }
-            })
-            .collect();
+        let log2_p = if probs.len() <= LOG_TABLE_MAX {
+            probs.iter().map(|&p| log2_fixed(p)).collect()
+        } else {
+            Vec::new()
+        };
         Ok(Self { cdf, log2_p })
     }
 
@@ -192,15 +202,20 @@ impl QuantizedCategorical {
     /// `log2` of the probability of `symbol` (`-inf` if zero or outside the alphabet).
     #[inline]
     pub fn log2_prob(&self, symbol: usize) -> f64 {
-        self.log2_p
-            .get(symbol)
-            .copied()
-            .unwrap_or(f64::NEG_INFINITY)
+        match self.log2_p.get(symbol) {
+            Some(&l) => l,
+            None => log2_fixed(self.fixed_prob(symbol)),
+        }
     }
 
-    /// All `log2` probabilities, indexed by symbol.
-    pub fn log2_probs(&self) -> &[f64] {
-        &self.log2_p
+    /// All `log2` probabilities, indexed by symbol (computed here for alphabets larger
+    /// than the eager table).
+    pub fn log2_probs(&self) -> std::borrow::Cow<'_, [f64]> {
+        if self.log2_p.len() == self.len() {
+            std::borrow::Cow::Borrowed(&self.log2_p)
+        } else {
+            std::borrow::Cow::Owned((0..self.len()).map(|s| self.log2_prob(s)).collect())
+        }
     }
 
     /// The cumulative table (`len() + 1` entries, from 0 to `2^PRECISION`).
@@ -225,7 +240,7 @@ impl QuantizedCategorical {
         for s in 0..self.len() {
             let p = self.prob(s);
             if p > 0.0 {
-                h -= p * self.log2_p[s];
+                h -= p * self.log2_prob(s);
             }
         }
         h

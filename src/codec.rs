@@ -9,10 +9,11 @@
 
 use std::io::{self, Read, Write};
 
-use crate::chain::BitsBackCoder;
+use crate::chain::{BitsBackCoder, ContinuousBitsBackCoder, ContinuousConfig};
 use crate::container::{ChunkRecord, Header, ModelKind, HEADER_BYTES};
 use crate::error::{CodecError, Error, FormatError};
 use crate::inference::{Estimator, FitConfig, PosteriorKind};
+use crate::model::logistic::{LogisticModel, LogisticParams};
 use crate::model::mixture::{decode_params, encode_params, MixtureFitOptions, MixtureModel};
 use crate::model::DiscreteLatentModel;
 use crate::report::{BlockRecord, RateReport, RateTotals};
@@ -32,6 +33,10 @@ pub struct EncodeOptions {
     pub max_components: u8,
     /// Use exactly this many components (None: choose by size).
     pub fixed_components: Option<u8>,
+    /// Latent dimension of continuous models (ignored by the mixture).
+    pub latent_dim: u8,
+    /// Bits per latent bin index of continuous models (ignored by the mixture).
+    pub bin_bits: u8,
     /// Worker threads (0 = all cores). Never changes the output bytes.
     pub threads: usize,
 }
@@ -45,13 +50,35 @@ impl Default for EncodeOptions {
             chunk_size: 1 << 20,
             max_components: 32,
             fixed_components: None,
+            latent_dim: 4,
+            bin_bits: 10,
             threads: 0,
         }
     }
 }
 
 impl EncodeOptions {
+    /// Defaults for a model kind: the mixture with the score-function estimator on
+    /// 64-byte blocks; the logistic model with reparameterization gradients on
+    /// 512-byte blocks (64 iterations of 4 draws, step 0.1, 4 latent dimensions,
+    /// 2^10 bins per dimension).
+    pub fn for_model(model: ModelKind) -> Self {
+        let mut o = Self {
+            model,
+            ..Default::default()
+        };
+        if model == ModelKind::Logistic {
+            o.block_size = 512;
+            o.fit.posterior = PosteriorKind::Bbvi(Estimator::Reparameterization);
+            o.fit.iterations = 64;
+            o.fit.samples = 4;
+            o.fit.learning_rate = 0.1;
+        }
+        o
+    }
+
     fn header(&self) -> Header {
+        let continuous = self.model == ModelKind::Logistic;
         Header {
             model: self.model,
             fit: self.fit,
@@ -59,6 +86,8 @@ impl EncodeOptions {
             chunk_size: self.chunk_size,
             max_components: self.max_components,
             fixed_components: self.fixed_components.unwrap_or(0),
+            latent_dim: if continuous { self.latent_dim } else { 0 },
+            bin_bits: if continuous { self.bin_bits } else { 0 },
         }
     }
 
@@ -154,11 +183,23 @@ fn encode_chunk(data: &[u8], index: u64, h: &Header) -> Result<ChunkOutcome, Err
     let symbols: Vec<u16> = data.iter().map(|&b| b as u16).collect();
     let bs = h.block_size as usize;
     let blocks: Vec<&[u16]> = symbols.chunks(bs).collect();
-    let model = match h.model {
-        ModelKind::Mixture => MixtureModel::fit(&blocks, 256, &fit_options(h)),
+    let (params, enc, components) = match h.model {
+        ModelKind::Mixture => {
+            let model = MixtureModel::fit(&blocks, 256, &fit_options(h));
+            let enc = BitsBackCoder::new(&model, bs, h.fit).encode(&symbols, index)?;
+            (
+                encode_params(model.params()),
+                enc,
+                model.num_latents() as u64,
+            )
+        }
+        ModelKind::Logistic => {
+            let model = LogisticModel::fit(&blocks, h.latent_dim as usize);
+            let enc = ContinuousBitsBackCoder::new(&model, bs, continuous_config(h))?
+                .encode(&symbols, index)?;
+            (model.params().encode(), enc, h.latent_dim as u64)
+        }
     };
-    let params = encode_params(model.params());
-    let enc = BitsBackCoder::new(&model, bs, h.fit).encode(&symbols, index)?;
     let coded = ChunkRecord::Coded {
         len: data.len() as u32,
         crc,
@@ -180,7 +221,7 @@ fn encode_chunk(data: &[u8], index: u64, h: &Header) -> Result<ChunkOutcome, Err
             data: Vec::new(),
             totals: enc.totals,
             header_bits,
-            components: Some(model.num_latents() as u64),
+            components: Some(components),
             blocks: enc.blocks,
         })
     } else {
@@ -218,15 +259,28 @@ fn decode_chunk(record: ChunkRecord, index: u64, h: &Header) -> Result<ChunkOutc
             bootstrap_blocks,
             words,
         } => {
-            let model = match h.model {
-                ModelKind::Mixture => MixtureModel::from_params(decode_params(&params, 256)?)?,
+            let bs = h.block_size as usize;
+            let (dec, components) = match h.model {
+                ModelKind::Mixture => {
+                    let model = MixtureModel::from_params(decode_params(&params, 256)?)?;
+                    let dec = BitsBackCoder::new(&model, bs, h.fit).decode(
+                        &words,
+                        len as usize,
+                        bootstrap_blocks as usize,
+                        index,
+                    )?;
+                    (dec, model.num_latents() as u64)
+                }
+                ModelKind::Logistic => {
+                    let model = LogisticModel::from_params(LogisticParams::decode(
+                        &params,
+                        h.latent_dim as usize,
+                    )?);
+                    let dec = ContinuousBitsBackCoder::new(&model, bs, continuous_config(h))?
+                        .decode(&words, len as usize, bootstrap_blocks as usize, index)?;
+                    (dec, h.latent_dim as u64)
+                }
             };
-            let dec = BitsBackCoder::new(&model, h.block_size as usize, h.fit).decode(
-                &words,
-                len as usize,
-                bootstrap_blocks as usize,
-                index,
-            )?;
             let mut data = Vec::with_capacity(dec.symbols.len());
             for s in dec.symbols {
                 if s > 255 {
@@ -246,13 +300,24 @@ fn decode_chunk(record: ChunkRecord, index: u64, h: &Header) -> Result<ChunkOutc
                 },
                 data,
                 totals: dec.totals,
-                components: Some(model.num_latents() as u64),
+                components: Some(components),
                 blocks: dec.blocks,
             })
         }
         ChunkRecord::End { .. } => {
             Err(FormatError::Corrupt("end record inside the chunk sequence").into())
         }
+    }
+}
+
+fn continuous_config(h: &Header) -> ContinuousConfig {
+    ContinuousConfig {
+        posterior: h.fit.posterior,
+        iterations: h.fit.iterations,
+        samples: h.fit.samples,
+        learning_rate: h.fit.learning_rate,
+        seed: h.fit.seed,
+        bin_bits: h.bin_bits as u32,
     }
 }
 
@@ -303,6 +368,17 @@ impl ReportBuilder {
             },
             block_size: h.block_size as u64,
             chunk_size: h.chunk_size as u64,
+            bin_bits: h.bin_bits as u64,
+            iwae_samples: if h.model == ModelKind::Logistic {
+                crate::chain::continuous::EVAL_SAMPLES as u64
+            } else {
+                0
+            },
+            neg_log_px_method: if h.model == ModelKind::Logistic {
+                "iwae".into()
+            } else {
+                String::new()
+            },
             ..Default::default()
         };
         Self {

@@ -8,9 +8,9 @@
 //! |--------|------|----------------------------------------------------------------|
 //! | 0      | 4    | magic `42 42 43 64` ("BBCd")                                   |
 //! | 4      | 1    | format version (1)                                             |
-//! | 5      | 1    | model kind (0 = mixture of categoricals over bytes)            |
+//! | 5      | 1    | model kind (0 = mixture over bytes, 1 = logistic over bytes)   |
 //! | 6      | 1    | posterior (0 = bbvi, 1 = exact, 2 = map)                       |
-//! | 7      | 1    | estimator (0 = score, 1 = score-eq8, 2 = naive)                |
+//! | 7      | 1    | estimator (0 = score, 1 = score-eq8, 2 = naive, 3 = reparam)   |
 //! | 8      | 4    | block size in symbols (1..=2^20)                               |
 //! | 12     | 4    | chunk size in bytes (block size..=2^26)                        |
 //! | 16     | 4    | BBVI iterations (<= 4096)                                      |
@@ -18,7 +18,8 @@
 //! | 24     | 4    | BBVI learning rate (f32 bits; finite, in (0, 100])             |
 //! | 28     | 1    | largest number of mixture components tried (1..=64)            |
 //! | 29     | 1    | fixed number of components (0 = chosen by size)                |
-//! | 30     | 2    | reserved, 0                                                    |
+//! | 30     | 1    | latent dimension (logistic: 1..=32; mixture: 0)                |
+//! | 31     | 1    | bits per latent bin index (logistic: 2..=16; mixture: 0)       |
 //! | 32     | 8    | seed of the posterior fits                                     |
 //! | 40     | 4    | CRC-32 of bytes 0..40                                          |
 //!
@@ -80,6 +81,8 @@ pub const END_BYTES: usize = 13;
 pub enum ModelKind {
     /// Mixture of K categoricals over blocks of bytes.
     Mixture,
+    /// Continuous latent, bytes i.i.d. given it with `softmax(b + W z)`.
+    Logistic,
 }
 
 impl ModelKind {
@@ -87,13 +90,22 @@ impl ModelKind {
     pub fn name(self) -> &'static str {
         match self {
             ModelKind::Mixture => "mixture",
+            ModelKind::Logistic => "logistic",
         }
     }
     /// Parse a name.
     pub fn from_name(s: &str) -> Option<Self> {
         match s {
             "mixture" => Some(ModelKind::Mixture),
+            "logistic" => Some(ModelKind::Logistic),
             _ => None,
+        }
+    }
+    /// Byte used in the container.
+    pub fn code(self) -> u8 {
+        match self {
+            ModelKind::Mixture => 0,
+            ModelKind::Logistic => 1,
         }
     }
 }
@@ -113,6 +125,10 @@ pub struct Header {
     pub max_components: u8,
     /// Fixed number of components (0 = chosen by size).
     pub fixed_components: u8,
+    /// Latent dimension (continuous models; 0 for the mixture).
+    pub latent_dim: u8,
+    /// Bits per latent bin index (continuous models; 0 for the mixture).
+    pub bin_bits: u8,
 }
 
 fn posterior_code(p: PosteriorKind) -> (u8, u8) {
@@ -153,20 +169,78 @@ impl Header {
             MAX_ITERATIONS as u64,
         )?;
         limit("samples", self.fit.samples as u64, MAX_SAMPLES as u64)?;
-        if let PosteriorKind::Bbvi(_) = self.fit.posterior {
-            if self.fit.samples < 2 {
-                return Err(FormatError::Invalid {
-                    what: "samples (need at least 2)",
-                    got: self.fit.samples as u64,
-                });
+        match self.model {
+            ModelKind::Mixture => {
+                if self.latent_dim != 0 || self.bin_bits != 0 {
+                    return Err(FormatError::Invalid {
+                        what: "latent dimension / bin bits of a mixture",
+                        got: ((self.latent_dim as u64) << 8) | self.bin_bits as u64,
+                    });
+                }
+                if let PosteriorKind::Bbvi(e) = self.fit.posterior {
+                    if !e.is_discrete() {
+                        return Err(FormatError::Invalid {
+                            what: "estimator of a discrete latent",
+                            got: e.code() as u64,
+                        });
+                    }
+                    if self.fit.samples < 2 {
+                        return Err(FormatError::Invalid {
+                            what: "samples (need at least 2)",
+                            got: self.fit.samples as u64,
+                        });
+                    }
+                    let work = self.fit.iterations as u64 * self.fit.samples as u64
+                        / self.block_size as u64;
+                    limit(
+                        "BBVI work per symbol (iterations * samples / block size)",
+                        work,
+                        MAX_WORK_PER_SYMBOL,
+                    )?;
+                }
             }
-            let work =
-                self.fit.iterations as u64 * self.fit.samples as u64 / self.block_size as u64;
-            limit(
-                "BBVI work per symbol (iterations * samples / block size)",
-                work,
-                MAX_WORK_PER_SYMBOL,
-            )?;
+            ModelKind::Logistic => {
+                if self.latent_dim == 0
+                    || self.latent_dim as usize > crate::model::logistic::MAX_LATENT_DIM
+                {
+                    return Err(FormatError::Invalid {
+                        what: "latent dimension",
+                        got: self.latent_dim as u64,
+                    });
+                }
+                if !(crate::model::bins::MIN_BIN_BITS..=crate::model::bins::MAX_BIN_BITS)
+                    .contains(&(self.bin_bits as u32))
+                {
+                    return Err(FormatError::Invalid {
+                        what: "bin bits",
+                        got: self.bin_bits as u64,
+                    });
+                }
+                match self.fit.posterior {
+                    PosteriorKind::Bbvi(Estimator::Reparameterization) | PosteriorKind::Map => {}
+                    _ => {
+                        return Err(FormatError::Invalid {
+                            what: "posterior of a continuous latent (bbvi with reparam, or map)",
+                            got: posterior_code(self.fit.posterior).0 as u64,
+                        })
+                    }
+                }
+                if self.fit.samples == 0 {
+                    return Err(FormatError::Invalid {
+                        what: "samples (need at least 1)",
+                        got: 0,
+                    });
+                }
+                // Each likelihood evaluation costs ~256 (d + 1) operations.
+                let work =
+                    self.fit.iterations as u64 * self.fit.samples as u64 * self.latent_dim as u64
+                        / self.block_size as u64;
+                limit(
+                    "BBVI work per symbol (iterations * samples * latent dim / block size)",
+                    work,
+                    MAX_WORK_PER_SYMBOL,
+                )?;
+            }
         }
         let lr = self.fit.learning_rate;
         if !(lr.is_finite() && lr > 0.0 && lr <= 100.0) {
@@ -195,9 +269,7 @@ impl Header {
         let mut b = Vec::with_capacity(HEADER_BYTES);
         b.extend_from_slice(&MAGIC);
         b.push(VERSION);
-        b.push(match self.model {
-            ModelKind::Mixture => 0,
-        });
+        b.push(self.model.code());
         let (p, e) = posterior_code(self.fit.posterior);
         b.push(p);
         b.push(e);
@@ -208,7 +280,8 @@ impl Header {
         b.write_u32::<LittleEndian>(self.fit.learning_rate.to_bits())?;
         b.push(self.max_components);
         b.push(self.fixed_components);
-        b.extend_from_slice(&[0, 0]);
+        b.push(self.latent_dim);
+        b.push(self.bin_bits);
         b.write_u64::<LittleEndian>(self.fit.seed)?;
         let crc = crc32fast::hash(&b);
         b.write_u32::<LittleEndian>(crc)?;
@@ -247,6 +320,7 @@ impl Header {
         }
         let model = match b[5] {
             0 => ModelKind::Mixture,
+            1 => ModelKind::Logistic,
             m => {
                 return Err(FormatError::Invalid {
                     what: "model kind",
@@ -271,13 +345,6 @@ impl Header {
             }
         };
         let u32_at = |o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
-        if b[30] != 0 || b[31] != 0 {
-            return Err(FormatError::Invalid {
-                what: "reserved header bytes",
-                got: u16::from_le_bytes([b[30], b[31]]) as u64,
-            }
-            .into());
-        }
         let h = Header {
             model,
             fit: FitConfig {
@@ -291,6 +358,8 @@ impl Header {
             chunk_size: u32_at(12),
             max_components: b[28],
             fixed_components: b[29],
+            latent_dim: b[30],
+            bin_bits: b[31],
         };
         h.validate()?;
         Ok(h)
@@ -504,6 +573,8 @@ mod tests {
             chunk_size: 1 << 20,
             max_components: 32,
             fixed_components: 0,
+            latent_dim: 0,
+            bin_bits: 0,
         }
     }
 

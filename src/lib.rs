@@ -36,7 +36,9 @@ pub mod model;
 pub mod report;
 pub mod rng;
 
-pub use chain::{BitsBackCoder, DecodedChunk, EncodedChunk};
+pub use chain::{
+    BitsBackCoder, ContinuousBitsBackCoder, ContinuousConfig, DecodedChunk, EncodedChunk,
+};
 pub use codec::{compress, decode_stream, decompress, encode_stream, DecodeOptions, EncodeOptions};
 pub use container::ModelKind;
 pub use error::{CodecError, Error, FormatError};

@@ -38,6 +38,12 @@ pub struct ElboTerms {
     /// `Var_Q[ell(z)]` with `ell = log2 P(z,x) - log2 Q(z)`: the variance of the net bits
     /// of a bits-back block around its mean `-ELBO` when `z` is a fair sample of `Q`.
     pub ell_variance: f64,
+    /// Variance of the ELBO estimate itself (0 when exact by enumeration; the Monte
+    /// Carlo variance for continuous latents).
+    pub elbo_estimate_variance: f64,
+    /// ELBO of the continuous model before discretization (continuous latents only; 0
+    /// otherwise): `E_q[log2 p(x|z)] - KL(q || N(0, I))`.
+    pub continuous_elbo: f64,
 }
 
 impl ElboTerms {
@@ -112,6 +118,8 @@ impl ElboTerms {
         self.log_evidence += o.log_evidence;
         self.kl_posterior += o.kl_posterior;
         self.ell_variance += o.ell_variance;
+        self.elbo_estimate_variance += o.elbo_estimate_variance;
+        self.continuous_elbo += o.continuous_elbo;
     }
 }
 
@@ -153,6 +161,10 @@ pub struct RateTotals {
     /// `sum Var_Q[ell_i]`: variance of `net_bits` around `neg_elbo_bits` predicted from
     /// the sampling of the popped latents.
     pub net_variance_bits2: f64,
+    /// Variance of the `neg_elbo_bits` estimate (Monte Carlo; 0 when exact).
+    pub neg_elbo_variance_bits2: f64,
+    /// Continuous-model `-ELBO` before discretization (continuous latents only).
+    pub continuous_neg_elbo_bits: f64,
     /// `sum -log2 P(x_i)` over the bits-back blocks.
     pub neg_log_px_bits: f64,
     /// Stack growth over the chunk-start blocks.
@@ -176,6 +188,8 @@ impl RateTotals {
             self.coded_bits += b.coded_bits;
             self.neg_elbo_bits -= b.terms.elbo_joint_entropy();
             self.net_variance_bits2 += b.terms.ell_variance;
+            self.neg_elbo_variance_bits2 += b.terms.elbo_estimate_variance;
+            self.continuous_neg_elbo_bits -= b.terms.continuous_elbo;
             self.neg_log_px_bits -= b.terms.log_evidence;
             self.elbo.add(&b.terms);
         }
@@ -189,6 +203,8 @@ impl RateTotals {
         self.coded_bits += o.coded_bits;
         self.neg_elbo_bits += o.neg_elbo_bits;
         self.net_variance_bits2 += o.net_variance_bits2;
+        self.neg_elbo_variance_bits2 += o.neg_elbo_variance_bits2;
+        self.continuous_neg_elbo_bits += o.continuous_neg_elbo_bits;
         self.neg_log_px_bits += o.neg_log_px_bits;
         self.bootstrap_bits += o.bootstrap_bits;
         self.initial_bits += o.initial_bits;
@@ -278,6 +294,14 @@ pub struct RateReport {
     pub neg_log_px_bits: f64,
     /// `exact` (enumeration) or `iwae`.
     pub neg_log_px_method: String,
+    /// Importance samples per block of the IWAE estimate (0 when exact).
+    pub iwae_samples: u64,
+    /// Bins per latent dimension are `2^bin_bits` (continuous latents; 0 otherwise).
+    pub bin_bits: u64,
+    /// `-ELBO` of the continuous model before discretization (continuous latents).
+    pub continuous_neg_elbo_bits: f64,
+    /// What discretizing the latent costs: `neg_elbo_bits - continuous_neg_elbo_bits`.
+    pub bin_cost_bits: f64,
     /// `neg_elbo_bits - neg_log_px_bits`: predicted overhead.
     pub kl_bits: f64,
     /// `net_bits - neg_log_px_bits`: measured overhead.
@@ -325,9 +349,15 @@ impl RateReport {
         self.coded_bits = t.coded_bits;
         self.net_stderr_bits = math::sqrt(t.net_variance_bits2);
         self.neg_elbo_bits = t.neg_elbo_bits;
-        self.neg_elbo_stderr_bits = 0.0;
+        self.neg_elbo_stderr_bits = math::sqrt(t.neg_elbo_variance_bits2);
         self.neg_log_px_bits = t.neg_log_px_bits;
-        self.neg_log_px_method = "exact".into();
+        if self.neg_log_px_method.is_empty() {
+            self.neg_log_px_method = "exact".into();
+        }
+        if self.bin_bits > 0 {
+            self.continuous_neg_elbo_bits = t.continuous_neg_elbo_bits;
+            self.bin_cost_bits = t.neg_elbo_bits - t.continuous_neg_elbo_bits;
+        }
         self.kl_bits = t.kl_bits();
         self.overhead_bits = t.overhead_bits();
         self.initial_bits = t.initial_bits;

@@ -47,6 +47,8 @@ fn damage_sweep_over_every_model_kind() {
         ("kppkn3k.exact.bbc", "kppkn3k.bin"),
         ("kppkn3k.map.bbc", "kppkn3k.bin"),
         ("jpeg1500.raw.bbc", "jpeg1500.bin"),
+        ("text4k.logistic.bbc", "text4k.txt"),
+        ("kppkn3k.logistic-map.bbc", "kppkn3k.bin"),
     ];
     let mut total = Outcomes::default();
     let mut rng = ChaCha8Rng::seed_from_u64(2024);

@@ -5,10 +5,21 @@
 
 use std::path::PathBuf;
 
-use bbcodec::{compress, decompress, DecodeOptions, EncodeOptions, Estimator, PosteriorKind};
+use bbcodec::{
+    compress, decompress, DecodeOptions, EncodeOptions, Estimator, ModelKind, PosteriorKind,
+};
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/golden")
+}
+
+fn logistic(p: PosteriorKind) -> EncodeOptions {
+    let mut o = EncodeOptions::for_model(ModelKind::Logistic);
+    o.block_size = 256;
+    o.latent_dim = 2;
+    o.bin_bits = 8;
+    o.fit.posterior = p;
+    o
 }
 
 /// (golden file, input file, options)
@@ -52,6 +63,16 @@ fn cases() -> Vec<(&'static str, &'static str, EncodeOptions)> {
             "jpeg1500.raw.bbc",
             "jpeg1500.bin",
             with(PosteriorKind::Bbvi(Estimator::ScoreFunction), 64, 1 << 20),
+        ),
+        (
+            "text4k.logistic.bbc",
+            "text4k.txt",
+            logistic(PosteriorKind::Bbvi(Estimator::Reparameterization)),
+        ),
+        (
+            "kppkn3k.logistic-map.bbc",
+            "kppkn3k.bin",
+            logistic(PosteriorKind::Map),
         ),
     ]
 }

@@ -20,6 +20,8 @@
 
 #![allow(clippy::needless_range_loop)] // index loops read like the formulas
 
+pub mod gaussian;
+
 use crate::categorical::QuantizedCategorical;
 use crate::math;
 use crate::rng::BlockRng;
@@ -34,6 +36,9 @@ pub enum Estimator {
     ScoreFunctionEq8,
     /// The naive, biased estimator of Problem 8.2a (negative control; do not use).
     Naive,
+    /// Reparameterization gradients (Eq. 7) for the diagonal Gaussian family of
+    /// continuous latents.
+    Reparameterization,
 }
 
 impl Estimator {
@@ -43,7 +48,13 @@ impl Estimator {
             Estimator::ScoreFunction => "score",
             Estimator::ScoreFunctionEq8 => "score-eq8",
             Estimator::Naive => "naive",
+            Estimator::Reparameterization => "reparam",
         }
+    }
+
+    /// True for the estimators of the categorical family (discrete latents).
+    pub fn is_discrete(self) -> bool {
+        !matches!(self, Estimator::Reparameterization)
     }
 
     /// Parse a name produced by [`Estimator::name`].
@@ -52,6 +63,7 @@ impl Estimator {
             "score" => Some(Estimator::ScoreFunction),
             "score-eq8" => Some(Estimator::ScoreFunctionEq8),
             "naive" => Some(Estimator::Naive),
+            "reparam" => Some(Estimator::Reparameterization),
             _ => None,
         }
     }
@@ -62,6 +74,7 @@ impl Estimator {
             Estimator::ScoreFunction => 0,
             Estimator::ScoreFunctionEq8 => 1,
             Estimator::Naive => 2,
+            Estimator::Reparameterization => 3,
         }
     }
 
@@ -71,6 +84,7 @@ impl Estimator {
             0 => Some(Estimator::ScoreFunction),
             1 => Some(Estimator::ScoreFunctionEq8),
             2 => Some(Estimator::Naive),
+            3 => Some(Estimator::Reparameterization),
             _ => None,
         }
     }
@@ -350,7 +364,7 @@ pub fn estimate_gradient(
                 add(zs[i], (ells[i] - inv_ln2) / s, out);
             }
         }
-        Estimator::Naive => {
+        Estimator::Naive | Estimator::Reparameterization => {
             // Problem 8.2a: only grad_phi ell(phi, z_s) = -(e_z - Q)/ln 2 (biased).
             for i in 0..samples {
                 add(zs[i], -inv_ln2 / s, out);

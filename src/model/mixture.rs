@@ -142,7 +142,7 @@ impl DiscreteLatentModel for MixtureModel {
     fn log2_likelihoods(&self, x: &[u16], out: &mut [f64]) {
         let hist = SparseHistogram::of(x, self.params.alphabet);
         for (z, o) in out.iter_mut().enumerate() {
-            *o = hist.log2_likelihood(self.components[z].log2_probs());
+            *o = hist.log2_likelihood(&self.components[z].log2_probs());
         }
     }
 }
@@ -350,7 +350,7 @@ fn total_cost_bits(params: &MixtureParams, hists: &[SparseHistogram], scale: f64
     let mut bits = 0.0;
     for h in hists {
         for (z, v) in lj.iter_mut().enumerate() {
-            *v = model.prior.log2_prob(z) + h.log2_likelihood(model.components[z].log2_probs());
+            *v = model.prior.log2_prob(z) + h.log2_likelihood(&model.components[z].log2_probs());
         }
         bits -= math::log2_sum_exp2(&lj);
     }

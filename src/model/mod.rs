@@ -6,8 +6,15 @@
 //! your own symbol streams (alphabets up to 2^16 symbols) with bits-back; see the
 //! example on the trait.
 
+pub mod bins;
+pub mod continuous;
+pub mod linear_gaussian;
+pub mod logistic;
 pub mod mixture;
 
+pub use continuous::ContinuousLatentModel;
+pub use linear_gaussian::LinearGaussian;
+pub use logistic::LogisticModel;
 pub use mixture::{MixtureFitOptions, MixtureModel, MixtureParams};
 
 use crate::categorical::QuantizedCategorical;

@@ -32,6 +32,10 @@
 //! after pushing `z_i` back. The number of valid bits is unchanged, so the accounting is
 //! unaffected, and the popped quantile is as good as uniform.
 
+pub mod continuous;
+
+pub use continuous::{ContinuousBitsBackCoder, ContinuousConfig};
+
 use constriction::stream::stack::{AnsCoder, DefaultAnsCoder};
 use constriction::stream::{Decode, Encode};
 
@@ -137,7 +141,12 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
                 "block size is 0, expected at least 1".into(),
             ));
         }
-        if let PosteriorKind::Bbvi(_) = self.config.posterior {
+        if let PosteriorKind::Bbvi(e) = self.config.posterior {
+            if !e.is_discrete() {
+                return Err(CodecError::Config(
+                    "the reparameterization estimator needs a continuous latent; use score, score-eq8 or naive".into(),
+                ));
+            }
             if self.config.samples < 2 {
                 return Err(CodecError::Config(format!(
                     "samples is {}, expected at least 2",

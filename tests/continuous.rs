@@ -1,0 +1,391 @@
+//! Continuous latents: reparameterization BBVI against the linear-Gaussian oracle,
+//! gradient checks, the discretized chain, and its rate accounting.
+#![allow(clippy::needless_range_loop, clippy::useless_vec)]
+
+mod common;
+
+use bbcodec::inference::gaussian::{reparam_fit, reparam_gradient, DiagGaussian, ReparamConfig};
+use bbcodec::model::{ContinuousLatentModel, LinearGaussian, LogisticModel};
+use bbcodec::rng::BlockRng;
+use bbcodec::{ContinuousBitsBackCoder, ContinuousConfig};
+
+/// d = 3 latents, n = 12 observations; loadings with correlated columns so that the
+/// mean-field optimum differs from the full posterior.
+fn oracle() -> (LinearGaussian, Vec<f64>) {
+    let (d, n) = (3, 12);
+    let w: Vec<f64> = (0..n * d)
+        .map(|i| (((i * 37) % 17) as f64 - 8.0) / 3.0)
+        .collect();
+    let b: Vec<f64> = (0..n).map(|j| 100.0 + 3.0 * j as f64).collect();
+    let m = LinearGaussian {
+        d,
+        n,
+        w,
+        b,
+        noise_sd: 2.0,
+        alphabet: 256,
+    };
+    let z_true = [0.7, -1.2, 0.4];
+    let mut x = m.mean(&z_true);
+    for (j, v) in x.iter_mut().enumerate() {
+        *v = (*v + ((j * 13 % 7) as f64 - 3.0) * 0.6).round();
+    }
+    (m, x)
+}
+
+#[test]
+fn gradients_match_finite_differences() {
+    let (m, x) = oracle();
+    let z = [0.3, -0.4, 1.1];
+    let mut g = [0.0; 3];
+    m.log_density_grad(&x, &z, &mut g);
+    for k in 0..3 {
+        let h = 1e-5;
+        let (mut zp, mut zm) = (z, z);
+        zp[k] += h;
+        zm[k] -= h;
+        let mut t = [0.0; 3];
+        let fd =
+            (m.log_density_grad(&x, &zp, &mut t) - m.log_density_grad(&x, &zm, &mut t)) / (2.0 * h);
+        assert!(
+            (fd - g[k]).abs() <= 1e-6 * (1.0 + g[k].abs()),
+            "linear-Gaussian dim {k}: {fd} vs {}",
+            g[k]
+        );
+    }
+    // The logistic model, fitted on real-ish text.
+    let text = common::corpus_file("alice29.txt")
+        .unwrap_or_else(|| b"the cat sat on the mat. ".repeat(400));
+    let syms: Vec<u16> = text[..8192].iter().map(|&b| b as u16).collect();
+    let blocks: Vec<&[u16]> = syms.chunks(512).collect();
+    let lm = LogisticModel::fit(&blocks, 3);
+    let pre = lm.prepare(blocks[3]);
+    let z = [0.5, -0.25, 0.8];
+    let mut g = [0.0; 3];
+    lm.log_lik_grad(&pre, &z, &mut g);
+    for k in 0..3 {
+        let h = 1e-5;
+        let (mut zp, mut zm) = (z, z);
+        zp[k] += h;
+        zm[k] -= h;
+        let mut t = [0.0; 3];
+        let fd =
+            (lm.log_lik_grad(&pre, &zp, &mut t) - lm.log_lik_grad(&pre, &zm, &mut t)) / (2.0 * h);
+        assert!(
+            (fd - g[k]).abs() <= 1e-5 * (1.0 + g[k].abs()),
+            "logistic dim {k}: {fd} vs {}",
+            g[k]
+        );
+    }
+}
+
+#[test]
+fn analytic_identities_hold() {
+    let (m, x) = oracle();
+    let q = DiagGaussian {
+        mu: vec![0.2, -0.5, 0.1],
+        rho: vec![-0.3, -1.0, -0.7],
+    };
+    // Eq. 5: ELBO = log p(x) - KL(q || p(z|x)).
+    let lhs = m.elbo(&x, &q);
+    let rhs = m.log_evidence(&x) - m.kl_to_posterior(&x, &q);
+    assert!((lhs - rhs).abs() < 1e-9 * lhs.abs(), "{lhs} vs {rhs}");
+    // The mean-field optimum beats any other q, and CAVI reaches it.
+    let opt = m.optimal_mean_field(&x);
+    assert!(m.elbo(&x, &opt) > lhs);
+    let cavi = m.cavi(&x, 200);
+    for k in 0..3 {
+        assert!((cavi.mu[k] - opt.mu[k]).abs() < 1e-9);
+        assert!((cavi.rho[k] - opt.rho[k]).abs() < 1e-12);
+    }
+}
+
+#[test]
+fn reparameterization_gradient_is_unbiased() {
+    let (m, x) = oracle();
+    let q = DiagGaussian {
+        mu: vec![0.2, -0.5, 0.1],
+        rho: vec![-0.3, -1.0, -0.7],
+    };
+    // Exact gradient of the analytic ELBO by central differences.
+    let mut exact = vec![0.0; 6];
+    for p in 0..6 {
+        let h = 1e-6;
+        let (mut qp, mut qm) = (q.clone(), q.clone());
+        if p < 3 {
+            qp.mu[p] += h;
+            qm.mu[p] -= h;
+        } else {
+            qp.rho[p - 3] += h;
+            qm.rho[p - 3] -= h;
+        }
+        exact[p] = (m.elbo(&x, &qp) - m.elbo(&x, &qm)) / (2.0 * h);
+    }
+    let n = 20_000;
+    let mut rng = BlockRng::for_block(3, 1, 4);
+    let (mut gm, mut gr) = (vec![0.0; 3], vec![0.0; 3]);
+    let mut sum = vec![0.0; 6];
+    let mut sq = vec![0.0; 6];
+    for _ in 0..n {
+        reparam_gradient(
+            &q,
+            1,
+            &mut rng,
+            &mut |z, g| m.log_density_grad(&x, z, g),
+            &mut gm,
+            &mut gr,
+        );
+        for p in 0..6 {
+            let v = if p < 3 { gm[p] } else { gr[p - 3] };
+            sum[p] += v;
+            sq[p] += v * v;
+        }
+    }
+    for p in 0..6 {
+        let mean = sum[p] / n as f64;
+        let se = ((sq[p] / n as f64 - mean * mean) / n as f64).sqrt();
+        // CLT: 5 standard errors, false alarm ~6e-7 per coordinate.
+        assert!(
+            (mean - exact[p]).abs() <= 5.0 * se + 1e-6,
+            "param {p}: {mean} vs {} (se {se})",
+            exact[p]
+        );
+    }
+}
+
+#[test]
+fn bbvi_reaches_the_analytic_mean_field_optimum() {
+    let (m, x) = oracle();
+    let opt = m.optimal_mean_field(&x);
+    let cfg = ReparamConfig {
+        iterations: 2000,
+        samples: 8,
+        learning_rate: 0.05,
+    };
+    let mut rng = BlockRng::for_block(1, 2, 3);
+    let q = reparam_fit(
+        3,
+        &cfg,
+        &mut rng,
+        &mut |z, g| m.log_density_grad(&x, z, g),
+        None,
+    );
+    // Tolerance: the stationary noise of Adam at the final step size (0.005) with 8
+    // draws; the posterior standard deviations are ~0.1-0.3, so 0.02 in the means and
+    // 0.05 in log sigma is a few percent of the posterior width.
+    for k in 0..3 {
+        assert!(
+            (q.mu[k] - opt.mu[k]).abs() < 0.02,
+            "mu {k}: {} vs {}",
+            q.mu[k],
+            opt.mu[k]
+        );
+        assert!(
+            (q.rho[k] - opt.rho[k]).abs() < 0.05,
+            "rho {k}: {} vs {}",
+            q.rho[k],
+            opt.rho[k]
+        );
+    }
+    let kl = m.kl_to_posterior(&x, &q);
+    let kl_opt = m.kl_to_posterior(&x, &opt);
+    assert!(kl - kl_opt < 0.01, "KL {kl} vs optimum {kl_opt}");
+    assert!(
+        kl_opt > 0.0,
+        "mean-field cannot match a correlated posterior"
+    );
+}
+
+fn text_symbols(n: usize) -> Vec<u16> {
+    let text = common::corpus_file("alice29.txt").unwrap_or_else(|| {
+        std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/testdata/alice29-excerpt.txt"
+        ))
+        .unwrap()
+    });
+    text[..n.min(text.len())]
+        .iter()
+        .map(|&b| b as u16)
+        .collect()
+}
+
+#[test]
+fn logistic_chain_roundtrips_and_rate_matches_neg_elbo() {
+    let syms = text_symbols(40_000);
+    let blocks: Vec<&[u16]> = syms.chunks(512).collect();
+    let model = LogisticModel::fit(&blocks, 4);
+    let coder = ContinuousBitsBackCoder::new(&model, 512, ContinuousConfig::default()).unwrap();
+    let enc = coder.encode(&syms, 0).unwrap();
+    let dec = coder
+        .decode(&enc.words, syms.len(), enc.bootstrap_blocks, 0)
+        .unwrap();
+    assert!(dec.symbols == syms);
+    let t = &enc.totals;
+    assert_eq!(t.net_bits, dec.totals.net_bits);
+    // Deterministic: the stack grew by the code length of what was coded (ANS rounding).
+    assert!((t.net_bits - t.coded_bits).abs() <= 2.0 + 1e-4 * syms.len() as f64);
+    // Statistical: coded bits vs the MC estimate of -ELBO. Tolerance: Chebyshev at 30
+    // standard deviations of (popped-latent noise + MC error of the estimate).
+    let sd = (t.net_variance_bits2 + t.neg_elbo_variance_bits2).sqrt();
+    let gap = t.net_bits - t.neg_elbo_bits;
+    eprintln!(
+        "net {} -ELBO {} gap {gap} sd {sd} KL {} bins cost {}",
+        t.net_bits,
+        t.neg_elbo_bits,
+        t.kl_bits(),
+        t.neg_elbo_bits - t.continuous_neg_elbo_bits
+    );
+    assert!(
+        gap.abs() <= 30.0 * sd + 0.01 * t.neg_elbo_bits,
+        "gap {gap}, sd {sd}"
+    );
+    // KL >= 0 within its error (IWAE is a lower bound on log P(x) in expectation).
+    assert!(t.kl_bits() > -5.0 * t.neg_elbo_variance_bits2.sqrt() - 1.0);
+}
+
+#[test]
+fn bin_cost_shrinks_as_bins_get_finer() {
+    let syms = text_symbols(20_000);
+    let blocks: Vec<&[u16]> = syms.chunks(512).collect();
+    let model = LogisticModel::fit(&blocks, 2);
+    let mut costs = Vec::new();
+    for bits in [3u32, 5, 8, 12] {
+        let cfg = ContinuousConfig {
+            bin_bits: bits,
+            ..Default::default()
+        };
+        let coder = ContinuousBitsBackCoder::new(&model, 512, cfg).unwrap();
+        let enc = coder.encode(&syms, 0).unwrap();
+        let dec = coder
+            .decode(&enc.words, syms.len(), enc.bootstrap_blocks, 0)
+            .unwrap();
+        assert!(dec.symbols == syms);
+        let t = &enc.totals;
+        costs.push((
+            bits,
+            t.neg_elbo_bits - t.continuous_neg_elbo_bits,
+            t.neg_elbo_variance_bits2.sqrt(),
+        ));
+    }
+    eprintln!("bin cost by bits: {costs:?}");
+    // The same draws (common random numbers) serve every b, so the costs differ by the
+    // discretization alone: coarser bins cost more, and the cost vanishes as b grows.
+    assert!(
+        costs[0].1 > costs[1].1 && costs[1].1 > costs[2].1,
+        "{costs:?}"
+    );
+    assert!(costs[3].1.abs() < costs[1].1, "{costs:?}");
+}
+
+#[test]
+fn linear_gaussian_chain_roundtrips() {
+    let (m, _) = oracle();
+    let mut rng = BlockRng::for_block(9, 9, 9);
+    let mut syms = Vec::new();
+    for _ in 0..200 {
+        let z: Vec<f64> = (0..3)
+            .map(|_| bbcodec::math::box_muller(rng.uniform_open(), rng.uniform()))
+            .collect();
+        for (j, v) in m.mean(&z).iter().enumerate() {
+            let noise = bbcodec::math::box_muller(rng.uniform_open(), rng.uniform()) * m.noise_sd;
+            syms.push((v + noise + (j % 2) as f64).round().clamp(0.0, 255.0) as u16);
+        }
+    }
+    let coder = ContinuousBitsBackCoder::new(
+        &m,
+        12,
+        ContinuousConfig {
+            bin_bits: 8,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let enc = coder.encode(&syms, 3).unwrap();
+    let dec = coder
+        .decode(&enc.words, syms.len(), enc.bootstrap_blocks, 3)
+        .unwrap();
+    assert!(dec.symbols == syms);
+    let t = &enc.totals;
+    assert!((t.net_bits - t.coded_bits).abs() <= 2.0 + 1e-4 * syms.len() as f64);
+}
+
+#[test]
+fn logistic_files_roundtrip_through_the_container() {
+    use bbcodec::{compress, decompress, DecodeOptions, EncodeOptions, ModelKind};
+    let mut inputs: Vec<(String, Vec<u8>)> = common::corpus_files()
+        .into_iter()
+        .filter(|(n, _)| !n.ends_with(".gz") || n.contains("labels"))
+        .collect();
+    inputs.push(("empty".into(), Vec::new()));
+    inputs.push(("one byte".into(), b"z".to_vec()));
+    inputs.push(("mixture".into(), common::mixture_data(400, 64, 3, 5)));
+    for (name, data) in inputs {
+        let mut o = EncodeOptions::for_model(ModelKind::Logistic);
+        o.threads = 2;
+        let (file, r) = compress(&data, &o).unwrap();
+        let (back, d) = decompress(&file, &DecodeOptions::default()).unwrap();
+        assert!(back == data, "{name}");
+        assert_eq!(r.net_bits, d.net_bits, "{name}");
+        assert_eq!(r.neg_log_px_method, "iwae");
+        if r.raw_chunks == 0 && data.len() >= 100_000 {
+            let gap = (r.net_bits - r.neg_elbo_bits).abs();
+            eprintln!(
+                "{name}: {} bytes, gap {:.3}%, KL {:.0} (stderr {:.0}), bin cost {:.1}",
+                r.compressed_bytes,
+                100.0 * gap / r.neg_elbo_bits,
+                r.kl_bits,
+                r.neg_elbo_stderr_bits,
+                r.bin_cost_bits
+            );
+            assert!(gap <= 0.01 * r.neg_elbo_bits, "{name}: gap {gap}");
+            assert!(
+                r.kl_bits >= -5.0 * r.neg_elbo_stderr_bits,
+                "{name}: KL {}",
+                r.kl_bits
+            );
+        }
+    }
+}
+
+#[test]
+fn logistic_output_does_not_depend_on_threads() {
+    use bbcodec::{compress, EncodeOptions, ModelKind};
+    let data = common::mixture_data(600, 64, 4, 12);
+    let mut o = EncodeOptions::for_model(ModelKind::Logistic);
+    o.chunk_size = 8192;
+    o.threads = 1;
+    let (a, _) = compress(&data, &o).unwrap();
+    o.threads = 2;
+    let (b, _) = compress(&data, &o).unwrap();
+    assert!(a == b);
+}
+
+#[test]
+fn cavi_and_bbvi_final_elbo() {
+    // CAVI (closed form) reaches the mean-field optimum exactly; BBVI with the default
+    // budget gets within a small fraction of a nat. Their speed is compared in
+    // benches/codec.rs (linear_gaussian_fit_d4_n64).
+    let (m, x) = oracle();
+    let opt = m.elbo(&x, &m.optimal_mean_field(&x));
+    let cavi = m.elbo(&x, &m.cavi(&x, 20));
+    let cfg = ReparamConfig {
+        iterations: 64,
+        samples: 4,
+        learning_rate: 0.1,
+    };
+    let q = reparam_fit(
+        3,
+        &cfg,
+        &mut BlockRng::for_block(0, 0, 1),
+        &mut |z, g| m.log_density_grad(&x, z, g),
+        None,
+    );
+    let bbvi = m.elbo(&x, &q);
+    eprintln!("ELBO (nats): optimum {opt:.6}, CAVI {cavi:.6}, BBVI {bbvi:.6}");
+    assert!((cavi - opt).abs() < 1e-9);
+    assert!(
+        bbvi <= opt + 1e-9 && opt - bbvi < 0.5,
+        "BBVI {bbvi} vs optimum {opt}"
+    );
+}
