@@ -133,9 +133,9 @@ impl Default for FitConfig {
     fn default() -> Self {
         Self {
             posterior: PosteriorKind::Bbvi(Estimator::ScoreFunction),
-            iterations: 128,
-            samples: 16,
-            learning_rate: 0.3,
+            iterations: 64,
+            samples: 64,
+            learning_rate: 0.7,
             seed: 0x6262_636f_6465_6331,
         }
     }
