@@ -49,6 +49,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             })
         }
         Command::Inspect(a) => inspect(&a),
+        Command::Analyze(a) => analyze(&a),
     }
 }
 
@@ -274,12 +275,16 @@ fn inspect(a: &cli::InspectArgs) -> Result<(), Failure> {
     let input = open_input(&a.input)?;
     let opts = DecodeOptions {
         threads: a.threads,
-        keep_blocks: a.blocks.is_some(),
+        keep_blocks: a.blocks.is_some() || a.plot.is_some(),
     };
     let (report, blocks) =
         bbcodec::decode_stream(input, io::sink(), &opts, |_| {}).map_err(|e| fail(&a.input, e))?;
     if let Some(p) = &a.blocks {
         write_blocks_csv(p, &blocks)?;
+    }
+    if let Some(p) = &a.plot {
+        let title = a.input.display().to_string();
+        bbcodec::analysis::plot_svg(p, &blocks, &[], &title).map_err(|e| fail(p, e))?;
     }
     if a.json {
         let s = serde_json::to_string_pretty(&report).map_err(|e| fail(&a.input, e))?;
@@ -317,4 +322,96 @@ fn write_blocks_csv(p: &Path, blocks: &[BlockRecord]) -> Result<(), Failure> {
         );
     }
     fs::write(p, s).map_err(|e| fail(p, e))
+}
+
+fn analyze(a: &cli::AnalyzeArgs) -> Result<(), Failure> {
+    let model = bbcodec::ModelKind::from_name(&a.model).ok_or_else(|| {
+        Failure(format!(
+            "--model is '{}', expected one of: mixture, logistic",
+            a.model
+        ))
+    })?;
+    let mut o = bbcodec::EncodeOptions::for_model(model);
+    o.threads = a.threads;
+    if let Some(v) = a.block_size {
+        o.block_size = v;
+    }
+    if let Some(v) = a.chunk_size {
+        o.chunk_size = v;
+    } else if o.chunk_size < o.block_size {
+        o.chunk_size = o.block_size;
+    }
+    o.validate().map_err(|e| Failure(format!("options: {e}")))?;
+    let mut data = Vec::new();
+    open_input(&a.input)?
+        .read_to_end(&mut data)
+        .map_err(|e| fail(&a.input, e))?;
+    let an = bbcodec::analysis::analyze(&data, &o).map_err(|e| fail(&a.input, e))?;
+    if let Some(p) = &a.blocks {
+        write_blocks_csv(p, &an.blocks)?;
+    }
+    if let Some(p) = &a.plot {
+        let title = a.input.display().to_string();
+        bbcodec::analysis::plot_svg(p, &an.blocks, &an.traces, &title).map_err(|e| fail(p, e))?;
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&an).map_err(|e| fail(&a.input, e))?
+        );
+        return Ok(());
+    }
+    let n = an.input_bytes.max(1) as f64;
+    println!(
+        "{}: {} bytes, model {}",
+        a.input.display(),
+        an.input_bytes,
+        an.model
+    );
+    println!(
+        "{:<10} {:>12} {:>12} {:>12} {:>10} {:>10} {:>9} {:>10} {:>8}",
+        "posterior",
+        "net_bits",
+        "-ELBO",
+        "-log P(x)",
+        "KL",
+        "overhead",
+        "(sd)",
+        "bits/byte",
+        "time s"
+    );
+    for r in &an.rows {
+        println!(
+            "{:<10} {:>12.1} {:>12.1} {:>12.1} {:>10.1} {:>10.1} {:>9.1} {:>10.4} {:>8.2}",
+            r.posterior,
+            r.net_bits,
+            r.neg_elbo_bits,
+            r.neg_log_px_bits,
+            r.kl_bits,
+            r.overhead_bits,
+            r.net_stderr_bits,
+            8.0 * r.compressed_bytes as f64 / n,
+            r.seconds
+        );
+    }
+    for t in &an.traces {
+        let at = |i: usize| {
+            t.mean
+                .get(i.min(t.mean.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or(0.0)
+        };
+        println!(
+            "trace {:<10} {} per block over {} blocks: start {:.2}, iter 8 {:.2}, iter 32 {:.3}, end {:.4}; gradient variance at start {:.3e}",
+            t.estimator,
+            t.metric,
+            t.blocks,
+            at(0),
+            at(8),
+            at(32),
+            at(usize::MAX),
+            t.initial_gradient_variance
+        );
+    }
+    Ok(())
 }

@@ -23,6 +23,36 @@ pub enum Command {
     Decode(DecodeArgs),
     /// Decode a .bbc file without writing it and print its rate report.
     Inspect(InspectArgs),
+    /// Code a file with every posterior and estimator, side by side, and trace the fits.
+    Analyze(AnalyzeArgs),
+}
+
+/// `bbcodec analyze`.
+#[derive(Args, Debug)]
+pub struct AnalyzeArgs {
+    /// The file to analyze (`-` for standard input).
+    pub input: PathBuf,
+    /// Print the table as JSON: `{"rows": [...], "traces": [...]}`.
+    #[arg(long = "json")]
+    pub json: bool,
+    /// Latent-variable model: mixture or logistic.
+    #[arg(long = "model", default_value = "mixture")]
+    pub model: String,
+    /// Write an SVG plot: per-block net bits against -ELBO and -log P(x), and the fit traces.
+    #[arg(long = "plot")]
+    pub plot: Option<PathBuf>,
+    /// Write per-block figures of the default posterior to this CSV file.
+    #[arg(long = "blocks")]
+    pub blocks: Option<PathBuf>,
+    /// Bytes per block.
+    #[arg(long = "block-size")]
+    pub block_size: Option<u32>,
+    /// Bytes per chunk.
+    #[arg(long = "chunk-size")]
+    pub chunk_size: Option<u32>,
+    /// Worker threads (0 = all cores).
+    #[arg(short = 'T', long = "threads", default_value_t = 0)]
+    pub threads: usize,
 }
 
 /// Options shared by encode and decode.
@@ -123,6 +153,9 @@ pub struct InspectArgs {
     /// Write per-block figures to this CSV file.
     #[arg(long = "blocks")]
     pub blocks: Option<PathBuf>,
+    /// Write an SVG plot of per-block net bits against -ELBO and -log P(x).
+    #[arg(long = "plot")]
+    pub plot: Option<PathBuf>,
     /// Worker threads (0 = all cores).
     #[arg(short = 'T', long = "threads", default_value_t = 0)]
     pub threads: usize,

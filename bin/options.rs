@@ -28,7 +28,7 @@ pub fn encode_options(a: &EncodeArgs) -> Result<EncodeOptions, String> {
             )
         } else {
             format!(
-                "--estimator is '{}', expected one of: auto, score, score-eq8, naive, reparam",
+                "--estimator is '{}', expected one of: auto, score, score-eq8, naive, gumbel, reparam",
                 a.estimator
             )
         }

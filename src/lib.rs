@@ -25,6 +25,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod analysis;
 pub mod categorical;
 pub mod chain;
 pub mod codec;

@@ -1,0 +1,147 @@
+//! `analyze`: every posterior side by side, in the order theory predicts, each row's
+//! measured overhead matching its predicted KL; traces; plots; the CLI's JSON form.
+
+mod common;
+
+use bbcodec::analysis::analyze;
+use bbcodec::{EncodeOptions, ModelKind};
+use common::*;
+
+fn sample() -> Vec<u8> {
+    corpus_file("kppkn.gtb")
+        .map(|d| d[..40_000].to_vec())
+        .unwrap_or_else(|| mixture_data(600, 64, 6, 2))
+}
+
+#[test]
+fn rows_follow_theory_and_overheads_match_kl() {
+    let data = sample();
+    let an = analyze(&data, &EncodeOptions::default()).unwrap();
+    let names: Vec<&str> = an.rows.iter().map(|r| r.posterior.as_str()).collect();
+    assert_eq!(
+        names,
+        ["map", "naive", "score-eq8", "gumbel", "score", "exact"]
+    );
+    let row = |n: &str| an.rows.iter().find(|r| r.posterior == n).unwrap();
+    for r in &an.rows {
+        // Measured overhead vs predicted KL: ANS rounding plus the sampling noise of
+        // the popped latents (Chebyshev, 30 sd; see tests/common).
+        let tol = 2.0 + 1e-4 * data.len() as f64 + 30.0 * r.net_stderr_bits;
+        assert!(
+            (r.overhead_bits - r.kl_bits).abs() <= tol,
+            "{}: overhead {} vs KL {}",
+            r.posterior,
+            r.overhead_bits,
+            r.kl_bits
+        );
+        assert!(r.kl_bits >= -1e-6, "{}: KL {}", r.posterior, r.kl_bits);
+        eprintln!(
+            "{:<10} net {:>10.1} -ELBO {:>10.1} KL {:>9.1} overhead {:>9.1} sd {:>7.1}",
+            r.posterior, r.net_bits, r.neg_elbo_bits, r.kl_bits, r.overhead_bits, r.net_stderr_bits
+        );
+    }
+    // Theory (seed 8.1c): net = -log P(x) + KL in expectation, and the exact posterior
+    // has the smallest KL. "Within noise": 5 predicted sd of the two rows combined.
+    let noise = |a: &str, b: &str| {
+        5.0 * (row(a).net_stderr_bits.powi(2) + row(b).net_stderr_bits.powi(2)).sqrt() + 4.0
+    };
+    for r in ["map", "naive", "score", "score-eq8", "gumbel"] {
+        assert!(
+            row(r).net_bits >= row("exact").net_bits - noise(r, "exact"),
+            "{r} below exact"
+        );
+    }
+    assert!(row("naive").net_bits >= row("score").net_bits - noise("naive", "score"));
+    assert!(row("map").kl_bits > 0.0 && row("naive").kl_bits > row("score").kl_bits);
+    // The exact row has no KL to speak of (quantization of Q only).
+    assert!(row("exact").kl_bits < 0.001 * row("exact").neg_log_px_bits);
+}
+
+#[test]
+fn traces_show_the_control_variate() {
+    let data = sample();
+    let an = analyze(&data, &EncodeOptions::default()).unwrap();
+    let t = |n: &str| an.traces.iter().find(|t| t.estimator == n).unwrap();
+    let (score, eq8, naive) = (t("score"), t("score-eq8"), t("naive"));
+    assert_eq!(score.metric, "kl_bits");
+    // Same start (uniform Q), and the leave-one-out baseline cuts the gradient variance
+    // and ends at a lower KL than Eq. 8 without it; the naive estimator does not move
+    // toward the posterior at all.
+    assert_eq!(score.mean[0], eq8.mean[0]);
+    assert!(score.initial_gradient_variance < eq8.initial_gradient_variance);
+    assert!(score.mean.last().unwrap() < eq8.mean.last().unwrap());
+    assert!(*naive.mean.last().unwrap() > 0.5 * naive.mean[0]);
+    assert!(score.p10.iter().zip(&score.p90).all(|(a, b)| a <= b));
+}
+
+#[test]
+fn logistic_rows_and_plot() {
+    let data = sample();
+    let mut o = EncodeOptions::for_model(ModelKind::Logistic);
+    o.block_size = 512;
+    let an = analyze(&data[..20_000], &o).unwrap();
+    let names: Vec<&str> = an.rows.iter().map(|r| r.posterior.as_str()).collect();
+    assert_eq!(names, ["map", "reparam"]);
+    assert_eq!(an.traces[0].metric, "neg_elbo_bits");
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("plot.svg");
+    bbcodec::analysis::plot_svg(&p, &an.blocks, &an.traces, "test").unwrap();
+    let svg = std::fs::read_to_string(&p).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("-ELBO"));
+}
+
+#[test]
+fn cli_json_and_plots() {
+    let dir = tempfile::tempdir().unwrap();
+    let inp = dir.path().join("in.bin");
+    std::fs::write(&inp, &sample()[..12_000]).unwrap();
+    let svg = dir.path().join("a.svg");
+    let out = assert_cmd::Command::cargo_bin("bbcodec")
+        .unwrap()
+        .arg("analyze")
+        .arg(&inp)
+        .arg("--json")
+        .arg("--plot")
+        .arg(&svg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 6);
+    for key in [
+        "posterior",
+        "net_bits",
+        "neg_elbo_bits",
+        "neg_log_px_bits",
+        "kl_bits",
+        "overhead_bits",
+        "bits_per_byte",
+        "seconds",
+    ] {
+        assert!(rows[0].get(key).is_some(), "missing {key}");
+    }
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));
+    // inspect --plot on an encoded file.
+    assert_cmd::Command::cargo_bin("bbcodec")
+        .unwrap()
+        .arg("encode")
+        .arg(&inp)
+        .arg("-q")
+        .assert()
+        .success();
+    let svg2 = dir.path().join("b.svg");
+    assert_cmd::Command::cargo_bin("bbcodec")
+        .unwrap()
+        .arg("inspect")
+        .arg(dir.path().join("in.bin.bbc"))
+        .arg("--plot")
+        .arg(&svg2)
+        .assert()
+        .success();
+    assert!(std::fs::read_to_string(&svg2).unwrap().contains("net bits"));
+}
