@@ -134,6 +134,7 @@ pub fn analyze(data: &[u8], base: &EncodeOptions) -> Result<Analysis, Error> {
     for (name, posterior) in variants {
         let mut o = base.clone();
         o.fit.posterior = posterior;
+        o.raw_fallback = false;
         let t = Instant::now();
         let (file, report) = compress(data, &o)?;
         let seconds = t.elapsed().as_secs_f64();

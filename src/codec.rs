@@ -39,6 +39,9 @@ pub struct EncodeOptions {
     pub bin_bits: u8,
     /// Worker threads (0 = all cores). Never changes the output bytes.
     pub threads: usize,
+    /// Store a chunk raw when coding would make it larger (default). `analyze` turns
+    /// this off to measure every posterior, however bad.
+    pub raw_fallback: bool,
 }
 
 impl Default for EncodeOptions {
@@ -53,6 +56,7 @@ impl Default for EncodeOptions {
             latent_dim: 4,
             bin_bits: 10,
             threads: 0,
+            raw_fallback: true,
         }
     }
 }
@@ -178,7 +182,7 @@ fn fit_options(h: &Header) -> MixtureFitOptions {
     }
 }
 
-fn encode_chunk(data: &[u8], index: u64, h: &Header) -> Result<ChunkOutcome, Error> {
+fn encode_chunk(data: &[u8], index: u64, h: &Header, raw_fallback: bool) -> Result<ChunkOutcome, Error> {
     let crc = crc32fast::hash(data);
     let symbols: Vec<u16> = data.iter().map(|&b| b as u16).collect();
     let bs = h.block_size as usize;
@@ -211,7 +215,7 @@ fn encode_chunk(data: &[u8], index: u64, h: &Header) -> Result<ChunkOutcome, Err
         crc,
         data: data.to_vec(),
     };
-    if coded.encoded_len() < raw.encoded_len() {
+    if coded.encoded_len() < raw.encoded_len() || !raw_fallback {
         let header_bits = match &coded {
             ChunkRecord::Coded { params, .. } => 8.0 * params.len() as f64,
             _ => 0.0,
@@ -503,7 +507,7 @@ pub fn encode_stream(
         }
         let base = index;
         let outcomes = workers.map(datas.iter().collect(), |i, d: &Vec<u8>| {
-            encode_chunk(d, base + i as u64, &h)
+            encode_chunk(d, base + i as u64, &h, options.raw_fallback)
         });
         for (o, d) in outcomes.into_iter().zip(&datas) {
             let mut o = o?;
