@@ -182,7 +182,12 @@ fn fit_options(h: &Header) -> MixtureFitOptions {
     }
 }
 
-fn encode_chunk(data: &[u8], index: u64, h: &Header, raw_fallback: bool) -> Result<ChunkOutcome, Error> {
+fn encode_chunk(
+    data: &[u8],
+    index: u64,
+    h: &Header,
+    raw_fallback: bool,
+) -> Result<ChunkOutcome, Error> {
     let crc = crc32fast::hash(data);
     let symbols: Vec<u16> = data.iter().map(|&b| b as u16).collect();
     let bs = h.block_size as usize;

@@ -49,12 +49,12 @@ pub struct ElboTerms {
 impl ElboTerms {
     /// Terms of one block by enumeration.
     ///
-    /// `log2_lik[z] = log2 P(x | z)`; `q(z)` is the coded posterior mass of `z` (a point
-    /// mass for MAP coding). Terms with `q(z) = 0` contribute nothing.
+    /// `log2_lik[z] = log2 P(x | z)`; `q(z)` is the coded posterior mass of `z` and its
+    /// `log2` (a point mass for MAP coding). Terms with `q(z) = 0` contribute nothing.
     pub fn of_block(
         log2_lik: &[f64],
         prior: &QuantizedCategorical,
-        q: impl Fn(usize) -> f64,
+        q: impl Fn(usize) -> (f64, f64),
     ) -> Self {
         let k = log2_lik.len();
         let mut lj = Vec::with_capacity(k);
@@ -68,11 +68,10 @@ impl ElboTerms {
         };
         let mut mean_ell = 0.0;
         for z in 0..k {
-            let qz = q(z);
+            let (qz, lq) = q(z);
             if qz <= 0.0 {
                 continue;
             }
-            let lq = math::log2(qz);
             t.expected_log_joint += qz * lj[z];
             t.entropy -= qz * lq;
             t.expected_log_lik += qz * log2_lik[z];
@@ -84,9 +83,9 @@ impl ElboTerms {
         // Var = E[(ell - mean)^2], computed in a second pass for accuracy.
         let mut var = 0.0;
         for z in 0..k {
-            let qz = q(z);
+            let (qz, lq) = q(z);
             if qz > 0.0 {
-                let d = lj[z] - math::log2(qz) - mean_ell;
+                let d = lj[z] - lq - mean_ell;
                 var += qz * d * d;
             }
         }

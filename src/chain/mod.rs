@@ -110,6 +110,8 @@ struct BlockWork {
     lik: Vec<f64>,
     lj: Vec<f64>,
     log2_prior: Vec<f64>,
+    /// The one-latent posterior (probability 1), built once.
+    certain: QuantizedCategorical,
 }
 
 impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
@@ -164,6 +166,8 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
             lik: vec![0.0; k],
             lj: vec![0.0; k],
             log2_prior: (0..k).map(|z| prior.log2_prob(z)).collect(),
+            certain: QuantizedCategorical::from_fixed_point(&[crate::categorical::TOTAL])
+                .expect("valid"),
         }
     }
 
@@ -186,7 +190,7 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
             let coded = if bootstrap || self.config.posterior == PosteriorKind::Map {
                 None
             } else {
-                Some(QuantizedCategorical::from_int_weights(&[1]).expect("valid"))
+                Some(w.certain.clone())
             };
             return (coded, map);
         }
@@ -208,12 +212,14 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
         bootstrap: bool,
     ) -> BlockRecord {
         let terms = match q {
-            Some(q) => ElboTerms::of_block(&w.lik, self.model.prior(), |z| q.prob(z)),
+            Some(q) => {
+                ElboTerms::of_block(&w.lik, self.model.prior(), |z| (q.prob(z), q.log2_prob(z)))
+            }
             None => ElboTerms::of_block(&w.lik, self.model.prior(), |z| {
                 if z == latent {
-                    1.0
+                    (1.0, 0.0)
                 } else {
-                    0.0
+                    (0.0, f64::NEG_INFINITY)
                 }
             }),
         };
