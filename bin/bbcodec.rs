@@ -35,18 +35,23 @@ fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Encode(a) => {
             let opts = options::encode_options(&a).map_err(Failure)?;
+            let bar = progress_bar(&a.io);
             transcode(&a.io, true, |r, w| {
-                bbcodec::encode_stream(r, w, &opts, |_| {}).map(|rep| (rep, Vec::new()))
+                bbcodec::encode_stream(r, w, &opts, |n| bar.set_position(n))
+                    .map(|rep| (rep, Vec::new()))
             })
+            .inspect(|_| bar.finish_and_clear())
         }
         Command::Decode(a) => {
             let opts = DecodeOptions {
                 threads: a.io.threads,
                 keep_blocks: false,
             };
+            let bar = progress_bar(&a.io);
             transcode(&a.io, false, |r, w| {
-                bbcodec::decode_stream(r, w, &opts, |_| {})
+                bbcodec::decode_stream(r, w, &opts, |n| bar.set_position(n))
             })
+            .inspect(|_| bar.finish_and_clear())
         }
         Command::Inspect(a) => inspect(&a),
         Command::Analyze(a) => analyze(&a),
@@ -414,4 +419,33 @@ fn analyze(a: &cli::AnalyzeArgs) -> Result<(), Failure> {
         );
     }
     Ok(())
+}
+
+/// A progress bar on stderr for long jobs, only when stderr is a terminal (hidden
+/// otherwise). Encode knows the input size of a file; decode counts output bytes.
+fn progress_bar(a: &IoArgs) -> indicatif::ProgressBar {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    if a.quiet || !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let len = if is_stdio(&a.input) {
+        None
+    } else {
+        fs::metadata(&a.input).ok().map(|m| m.len())
+    };
+    let bar = match len {
+        Some(n) if n >= 4 << 20 => ProgressBar::new(n).with_style(
+            ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ),
+        Some(_) => return ProgressBar::hidden(),
+        None => ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template("{spinner} {bytes} {binary_bytes_per_sec}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ),
+    };
+    bar.set_draw_target(ProgressDrawTarget::stderr());
+    bar
 }
