@@ -338,14 +338,7 @@ fn analyze(a: &cli::AnalyzeArgs) -> Result<(), Failure> {
     })?;
     let mut o = bbcodec::EncodeOptions::for_model(model);
     o.threads = a.threads;
-    if let Some(v) = a.block_size {
-        o.block_size = v;
-    }
-    if let Some(v) = a.chunk_size {
-        o.chunk_size = v;
-    } else if o.chunk_size < o.block_size {
-        o.chunk_size = o.block_size;
-    }
+    options::set_sizes(&mut o, a.block_size, a.chunk_size);
     o.validate().map_err(|e| Failure(format!("options: {e}")))?;
     let mut data = Vec::new();
     open_input(&a.input)?

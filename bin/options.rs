@@ -51,14 +51,7 @@ pub fn encode_options(a: &EncodeArgs) -> Result<EncodeOptions, String> {
     if let Some(v) = a.seed {
         o.fit.seed = v;
     }
-    if let Some(v) = a.block_size {
-        o.block_size = v;
-    }
-    if let Some(v) = a.chunk_size {
-        o.chunk_size = v;
-    } else if o.chunk_size < o.block_size {
-        o.chunk_size = o.block_size;
-    }
+    set_sizes(&mut o, a.block_size, a.chunk_size);
     if let Some(k) = a.components {
         if k == 0 {
             return Err("--components is 0, expected 1..=64".into());
@@ -98,4 +91,16 @@ pub fn encode_options(a: &EncodeArgs) -> Result<EncodeOptions, String> {
         format!("{flag}: {e}")
     })?;
     Ok(o)
+}
+
+/// Apply `--block-size` and `--chunk-size`; a chunk is never smaller than a block.
+pub fn set_sizes(o: &mut EncodeOptions, block_size: Option<u32>, chunk_size: Option<u32>) {
+    if let Some(v) = block_size {
+        o.block_size = v;
+    }
+    if let Some(v) = chunk_size {
+        o.chunk_size = v;
+    } else if o.chunk_size < o.block_size {
+        o.chunk_size = o.block_size;
+    }
 }

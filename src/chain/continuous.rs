@@ -19,7 +19,10 @@
 use constriction::stream::stack::DefaultAnsCoder;
 use constriction::stream::{Decode, Encode};
 
-use super::{scramble, DecodedChunk, EncodedChunk, BOOTSTRAP_BITS};
+use super::{
+    finish_decode, finish_encode, scramble, start_decode, DecodedChunk, EncodedChunk,
+    BOOTSTRAP_BITS,
+};
 use crate::categorical::{QuantizedCategorical, MAX_ALPHABET};
 use crate::error::CodecError;
 use crate::inference::gaussian::{
@@ -359,15 +362,7 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
             totals.add_block(&rec);
             blocks.push(rec);
         }
-        let words = coder
-            .into_compressed()
-            .map_err(|_| CodecError::Corrupt("stack export"))?;
-        Ok(EncodedChunk {
-            words,
-            bootstrap_blocks,
-            blocks,
-            totals,
-        })
+        finish_encode(coder, bootstrap_blocks, blocks, totals)
     }
 
     /// Decode `len` symbols of chunk `chunk`, whose first `bootstrap_blocks` blocks were
@@ -380,12 +375,8 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
         chunk: u64,
     ) -> Result<DecodedChunk, CodecError> {
         let nblocks = len.div_ceil(self.block_size);
-        if bootstrap_blocks > nblocks || (len > 0 && bootstrap_blocks == 0) {
-            return Err(CodecError::Corrupt("chunk-start block count"));
-        }
         let d = self.model.latent_dim();
-        let mut coder = DefaultAnsCoder::from_compressed(words.to_vec())
-            .map_err(|_| CodecError::Corrupt("compressed data ends in a zero word"))?;
+        let mut coder = start_decode(words, len, self.block_size, bootstrap_blocks)?;
         let mut symbols = vec![0u16; len];
         let mut blocks = Vec::with_capacity(nblocks);
         for i in (0..nblocks).rev() {
@@ -440,20 +431,6 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
             let net = before as f64 - coder.num_valid_bits() as f64;
             blocks.push(self.record(&pre, x, &lat, chunk, i, net, bootstrap)?);
         }
-        if !coder.is_empty() || !coder.bulk().is_empty() {
-            return Err(CodecError::Corrupt(
-                "data left on the stack after the last block",
-            ));
-        }
-        blocks.reverse();
-        let mut totals = RateTotals::default();
-        for b in &blocks {
-            totals.add_block(b);
-        }
-        Ok(DecodedChunk {
-            symbols,
-            blocks,
-            totals,
-        })
+        finish_decode(&coder, blocks, symbols)
     }
 }

@@ -283,15 +283,7 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
             totals.add_block(&rec);
             blocks.push(rec);
         }
-        let words = coder
-            .into_compressed()
-            .map_err(|_| CodecError::Corrupt("stack export"))?;
-        Ok(EncodedChunk {
-            words,
-            bootstrap_blocks,
-            blocks,
-            totals,
-        })
+        finish_encode(coder, bootstrap_blocks, blocks, totals)
     }
 
     /// Decode `len` symbols of chunk `chunk` from `words`, of which the first
@@ -307,11 +299,7 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
         chunk: u64,
     ) -> Result<DecodedChunk, CodecError> {
         self.check()?;
-        if bootstrap_blocks > len.div_ceil(self.block_size) || (len > 0 && bootstrap_blocks == 0) {
-            return Err(CodecError::Corrupt("chunk-start block count"));
-        }
-        let mut coder = DefaultAnsCoder::from_compressed(words.to_vec())
-            .map_err(|_| CodecError::Corrupt("compressed data ends in a zero word"))?;
+        let mut coder = start_decode(words, len, self.block_size, bootstrap_blocks)?;
         let mut w = self.work();
         let nblocks = len.div_ceil(self.block_size);
         let mut symbols = vec![0u16; len];
@@ -346,20 +334,62 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
             let net = before as f64 - coder.num_valid_bits() as f64;
             blocks.push(self.record(&w, chunk, i, x.len(), &q, z, net, bootstrap));
         }
-        if !coder.is_empty() || !coder.bulk().is_empty() {
-            return Err(CodecError::Corrupt(
-                "data left on the stack after the last block",
-            ));
-        }
-        blocks.reverse();
-        let mut totals = RateTotals::default();
-        for b in &blocks {
-            totals.add_block(b);
-        }
-        Ok(DecodedChunk {
-            symbols,
-            blocks,
-            totals,
-        })
+        finish_decode(&coder, blocks, symbols)
     }
+}
+
+/// Open a chunk's words for decoding after checking the chunk-start block count.
+fn start_decode(
+    words: &[u32],
+    len: usize,
+    block_size: usize,
+    bootstrap_blocks: usize,
+) -> Result<DefaultAnsCoder, CodecError> {
+    if bootstrap_blocks > len.div_ceil(block_size) || (len > 0 && bootstrap_blocks == 0) {
+        return Err(CodecError::Corrupt("chunk-start block count"));
+    }
+    DefaultAnsCoder::from_compressed(words.to_vec())
+        .map_err(|_| CodecError::Corrupt("compressed data ends in a zero word"))
+}
+
+/// Check that nothing is left on the stack, and put the records (collected from the
+/// last block to the first) in block order with their totals.
+fn finish_decode(
+    coder: &DefaultAnsCoder,
+    mut blocks: Vec<BlockRecord>,
+    symbols: Vec<u16>,
+) -> Result<DecodedChunk, CodecError> {
+    if !coder.is_empty() || !coder.bulk().is_empty() {
+        return Err(CodecError::Corrupt(
+            "data left on the stack after the last block",
+        ));
+    }
+    blocks.reverse();
+    let mut totals = RateTotals::default();
+    for b in &blocks {
+        totals.add_block(b);
+    }
+    Ok(DecodedChunk {
+        symbols,
+        blocks,
+        totals,
+    })
+}
+
+/// Export the stack of an encoded chunk.
+fn finish_encode(
+    coder: DefaultAnsCoder,
+    bootstrap_blocks: usize,
+    blocks: Vec<BlockRecord>,
+    totals: RateTotals,
+) -> Result<EncodedChunk, CodecError> {
+    let words = coder
+        .into_compressed()
+        .map_err(|_| CodecError::Corrupt("stack export"))?;
+    Ok(EncodedChunk {
+        words,
+        bootstrap_blocks,
+        blocks,
+        totals,
+    })
 }
