@@ -61,7 +61,13 @@ pub enum CategoricalError {
 pub struct QuantizedCategorical {
     cdf: Vec<u32>,
     log2_p: Vec<f64>,
+    /// Optional decoder table: `lookup[q >> LOOKUP_SHIFT]` is the symbol whose interval
+    /// holds the bucket's first quantile (see [`QuantizedCategorical::with_lookup`]).
+    lookup: Vec<u16>,
 }
+
+/// Quantiles per lookup bucket: `2^LOOKUP_SHIFT` (4096 buckets at 24-bit precision).
+const LOOKUP_SHIFT: usize = PRECISION - 12;
 
 /// Largest alphabet whose `log2` table is built eagerly.
 const LOG_TABLE_MAX: usize = 1024;
@@ -80,6 +86,33 @@ fn log2_fixed(p: u32) -> f64 {
 impl QuantizedCategorical {
     /// Build from fixed-point probabilities that sum to exactly `2^PRECISION`.
     pub fn from_fixed_point(probs: &[u32]) -> Result<Self, CategoricalError> {
+        Self::build(probs, true)
+    }
+
+    /// Like [`QuantizedCategorical::from_int_weights`] but without the eager `log2`
+    /// table: for distributions built to code a single symbol (adaptive models).
+    pub(crate) fn from_int_weights_lean(weights: &[u64]) -> Result<Self, CategoricalError> {
+        let nonzero = weights.iter().filter(|&&w| w > 0).count() as u64;
+        let total: u64 = weights.iter().sum();
+        if nonzero == 0 || total >= 1 << 40 {
+            return Self::from_int_weights(weights);
+        }
+        let free = TOTAL as u64 - nonzero;
+        let mut probs: Vec<u32> = weights
+            .iter()
+            .map(|&w| {
+                if w == 0 {
+                    0
+                } else {
+                    1 + (w * free / total) as u32
+                }
+            })
+            .collect();
+        distribute_leftover(&mut probs, |i| weights[i] as f64);
+        Self::build(&probs, false)
+    }
+
+    fn build(probs: &[u32], log_table: bool) -> Result<Self, CategoricalError> {
         check_alphabet(probs.len())?;
         let sum: u64 = probs.iter().map(|&p| p as u64).sum();
         if sum != TOTAL as u64 {
@@ -95,12 +128,16 @@ impl QuantizedCategorical {
             acc += p;
             cdf.push(acc);
         }
-        let log2_p = if probs.len() <= LOG_TABLE_MAX {
+        let log2_p = if log_table && probs.len() <= LOG_TABLE_MAX {
             probs.iter().map(|&p| log2_fixed(p)).collect()
         } else {
             Vec::new()
         };
-        Ok(Self { cdf, log2_p })
+        Ok(Self {
+            cdf,
+            log2_p,
+            lookup: Vec::new(),
+        })
     }
 
     /// Build from non-negative integer weights by pure integer arithmetic.
@@ -171,6 +208,28 @@ impl QuantizedCategorical {
     /// Uniform distribution over `0..n` (remainder on the first symbols).
     pub fn uniform(n: usize) -> Result<Self, CategoricalError> {
         Self::from_int_weights(&vec![1; n])
+    }
+
+    /// Add a 4096-entry decoder table (8 KiB) so that decoding a symbol is a table read
+    /// plus a short forward scan instead of a binary search over the alphabet. Worth it
+    /// for distributions that decode many symbols (a mixture component); the decoded
+    /// symbols are the same either way.
+    pub fn with_lookup(mut self) -> Self {
+        if self.len() > u16::MAX as usize + 1 {
+            return self;
+        }
+        let buckets = 1usize << (PRECISION - LOOKUP_SHIFT);
+        let mut table = Vec::with_capacity(buckets);
+        let mut s = 0usize;
+        for b in 0..buckets {
+            let q = (b << LOOKUP_SHIFT) as u32;
+            while self.cdf[s + 1] <= q {
+                s += 1;
+            }
+            table.push(s as u16);
+        }
+        self.lookup = table;
+        self
     }
 
     /// Number of symbols `n`.
@@ -298,9 +357,19 @@ impl EncoderModel<PRECISION> for QuantizedCategorical {
 impl DecoderModel<PRECISION> for QuantizedCategorical {
     #[inline]
     fn quantile_function(&self, quantile: u32) -> (usize, u32, NonZeroU32) {
-        // Largest s with cdf[s] <= quantile; then cdf[s+1] > quantile, so p > 0.
-        let s = self.cdf.partition_point(|&c| c <= quantile) - 1;
-        let s = s.min(self.len() - 1);
+        let n = self.len();
+        let s = if let Some(&start) = self.lookup.get((quantile >> LOOKUP_SHIFT) as usize) {
+            // The bucket's first quantile lies in `start`'s interval; scan forward.
+            let mut s = start as usize;
+            while s + 1 < n && self.cdf[s + 1] <= quantile {
+                s += 1;
+            }
+            s
+        } else {
+            // Largest s with cdf[s] <= quantile; then cdf[s+1] > quantile, so p > 0.
+            self.cdf.partition_point(|&c| c <= quantile) - 1
+        };
+        let s = s.min(n - 1);
         let left = self.cdf[s];
         let p = self.cdf[s + 1] - left;
         // `quantile < 2^PRECISION = cdf[n]` always holds for quantiles produced by the

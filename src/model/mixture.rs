@@ -93,12 +93,14 @@ impl MixtureModel {
         let mut components = Vec::with_capacity(k);
         for levels in &params.component_levels {
             let w: Vec<u64> = levels.iter().map(|&l| level_weight(l)).collect();
-            components.push(QuantizedCategorical::from_int_weights(&w).map_err(|_| {
-                FormatError::Invalid {
-                    what: "mixture component",
-                    got: 0,
-                }
-            })?);
+            components.push(
+                QuantizedCategorical::from_int_weights(&w)
+                    .map(|c| c.with_lookup())
+                    .map_err(|_| FormatError::Invalid {
+                        what: "mixture component",
+                        got: 0,
+                    })?,
+            );
         }
         Ok(Self {
             params,
@@ -160,7 +162,19 @@ impl SparseHistogram {
     /// Count the symbols of `x` (all must be `< alphabet`; others are ignored).
     pub fn of(x: &[u16], alphabet: usize) -> Self {
         let mut entries: Vec<(u16, u32)> = Vec::new();
-        if alphabet <= 4096 || x.len() * 8 >= alphabet {
+        if alphabet <= 256 {
+            let mut dense = [0u32; 256];
+            for &s in x {
+                if let Some(c) = dense[..alphabet].get_mut(s as usize) {
+                    *c += 1;
+                }
+            }
+            for (s, &c) in dense[..alphabet].iter().enumerate() {
+                if c > 0 {
+                    entries.push((s as u16, c));
+                }
+            }
+        } else if alphabet <= 4096 || x.len() * 8 >= alphabet {
             let mut dense = vec![0u32; alphabet];
             for &s in x {
                 if let Some(c) = dense.get_mut(s as usize) {
@@ -529,7 +543,7 @@ impl Adaptive {
         }
     }
     fn model(&self) -> QuantizedCategorical {
-        QuantizedCategorical::from_int_weights(&self.counts).expect("counts are positive")
+        QuantizedCategorical::from_int_weights_lean(&self.counts).expect("counts are positive")
     }
     fn update(&mut self, s: usize) {
         self.counts[s] += Self::STEP;
