@@ -270,7 +270,10 @@ fn gradient_variance(est: Estimator, lj: &[f64], samples: usize, seed: u64) -> f
         }
     }
     (0..k)
-        .map(|j| sq[j] / n as f64 - (sum[j] / n as f64).powi(2))
+        .map(|j| {
+            let m = sum[j] / n as f64;
+            sq[j] / n as f64 - m * m
+        })
         .sum()
 }
 

@@ -187,6 +187,7 @@ fn encode_chunk(
     index: u64,
     h: &Header,
     raw_fallback: bool,
+    parallel: bool,
 ) -> Result<ChunkOutcome, Error> {
     let crc = crc32fast::hash(data);
     let symbols: Vec<u16> = data.iter().map(|&b| b as u16).collect();
@@ -195,7 +196,9 @@ fn encode_chunk(
     let (params, enc, components) = match h.model {
         ModelKind::Mixture => {
             let model = MixtureModel::fit(&blocks, 256, &fit_options(h));
-            let enc = BitsBackCoder::new(&model, bs, h.fit).encode(&symbols, index)?;
+            let enc = BitsBackCoder::new(&model, bs, h.fit)
+                .with_parallel_fits(parallel)
+                .encode(&symbols, index)?;
             (
                 encode_params(model.params()),
                 enc,
@@ -493,6 +496,7 @@ pub fn encode_stream(
     let mut rb = ReportBuilder::new(&h, false);
     let mut content_crc = crc32fast::Hasher::new();
     let batch = workers.threads() * 2;
+    let parallel = workers.threads() > 1;
     let cs = h.chunk_size as usize;
     let mut index = 0u64;
     loop {
@@ -512,7 +516,7 @@ pub fn encode_stream(
         }
         let base = index;
         let outcomes = workers.map(datas.iter().collect(), |i, d: &Vec<u8>| {
-            encode_chunk(d, base + i as u64, &h, options.raw_fallback)
+            encode_chunk(d, base + i as u64, &h, options.raw_fallback, parallel)
         });
         for (o, d) in outcomes.into_iter().zip(&datas) {
             let mut o = o?;

@@ -77,6 +77,7 @@ pub struct BitsBackCoder<'m, M: DiscreteLatentModel + ?Sized> {
     model: &'m M,
     block_size: usize,
     config: FitConfig,
+    parallel_fits: bool,
 }
 
 /// The compressed words of one chunk and what the encoder measured.
@@ -121,7 +122,16 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
             model,
             block_size,
             config,
+            parallel_fits: false,
         }
+    }
+
+    /// Let the encoder fit the blocks' posteriors in parallel (on the current rayon
+    /// pool) before it runs the chain. The fits do not depend on the stack, so the
+    /// output is the same either way; the decoder is sequential by construction.
+    pub fn with_parallel_fits(mut self, on: bool) -> Self {
+        self.parallel_fits = on;
+        self
     }
 
     fn check(&self) -> Result<(), CodecError> {
@@ -171,6 +181,14 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
         }
     }
 
+    /// The block's log-likelihoods and log joints into `w`.
+    fn fill(&self, w: &mut BlockWork, x: &[u16]) {
+        self.model.log2_likelihoods(x, &mut w.lik);
+        for z in 0..w.lj.len() {
+            w.lj[z] = w.lik[z] + w.log2_prior[z];
+        }
+    }
+
     /// Fit block `i`'s posterior; returns the coded `Q` (None: point mass at the MAP
     /// latent, for chunk starts and MAP coding) and the MAP latent.
     fn fit_block(
@@ -181,10 +199,7 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
         i: usize,
         bootstrap: bool,
     ) -> (Option<QuantizedCategorical>, usize) {
-        self.model.log2_likelihoods(x, &mut w.lik);
-        for z in 0..w.lj.len() {
-            w.lj[z] = w.lik[z] + w.log2_prior[z];
-        }
+        self.fill(w, x);
         if bootstrap || w.lj.len() == 1 {
             let map = crate::inference::argmax(&w.lj);
             let coded = if bootstrap || self.config.posterior == PosteriorKind::Map {
@@ -245,13 +260,38 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
         let mut blocks = Vec::with_capacity(symbols.len().div_ceil(self.block_size));
         let mut totals = RateTotals::default();
         let mut bootstrap_blocks = 0;
+        let fitted: Option<Vec<(Option<QuantizedCategorical>, usize)>> = if self.parallel_fits {
+            use rayon::prelude::*;
+            Some(
+                symbols
+                    .par_chunks(self.block_size)
+                    .enumerate()
+                    .map_init(
+                        || self.work(),
+                        |w, (i, x)| self.fit_block(w, x, chunk, i, false),
+                    )
+                    .collect(),
+            )
+        } else {
+            None
+        };
         for (i, x) in symbols.chunks(self.block_size).enumerate() {
             let before = coder.num_valid_bits();
             let bootstrap = bootstrap_blocks == i && before < BOOTSTRAP_BITS;
             if bootstrap {
                 bootstrap_blocks += 1;
             }
-            let (q, map) = self.fit_block(&mut w, x, chunk, i, bootstrap);
+            let (q, map) = match &fitted {
+                Some(f) => {
+                    self.fill(&mut w, x);
+                    if bootstrap {
+                        (None, f[i].1)
+                    } else {
+                        f[i].clone()
+                    }
+                }
+                None => self.fit_block(&mut w, x, chunk, i, bootstrap),
+            };
             let z = match &q {
                 Some(q) => {
                     scramble(&mut coder);
