@@ -46,6 +46,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let opts = DecodeOptions {
                 threads: a.io.threads,
                 keep_blocks: false,
+                skip_accounting: a.io.quiet && a.io.report.is_none(),
             };
             let bar = progress_bar(&a.io);
             transcode(&a.io, false, |r, w| {
@@ -281,6 +282,7 @@ fn inspect(a: &cli::InspectArgs) -> Result<(), Failure> {
     let opts = DecodeOptions {
         threads: a.threads,
         keep_blocks: a.blocks.is_some() || a.plot.is_some(),
+        skip_accounting: false,
     };
     let (report, blocks) =
         bbcodec::decode_stream(input, io::sink(), &opts, |_| {}).map_err(|e| fail(&a.input, e))?;

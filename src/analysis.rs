@@ -143,6 +143,7 @@ pub fn analyze(data: &[u8], base: &EncodeOptions) -> Result<Analysis, Error> {
             let opts = crate::codec::DecodeOptions {
                 threads: base.threads,
                 keep_blocks: true,
+                skip_accounting: false,
             };
             blocks = crate::codec::decode_stream(&file[..], std::io::sink(), &opts, |_| {})?.1;
         }

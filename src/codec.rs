@@ -108,6 +108,9 @@ pub struct DecodeOptions {
     pub threads: usize,
     /// Keep per-block records in the returned report.
     pub keep_blocks: bool,
+    /// Skip the rate accounting (ELBO terms, IWAE): the returned report then has sizes
+    /// and measured net bits only. For plain decompression, where nobody reads it.
+    pub skip_accounting: bool,
 }
 
 /// Result of one chunk, in either direction.
@@ -248,7 +251,12 @@ fn encode_chunk(
     }
 }
 
-fn decode_chunk(record: ChunkRecord, index: u64, h: &Header) -> Result<ChunkOutcome, Error> {
+fn decode_chunk(
+    record: ChunkRecord,
+    index: u64,
+    h: &Header,
+    accounting: bool,
+) -> Result<ChunkOutcome, Error> {
     match record {
         ChunkRecord::Raw { crc, data } => {
             check_crc(crc, &data, "raw chunk")?;
@@ -275,12 +283,9 @@ fn decode_chunk(record: ChunkRecord, index: u64, h: &Header) -> Result<ChunkOutc
             let (dec, components) = match h.model {
                 ModelKind::Mixture => {
                     let model = MixtureModel::from_params(decode_params(&params, 256)?)?;
-                    let dec = BitsBackCoder::new(&model, bs, h.fit).decode(
-                        &words,
-                        len as usize,
-                        bootstrap_blocks as usize,
-                        index,
-                    )?;
+                    let dec = BitsBackCoder::new(&model, bs, h.fit)
+                        .with_accounting(accounting)
+                        .decode(&words, len as usize, bootstrap_blocks as usize, index)?;
                     (dec, model.num_latents() as u64)
                 }
                 ModelKind::Logistic => {
@@ -289,6 +294,7 @@ fn decode_chunk(record: ChunkRecord, index: u64, h: &Header) -> Result<ChunkOutc
                         h.latent_dim as usize,
                     )?);
                     let dec = ContinuousBitsBackCoder::new(&model, bs, continuous_config(h))?
+                        .with_accounting(accounting)
                         .decode(&words, len as usize, bootstrap_blocks as usize, index)?;
                     (dec, h.latent_dim as u64)
                 }
@@ -571,7 +577,9 @@ pub fn decode_stream(
             }
         }
         let base = index;
-        let outcomes = workers.map(records, |i, r| decode_chunk(r, base + i as u64, &h));
+        let outcomes = workers.map(records, |i, r| {
+            decode_chunk(r, base + i as u64, &h, !options.skip_accounting)
+        });
         for o in outcomes {
             let mut o = o?;
             output.write_all(&o.data)?;

@@ -26,6 +26,7 @@ fn classify(file: &[u8], original: &[u8], o: &mut Outcomes) {
     let opts = DecodeOptions {
         threads: 1,
         keep_blocks: false,
+        ..Default::default()
     };
     match catch_unwind(AssertUnwindSafe(|| decompress(file, &opts))) {
         Ok(Ok((bytes, _))) if bytes == original => o.exact += 1,

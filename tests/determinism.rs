@@ -24,6 +24,7 @@ fn threads_1_and_2_give_identical_bytes() {
             &DecodeOptions {
                 threads,
                 keep_blocks: false,
+                ..Default::default()
             },
         )
         .unwrap();

@@ -39,6 +39,7 @@ fn replay_fuzz_regressions() {
         let opts = DecodeOptions {
             threads: 1,
             keep_blocks: false,
+            ..Default::default()
         };
         let result = std::panic::catch_unwind(|| decompress(&bytes, &opts).map(|(d, _)| d.len()));
         assert!(result.is_ok(), "{} panics", path.display());

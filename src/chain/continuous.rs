@@ -74,6 +74,7 @@ pub struct ContinuousBitsBackCoder<'m, M: ContinuousLatentModel> {
     block_size: usize,
     config: ContinuousConfig,
     bins: LatentBins,
+    accounting: bool,
 }
 
 /// The coded latent of one block and what is needed to account for it.
@@ -122,7 +123,15 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
             block_size,
             config,
             bins: LatentBins::new(config.bin_bits)?,
+            accounting: true,
         })
+    }
+
+    /// Compute the Monte Carlo ELBO terms, IWAE and bin cost of every block (default).
+    /// Without them a decoder only measures net bits.
+    pub fn with_accounting(mut self, on: bool) -> Self {
+        self.accounting = on;
+        self
     }
 
     fn reparam_config(&self) -> ReparamConfig {
@@ -305,7 +314,11 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
             latent: lat.idx.first().copied().unwrap_or(0),
             net_bits,
             coded_bits: -ll + d as f64 * self.config.bin_bits as f64 + log_q,
-            terms: self.evaluate(pre, x, lat, chunk, i)?,
+            terms: if self.accounting {
+                self.evaluate(pre, x, lat, chunk, i)?
+            } else {
+                ElboTerms::default()
+            },
         })
     }
 

@@ -78,6 +78,7 @@ pub struct BitsBackCoder<'m, M: DiscreteLatentModel + ?Sized> {
     block_size: usize,
     config: FitConfig,
     parallel_fits: bool,
+    accounting: bool,
 }
 
 /// The compressed words of one chunk and what the encoder measured.
@@ -123,7 +124,15 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
             block_size,
             config,
             parallel_fits: false,
+            accounting: true,
         }
+    }
+
+    /// Compute the ELBO terms of every block (default). Without them a decoder only
+    /// measures net bits, which is all plain decompression needs.
+    pub fn with_accounting(mut self, on: bool) -> Self {
+        self.accounting = on;
+        self
     }
 
     /// Let the encoder fit the blocks' posteriors in parallel (on the current rayon
@@ -226,17 +235,21 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
         net_bits: f64,
         bootstrap: bool,
     ) -> BlockRecord {
-        let terms = match q {
-            Some(q) => {
-                ElboTerms::of_block(&w.lik, self.model.prior(), |z| (q.prob(z), q.log2_prob(z)))
-            }
-            None => ElboTerms::of_block(&w.lik, self.model.prior(), |z| {
-                if z == latent {
-                    (1.0, 0.0)
-                } else {
-                    (0.0, f64::NEG_INFINITY)
+        let terms = if !self.accounting {
+            ElboTerms::default()
+        } else {
+            match q {
+                Some(q) => {
+                    ElboTerms::of_block(&w.lik, self.model.prior(), |z| (q.prob(z), q.log2_prob(z)))
                 }
-            }),
+                None => ElboTerms::of_block(&w.lik, self.model.prior(), |z| {
+                    if z == latent {
+                        (1.0, 0.0)
+                    } else {
+                        (0.0, f64::NEG_INFINITY)
+                    }
+                }),
+            }
         };
         let log2_q = q.as_ref().map_or(0.0, |q| q.log2_prob(latent));
         BlockRecord {
