@@ -324,8 +324,9 @@ pub struct GradientScratch {
 
 /// One stochastic estimate of `grad_phi ELBO` (bits per natural logit) at `Q`.
 ///
-/// Draws `samples` latents from `Q` with `rng`; `out` receives the estimate. Returns
-/// true when every sample drew the same latent.
+/// Draws `samples` latents from `Q` with `rng`; `out` receives the estimate (zero for
+/// [`Estimator::Reparameterization`], which has no categorical form). Returns true when
+/// every sample drew the same latent.
 pub fn estimate_gradient(
     estimator: Estimator,
     log2_joint: &[f64],
@@ -380,12 +381,16 @@ pub fn estimate_gradient(
                 add(zs[i], (ells[i] - inv_ln2) / s, out);
             }
         }
-        Estimator::Naive | Estimator::Reparameterization | Estimator::GumbelSoftmax => {
+        Estimator::Naive => {
             // Problem 8.2a: only grad_phi ell(phi, z_s) = -(e_z - Q)/ln 2 (biased).
             for i in 0..samples {
                 add(zs[i], -inv_ln2 / s, out);
             }
         }
+        // Not estimators of the categorical family: Gumbel-softmax returned above, and
+        // reparameterization needs a continuous latent (the chains reject it); the
+        // estimate is left at zero.
+        Estimator::GumbelSoftmax | Estimator::Reparameterization => {}
     }
     for j in 0..k {
         out[j] -= w_sum * q.q[j];
