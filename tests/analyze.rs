@@ -52,7 +52,10 @@ fn rows_follow_theory_and_overheads_match_kl() {
         );
     }
     assert!(row("naive").net_bits >= row("score").net_bits - noise("naive", "score"));
-    assert!(row("map").kl_bits > 0.0 && row("naive").kl_bits > row("score").kl_bits);
+    // MAP's KL is -log2 P(z*|x) >= 0 (exactly 0 where posteriors are deterministic, as
+    // on the synthetic fallback data); the naive estimator is far from the optimum.
+    assert!(row("map").kl_bits >= -1e-9);
+    assert!(row("naive").kl_bits > row("score").kl_bits);
     // The exact row has no KL to speak of (quantization of Q only).
     assert!(row("exact").kl_bits < 0.001 * row("exact").neg_log_px_bits);
 }
