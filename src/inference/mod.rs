@@ -206,6 +206,10 @@ pub struct CategoricalQ {
     q: Vec<f64>,
     log2_q: Vec<f64>,
     cdf: Vec<f64>,
+    /// The most probable latent and its interval `[lo, hi)` of the cumulative sums.
+    mode: usize,
+    mode_lo: f64,
+    mode_hi: f64,
 }
 
 impl CategoricalQ {
@@ -231,7 +235,7 @@ impl CategoricalQ {
         let mut c = Self {
             q: q.to_vec(),
             log2_q,
-            cdf: Vec::new(),
+            ..Default::default()
         };
         c.fill_cdf();
         c
@@ -264,6 +268,13 @@ impl CategoricalQ {
             acc += p;
             self.cdf.push(acc);
         }
+        self.mode = argmax(&self.q);
+        self.mode_lo = if self.mode == 0 {
+            f64::NEG_INFINITY
+        } else {
+            self.cdf[self.mode - 1]
+        };
+        self.mode_hi = self.cdf[self.mode];
     }
 
     /// The probabilities.
@@ -275,6 +286,11 @@ impl CategoricalQ {
     /// latent; the top end, lost to rounding, goes to the last latent with mass).
     pub fn sample(&self, rng: &mut BlockRng) -> usize {
         let u = rng.uniform();
+        // Fast path, same answer: every cdf entry before the mode is <= mode_lo <= u,
+        // and cdf[mode] > u, so the first entry above u is the mode's.
+        if self.mode_lo <= u && u < self.mode_hi {
+            return self.mode;
+        }
         let k = self.cdf.partition_point(|&c| c <= u);
         if k < self.q.len() {
             k
