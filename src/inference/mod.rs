@@ -352,29 +352,24 @@ pub fn estimate_gradient(
     scratch: &mut GradientScratch,
     out: &mut [f64],
 ) -> bool {
-    let k = q.q.len();
     out.iter_mut().for_each(|g| *g = 0.0);
     if estimator == Estimator::GumbelSoftmax {
         gumbel_gradient(log2_joint, q, samples, rng, out);
         return false;
     }
     let GradientScratch { zs, ells } = scratch;
-    zs.clear();
-    ells.clear();
-    for _ in 0..samples {
-        let z = q.sample(rng);
-        zs.push(z);
-        ells.push(q.ell(log2_joint, z));
+    zs.resize(samples, 0);
+    ells.resize(samples, 0.0);
+    for (z, e) in zs.iter_mut().zip(ells.iter_mut()) {
+        *z = q.sample(rng);
+        *e = q.ell(log2_joint, *z);
     }
     let s = samples as f64;
     let inv_ln2 = 1.0 / math::LN_2;
     // Each term is (e_z - Q) * w: add w at z now, and subtract (sum of w) * Q once at
     // the end, which costs O(S + K) instead of O(S * K).
     let mut w_sum = 0.0;
-    let mut add = |z: usize, w: f64, out: &mut [f64]| {
-        out[z] += w;
-        w_sum += w;
-    };
+    let pairs = zs.iter().zip(ells.iter());
     match estimator {
         Estimator::ScoreFunction => {
             // Eq. 11 with leave-one-out baseline b_s = mean of the other samples' ell:
@@ -382,25 +377,31 @@ pub fn estimate_gradient(
             // depend on z_s, and E[(e_z - Q)] = 0 (Eq. 11).
             let total: f64 = ells.iter().sum();
             let denom = if samples > 1 { s - 1.0 } else { 1.0 };
-            for i in 0..samples {
+            for (&z, &e) in pairs {
                 let baseline = if samples > 1 {
-                    (total - ells[i]) / denom
+                    (total - e) / denom
                 } else {
                     0.0
                 };
-                add(zs[i], (ells[i] - baseline) / s, out);
+                let w = (e - baseline) / s;
+                out[z] += w;
+                w_sum += w;
             }
         }
         Estimator::ScoreFunctionEq8 => {
             // Eq. 8-9: g1 = (e_z - Q) ell(z); g2 = grad ell = -(e_z - Q)/ln 2.
-            for i in 0..samples {
-                add(zs[i], (ells[i] - inv_ln2) / s, out);
+            for (&z, &e) in pairs {
+                let w = (e - inv_ln2) / s;
+                out[z] += w;
+                w_sum += w;
             }
         }
         Estimator::Naive => {
             // Problem 8.2a: only grad_phi ell(phi, z_s) = -(e_z - Q)/ln 2 (biased).
-            for i in 0..samples {
-                add(zs[i], -inv_ln2 / s, out);
+            for (&z, _) in pairs {
+                let w = -inv_ln2 / s;
+                out[z] += w;
+                w_sum += w;
             }
         }
         // Not estimators of the categorical family: Gumbel-softmax returned above, and
@@ -408,8 +409,8 @@ pub fn estimate_gradient(
         // estimate is left at zero.
         Estimator::GumbelSoftmax | Estimator::Reparameterization => {}
     }
-    for j in 0..k {
-        out[j] -= w_sum * q.q[j];
+    for (o, &qj) in out.iter_mut().zip(&q.q) {
+        *o -= w_sum * qj;
     }
     zs.iter().all(|&z| z == zs[0])
 }
