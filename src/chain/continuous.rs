@@ -38,6 +38,15 @@ use crate::rng::BlockRng;
 /// Monte Carlo samples per block for `-ELBO`, IWAE and the continuous ELBO.
 pub const EVAL_SAMPLES: usize = 16;
 
+/// The distribution of position `j`: the one shared by all positions, or its own.
+fn at(liks: &[QuantizedCategorical], j: usize) -> &QuantizedCategorical {
+    &liks[if liks.len() == 1 {
+        0
+    } else {
+        j.min(liks.len() - 1)
+    }]
+}
+
 /// Configuration of the continuous chain (stored in the file header).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ContinuousConfig {
@@ -191,7 +200,7 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
         }
         let mut s = 0.0;
         for (j, &v) in x.iter().enumerate() {
-            s += liks[if liks.len() == 1 { 0 } else { j }].log2_prob(v as usize);
+            s += at(&liks, j).log2_prob(v as usize);
         }
         Ok(s)
     }
@@ -348,11 +357,7 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
             let z = self.z_of(&lat.idx);
             let liks = self.model.likelihood(&z, x.len());
             for (j, &s) in x.iter().enumerate().rev() {
-                let m = &liks[if liks.len() == 1 {
-                    0
-                } else {
-                    j.min(liks.len() - 1)
-                }];
+                let m = at(&liks, j);
                 if (s as usize) >= n || m.fixed_prob(s as usize) == 0 {
                     return Err(CodecError::ImpossibleSymbol {
                         block: i,
@@ -410,11 +415,7 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
                 ));
             }
             for (j, s) in symbols[start..end].iter_mut().enumerate() {
-                let m = &liks[if liks.len() == 1 {
-                    0
-                } else {
-                    j.min(liks.len() - 1)
-                }];
+                let m = at(&liks, j);
                 *s = coder
                     .decode_symbol(m)
                     .map_err(|_| CodecError::Corrupt("symbol"))? as u16;
