@@ -7,7 +7,7 @@ mod common;
 use bbcodec::inference::gaussian::{reparam_fit, reparam_gradient, DiagGaussian, ReparamConfig};
 use bbcodec::model::{ContinuousLatentModel, LinearGaussian, LogisticModel};
 use bbcodec::rng::BlockRng;
-use bbcodec::{ContinuousBitsBackCoder, ContinuousConfig};
+use bbcodec::{ContinuousBitsBackCoder, ContinuousConfig, EncodedChunk};
 
 /// d = 3 latents, n = 12 observations; loadings with correlated columns so that the
 /// mean-field optimum differs from the full posterior.
@@ -197,6 +197,25 @@ fn bbvi_reaches_the_analytic_mean_field_optimum() {
     );
 }
 
+/// Encode one chunk, decode it, and check what every continuous round trip must hold:
+/// the same symbols, the same measured net bits on both sides, and net bits equal to
+/// the code length of what was coded up to ANS rounding (2 bits + 1e-4 bits/symbol).
+fn chunk_roundtrip<M: ContinuousLatentModel>(
+    coder: &ContinuousBitsBackCoder<'_, M>,
+    syms: &[u16],
+    chunk: u64,
+) -> EncodedChunk {
+    let enc = coder.encode(syms, chunk).unwrap();
+    let dec = coder
+        .decode(&enc.words, syms.len(), enc.bootstrap_blocks, chunk)
+        .unwrap();
+    assert!(dec.symbols == syms);
+    assert_eq!(enc.totals.net_bits, dec.totals.net_bits);
+    let t = &enc.totals;
+    assert!((t.net_bits - t.coded_bits).abs() <= 2.0 + 1e-4 * syms.len() as f64);
+    enc
+}
+
 fn text_symbols(n: usize) -> Vec<u16> {
     let text = common::corpus_file("alice29.txt").unwrap_or_else(|| {
         std::fs::read(concat!(
@@ -217,15 +236,10 @@ fn logistic_chain_roundtrips_and_rate_matches_neg_elbo() {
     let blocks: Vec<&[u16]> = syms.chunks(512).collect();
     let model = LogisticModel::fit(&blocks, 4);
     let coder = ContinuousBitsBackCoder::new(&model, 512, ContinuousConfig::default()).unwrap();
-    let enc = coder.encode(&syms, 0).unwrap();
-    let dec = coder
-        .decode(&enc.words, syms.len(), enc.bootstrap_blocks, 0)
-        .unwrap();
-    assert!(dec.symbols == syms);
+    // Deterministic: the stack grew by the code length of what was coded (ANS
+    // rounding), checked in chunk_roundtrip.
+    let enc = chunk_roundtrip(&coder, &syms, 0);
     let t = &enc.totals;
-    assert_eq!(t.net_bits, dec.totals.net_bits);
-    // Deterministic: the stack grew by the code length of what was coded (ANS rounding).
-    assert!((t.net_bits - t.coded_bits).abs() <= 2.0 + 1e-4 * syms.len() as f64);
     // Statistical: coded bits vs the MC estimate of -ELBO. Tolerance: Chebyshev at 30
     // standard deviations of (popped-latent noise + MC error of the estimate).
     let sd = (t.net_variance_bits2 + t.neg_elbo_variance_bits2).sqrt();
@@ -257,11 +271,7 @@ fn bin_cost_shrinks_as_bins_get_finer() {
             ..Default::default()
         };
         let coder = ContinuousBitsBackCoder::new(&model, 512, cfg).unwrap();
-        let enc = coder.encode(&syms, 0).unwrap();
-        let dec = coder
-            .decode(&enc.words, syms.len(), enc.bootstrap_blocks, 0)
-            .unwrap();
-        assert!(dec.symbols == syms);
+        let enc = chunk_roundtrip(&coder, &syms, 0);
         let t = &enc.totals;
         costs.push((
             bits,
@@ -302,13 +312,7 @@ fn linear_gaussian_chain_roundtrips() {
         },
     )
     .unwrap();
-    let enc = coder.encode(&syms, 3).unwrap();
-    let dec = coder
-        .decode(&enc.words, syms.len(), enc.bootstrap_blocks, 3)
-        .unwrap();
-    assert!(dec.symbols == syms);
-    let t = &enc.totals;
-    assert!((t.net_bits - t.coded_bits).abs() <= 2.0 + 1e-4 * syms.len() as f64);
+    chunk_roundtrip(&coder, &syms, 3);
 }
 
 #[test]
