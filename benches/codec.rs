@@ -135,7 +135,7 @@ fn gaussian_fits(c: &mut Criterion) {
     g.bench_function("reparam_64x4", |bch| {
         bch.iter(|| {
             reparam_fit(
-                d,
+                bbcodec::inference::gaussian::DiagGaussian::standard(d),
                 &cfg,
                 &mut BlockRng::for_block(1, 2, 3),
                 &mut |z, gr| m.log_density_grad(&x, z, gr),

@@ -47,6 +47,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 threads: a.io.threads,
                 keep_blocks: false,
                 skip_accounting: a.io.quiet && a.io.report.is_none(),
+                image_model: options::image_model(a.io.weights.as_deref()).map_err(Failure)?,
             };
             let bar = progress_bar(&a.io);
             transcode(&a.io, false, |r, w| {
@@ -56,7 +57,83 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Inspect(a) => inspect(&a),
         Command::Analyze(a) => analyze(&a),
+        Command::Train(a) => train(&a),
     }
+}
+
+fn train(a: &cli::TrainArgs) -> Result<(), Failure> {
+    use bbcodec::model::image_train::{evaluate, train, TrainConfig};
+    if a.model != "mnist" {
+        return Err(Failure(format!(
+            "--model is '{}', expected mnist (the only trainable model)",
+            a.model
+        )));
+    }
+    if a.output.exists() && !a.force {
+        return Err(fail(&a.output, "already exists; use -f to overwrite"));
+    }
+    let mut bytes = Vec::new();
+    open_input(&a.input)?
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(&a.input, e))?;
+    let images = bbcodec::idx::read_images(&bytes).map_err(|e| fail(&a.input, e))?;
+    if a.first == 0 || a.first > images.len() {
+        return Err(Failure(format!(
+            "--first is {}, expected 1..={} (the images in {})",
+            a.first,
+            images.len(),
+            a.input.display()
+        )));
+    }
+    let (train_set, held_out) = images.split_at(a.first);
+    let mut config = TrainConfig {
+        epochs: a.epochs,
+        ..Default::default()
+    };
+    if let Some(s) = a.seed {
+        config.seed = s;
+    }
+    eprintln!(
+        "training on {} images, {} held out, {} epochs, shape {:?}",
+        train_set.len(),
+        held_out.len(),
+        config.epochs,
+        config.dims
+    );
+    let t = std::time::Instant::now();
+    let model = train(train_set, &config, |s, _| {
+        eprintln!(
+            "epoch {:3}: train -ELBO {:.4} bits/pixel (single draw), KL {:.1} bits/image, {:.0} s",
+            s.epoch + 1,
+            s.neg_elbo_bpp,
+            s.kl_bits,
+            t.elapsed().as_secs_f64()
+        );
+    })
+    .map_err(|e| Failure(e.to_string()))?;
+    let bytes = model.to_bytes();
+    let tmp = temp_sibling(&a.output);
+    fs::write(&tmp, &bytes).map_err(|e| fail(&tmp, e))?;
+    fs::rename(&tmp, &a.output).map_err(|e| fail(&a.output, e))?;
+    let saved = bbcodec::model::image::ImageModel::from_bytes(&bytes)
+        .map_err(|e| Failure(e.to_string()))?;
+    let (tr, _) = evaluate(&saved, train_set, 1);
+    print!(
+        "{}: {} bytes, hash {:016x}; amortized -ELBO {:.4} bits/pixel on the training images",
+        a.output.display(),
+        bytes.len(),
+        saved.hash(),
+        tr
+    );
+    if !held_out.is_empty() {
+        let (te, kl) = evaluate(&saved, held_out, 1);
+        print!(
+            ", {te:.4} on the {} held-out (KL {kl:.1} bits)",
+            held_out.len()
+        );
+    }
+    println!();
+    Ok(())
 }
 
 fn is_stdio(p: &Path) -> bool {
@@ -283,6 +360,7 @@ fn inspect(a: &cli::InspectArgs) -> Result<(), Failure> {
         threads: a.threads,
         keep_blocks: a.blocks.is_some() || a.plot.is_some(),
         skip_accounting: false,
+        image_model: options::image_model(a.weights.as_deref()).map_err(Failure)?,
     };
     let (report, blocks) =
         bbcodec::decode_stream(input, io::sink(), &opts, |_| {}).map_err(|e| fail(&a.input, e))?;
@@ -334,12 +412,13 @@ fn write_blocks_csv(p: &Path, blocks: &[BlockRecord]) -> Result<(), Failure> {
 fn analyze(a: &cli::AnalyzeArgs) -> Result<(), Failure> {
     let model = bbcodec::ModelKind::from_name(&a.model).ok_or_else(|| {
         Failure(format!(
-            "--model is '{}', expected one of: mixture, logistic",
+            "--model is '{}', expected one of: mixture, logistic, mnist",
             a.model
         ))
     })?;
     let mut o = bbcodec::EncodeOptions::for_model(model);
     o.threads = a.threads;
+    o.image_model = options::image_model(a.weights.as_deref()).map_err(Failure)?;
     options::set_sizes(&mut o, a.block_size, a.chunk_size);
     o.validate().map_err(|e| Failure(format!("options: {e}")))?;
     let mut data = Vec::new();

@@ -25,6 +25,33 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Code a file with every posterior and estimator, side by side, and trace the fits.
     Analyze(AnalyzeArgs),
+    /// Train the mnist image model on an IDX image file and write its weights.
+    Train(TrainArgs),
+}
+
+/// `bbcodec train`.
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// IDX image file of 28x28 images (gzip-compressed or not).
+    pub input: PathBuf,
+    /// Model to train (only mnist).
+    #[arg(long = "model", default_value = "mnist")]
+    pub model: String,
+    /// Train on the first N images; the rest (if any) are evaluated as held out.
+    #[arg(long = "first", default_value_t = 8000)]
+    pub first: usize,
+    /// Passes over the training images.
+    #[arg(long = "epochs", default_value_t = 40)]
+    pub epochs: usize,
+    /// Seed of the initialization, shuffles and draws.
+    #[arg(long = "seed")]
+    pub seed: Option<u64>,
+    /// Where to write the weights (.bbim).
+    #[arg(short = 'o', long = "output")]
+    pub output: PathBuf,
+    /// Overwrite an existing output file.
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
 }
 
 /// `bbcodec analyze`.
@@ -35,7 +62,7 @@ pub struct AnalyzeArgs {
     /// Print the table as JSON: `{"rows": [...], "traces": [...]}`.
     #[arg(long = "json")]
     pub json: bool,
-    /// Latent-variable model: mixture or logistic.
+    /// Latent-variable model: mixture, logistic or mnist.
     #[arg(long = "model", default_value = "mixture")]
     pub model: String,
     /// Write an SVG plot: per-block net bits against -ELBO and -log P(x), and the fit traces.
@@ -53,6 +80,9 @@ pub struct AnalyzeArgs {
     /// Worker threads (0 = all cores).
     #[arg(short = 'T', long = "threads", default_value_t = 0)]
     pub threads: usize,
+    /// Weights of the mnist model (default: built in).
+    #[arg(long = "weights")]
+    pub weights: Option<PathBuf>,
 }
 
 /// Options shared by encode and decode.
@@ -84,6 +114,9 @@ pub struct IoArgs {
     /// Write the rate report as JSON to this file.
     #[arg(long = "report")]
     pub report: Option<PathBuf>,
+    /// Weights of the mnist model (a .bbim file from `bbcodec train`; default: built in).
+    #[arg(long = "weights")]
+    pub weights: Option<PathBuf>,
 }
 
 /// `bbcodec encode`.
@@ -92,7 +125,8 @@ pub struct EncodeArgs {
     /// Input, output and reporting.
     #[command(flatten)]
     pub io: IoArgs,
-    /// Latent-variable model: mixture (discrete latent) or logistic (continuous latent).
+    /// Latent-variable model: mixture (discrete latent), logistic (continuous latent), or
+    /// mnist (the trained image model, for IDX files of 28x28 images).
     #[arg(long = "model", default_value = "mixture")]
     pub model: String,
     /// Latent dimension of the logistic model.
@@ -159,4 +193,7 @@ pub struct InspectArgs {
     /// Worker threads (0 = all cores).
     #[arg(short = 'T', long = "threads", default_value_t = 0)]
     pub threads: usize,
+    /// Weights of the mnist model (default: built in).
+    #[arg(long = "weights")]
+    pub weights: Option<PathBuf>,
 }

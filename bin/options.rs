@@ -9,14 +9,14 @@ use crate::cli::EncodeArgs;
 pub fn encode_options(a: &EncodeArgs) -> Result<EncodeOptions, String> {
     let model = ModelKind::from_name(&a.model).ok_or_else(|| {
         format!(
-            "--model is '{}', expected one of: mixture, logistic",
+            "--model is '{}', expected one of: mixture, logistic, mnist",
             a.model
         )
     })?;
     let mut o = EncodeOptions::for_model(model);
     o.threads = a.io.threads;
     let estimator = match (a.estimator.as_str(), model) {
-        ("auto", ModelKind::Logistic) => "reparam",
+        ("auto", ModelKind::Logistic | ModelKind::Mnist) => "reparam",
         ("auto", _) => "score",
         (e, _) => e,
     };
@@ -34,8 +34,14 @@ pub fn encode_options(a: &EncodeArgs) -> Result<EncodeOptions, String> {
         }
     })?;
     if let Some(v) = a.latent_dim {
+        if model == ModelKind::Mnist {
+            return Err(
+                "--latent-dim: the mnist model's latent dimension comes from its weights".into(),
+            );
+        }
         o.latent_dim = v;
     }
+    o.image_model = image_model(a.io.weights.as_deref())?;
     if let Some(v) = a.bin_bits {
         o.bin_bits = v;
     }
@@ -91,6 +97,17 @@ pub fn encode_options(a: &EncodeArgs) -> Result<EncodeOptions, String> {
         format!("{flag}: {e}")
     })?;
     Ok(o)
+}
+
+/// Load `--weights` (None: the built-in model).
+pub fn image_model(
+    p: Option<&std::path::Path>,
+) -> Result<Option<std::sync::Arc<bbcodec::model::image::ImageModel>>, String> {
+    let Some(p) = p else { return Ok(None) };
+    let bytes = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
+    bbcodec::model::image::ImageModel::from_bytes(&bytes)
+        .map(|m| Some(std::sync::Arc::new(m)))
+        .map_err(|e| format!("{}: {e}", p.display()))
 }
 
 /// Apply `--block-size` and `--chunk-size`; a chunk is never smaller than a block.

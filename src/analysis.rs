@@ -116,7 +116,7 @@ pub fn analyze(data: &[u8], base: &EncodeOptions) -> Result<Analysis, Error> {
             ("score", PosteriorKind::Bbvi(Estimator::ScoreFunction)),
             ("exact", PosteriorKind::Exact),
         ],
-        ModelKind::Logistic => vec![
+        ModelKind::Logistic | ModelKind::Mnist => vec![
             ("map", PosteriorKind::Map),
             (
                 "reparam",
@@ -124,7 +124,7 @@ pub fn analyze(data: &[u8], base: &EncodeOptions) -> Result<Analysis, Error> {
             ),
         ],
     };
-    let default_name = if base.model == ModelKind::Logistic {
+    let default_name = if base.model != ModelKind::Mixture {
         "reparam"
     } else {
         "score"
@@ -144,6 +144,7 @@ pub fn analyze(data: &[u8], base: &EncodeOptions) -> Result<Analysis, Error> {
                 threads: base.threads,
                 keep_blocks: true,
                 skip_accounting: false,
+                image_model: base.image_model.clone(),
             };
             blocks = crate::codec::decode_stream(&file[..], std::io::sink(), &opts, |_| {})?.1;
         }
@@ -151,6 +152,7 @@ pub fn analyze(data: &[u8], base: &EncodeOptions) -> Result<Analysis, Error> {
     let traces = match base.model {
         ModelKind::Mixture => mixture_traces(data, base),
         ModelKind::Logistic => logistic_traces(data, base),
+        ModelKind::Mnist => image_traces(data, base)?,
     };
     Ok(Analysis {
         input_bytes: data.len() as u64,
@@ -285,19 +287,48 @@ fn logistic_traces(data: &[u8], base: &EncodeOptions) -> Vec<Trace> {
     }
     let refs: Vec<&[u16]> = blocks.iter().map(|b| b.as_slice()).collect();
     let model = LogisticModel::fit(&refs, base.latent_dim as usize);
+    vec![reparam_traces(&model, &blocks, base, false, TRACE_BLOCKS)]
+}
+
+/// Traces of the image model's per-image fits: from the amortized encoder's posterior
+/// (what the coder does) and from the prior, on up to 50 images of the first chunk.
+fn image_traces(data: &[u8], base: &EncodeOptions) -> Result<Vec<Trace>, Error> {
+    let model = base.image_model()?;
+    let pixels = data.get(crate::idx::IDX_HEADER_BYTES..).unwrap_or(&[]);
+    let blocks = first_chunk_blocks(pixels, base);
+    Ok(vec![
+        reparam_traces(model, &blocks, base, true, 50),
+        reparam_traces(model, &blocks, base, false, 50),
+    ])
+}
+
+/// `-ELBO` (bits) per iteration of the reparameterization fits of up to `max_blocks`
+/// blocks, starting from the model's initial posterior (`amortized`) or the prior.
+fn reparam_traces<M: ContinuousLatentModel>(
+    model: &M,
+    blocks: &[Vec<u16>],
+    base: &EncodeOptions,
+    amortized: bool,
+    max_blocks: usize,
+) -> Trace {
     let d = model.latent_dim();
     let cfg = ReparamConfig {
         iterations: base.fit.iterations,
         samples: base.fit.samples.max(1),
         learning_rate: base.fit.learning_rate as f64,
     };
-    let stride = blocks.len().div_ceil(TRACE_BLOCKS).max(1);
+    let stride = blocks.len().div_ceil(max_blocks).max(1);
     let mut per_block = Vec::new();
     for (i, x) in blocks.iter().enumerate().step_by(stride) {
         let pre = model.prepare(x);
         let mut trace = Vec::new();
+        let init = if amortized {
+            model.initial_posterior(&pre)
+        } else {
+            None
+        };
         reparam_fit(
-            d,
+            init.unwrap_or_else(|| crate::inference::gaussian::DiagGaussian::standard(d)),
             &cfg,
             &mut BlockRng::for_block(base.fit.seed, 0, i as u64),
             &mut |z, g| model.log_lik_grad(&pre, z, g),
@@ -305,7 +336,12 @@ fn logistic_traces(data: &[u8], base: &EncodeOptions) -> Vec<Trace> {
         );
         per_block.push(trace.iter().map(|e| -e / math::LN_2).collect());
     }
-    vec![summarize("reparam", "neg_elbo_bits", per_block, 0.0)]
+    let name = if amortized {
+        "reparam-amortized"
+    } else {
+        "reparam"
+    };
+    summarize(name, "neg_elbo_bits", per_block, 0.0)
 }
 
 /// A named, colored line of points.

@@ -378,6 +378,78 @@ impl DecoderModel<PRECISION> for QuantizedCategorical {
     }
 }
 
+/// A fixed-point distribution over `0..alphabet_size()` with total mass `2^PRECISION`,
+/// given by its intervals rather than a table: the form of coding distributions that
+/// are cheaper to evaluate per symbol than to tabulate (e.g. a discretized logistic
+/// mixture per pixel). [`AnsModel`] hands one to the ANS coder.
+pub trait SymbolModel {
+    /// Number of symbols.
+    fn alphabet_size(&self) -> usize;
+
+    /// `(left cumulative, probability)` of symbol `s` in units of `2^-PRECISION`;
+    /// `None` if `s` cannot be coded.
+    fn interval(&self, s: usize) -> Option<(u32, u32)>;
+
+    /// The symbol whose interval contains `q < 2^PRECISION`, with its interval
+    /// `(symbol, left cumulative, probability)`.
+    fn quantile(&self, q: u32) -> (usize, u32, u32);
+
+    /// `log2 P(s)` of the fixed-point distribution (`-inf` if `s` cannot be coded).
+    fn log2_prob(&self, s: usize) -> f64 {
+        self.interval(s)
+            .map_or(f64::NEG_INFINITY, |(_, p)| log2_fixed(p))
+    }
+}
+
+impl SymbolModel for QuantizedCategorical {
+    fn alphabet_size(&self) -> usize {
+        self.len()
+    }
+
+    fn interval(&self, s: usize) -> Option<(u32, u32)> {
+        self.left_cumulative_and_probability(s)
+            .map(|(l, p)| (l, p.get()))
+    }
+
+    fn quantile(&self, q: u32) -> (usize, u32, u32) {
+        let (s, l, p) = self.quantile_function(q);
+        (s, l, p.get())
+    }
+
+    fn log2_prob(&self, s: usize) -> f64 {
+        QuantizedCategorical::log2_prob(self, s)
+    }
+}
+
+/// Adapter handing any [`SymbolModel`] to constriction's coders.
+pub struct AnsModel<'a, M: ?Sized>(pub &'a M);
+
+impl<M: SymbolModel + ?Sized> EntropyModel<PRECISION> for AnsModel<'_, M> {
+    type Symbol = usize;
+    type Probability = u32;
+}
+
+impl<M: SymbolModel + ?Sized> EncoderModel<PRECISION> for AnsModel<'_, M> {
+    #[inline]
+    fn left_cumulative_and_probability(
+        &self,
+        symbol: impl Borrow<usize>,
+    ) -> Option<(u32, NonZeroU32)> {
+        let (l, p) = self.0.interval(*symbol.borrow())?;
+        NonZeroU32::new(p).map(|p| (l, p))
+    }
+}
+
+impl<M: SymbolModel + ?Sized> DecoderModel<PRECISION> for AnsModel<'_, M> {
+    #[inline]
+    fn quantile_function(&self, quantile: u32) -> (usize, u32, NonZeroU32) {
+        let (s, l, p) = self.0.quantile(quantile);
+        // A well-formed model never returns p = 0 for a quantile the coder produces;
+        // the fallback keeps corrupt input from panicking.
+        (s, l, NonZeroU32::new(p).unwrap_or(NonZeroU32::MIN))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,11 +8,14 @@
 //! small multiple of the chunk size whatever the input size.
 
 use std::io::{self, Read, Write};
+use std::sync::Arc;
 
 use crate::chain::{BitsBackCoder, ContinuousBitsBackCoder, ContinuousConfig};
 use crate::container::{ChunkRecord, Header, ModelKind, HEADER_BYTES};
 use crate::error::{CodecError, Error, FormatError};
+use crate::idx::{IdxHeader, IDX_HEADER_BYTES};
 use crate::inference::{Estimator, FitConfig, PosteriorKind};
+use crate::model::image::{builtin_image_model, ImageModel, PIXELS};
 use crate::model::logistic::{LogisticModel, LogisticParams};
 use crate::model::mixture::{decode_params, encode_params, MixtureFitOptions, MixtureModel};
 use crate::model::DiscreteLatentModel;
@@ -42,6 +45,8 @@ pub struct EncodeOptions {
     /// Store a chunk raw when coding would make it larger (default). `analyze` turns
     /// this off to measure every posterior, however bad.
     pub raw_fallback: bool,
+    /// Weights of the `mnist` model (None: the built-in model).
+    pub image_model: Option<Arc<ImageModel>>,
 }
 
 impl Default for EncodeOptions {
@@ -57,6 +62,7 @@ impl Default for EncodeOptions {
             bin_bits: 10,
             threads: 0,
             raw_fallback: true,
+            image_model: None,
         }
     }
 }
@@ -65,12 +71,22 @@ impl EncodeOptions {
     /// Defaults for a model kind: the mixture with the score-function estimator on
     /// 64-byte blocks; the logistic model with reparameterization gradients on
     /// 512-byte blocks (64 iterations of 4 draws, step 0.1, 4 latent dimensions,
-    /// 2^10 bins per dimension).
+    /// 2^10 bins per dimension); the mnist model on whole images (784 pixels), 128
+    /// images per chunk, 32 iterations of 1 draw from the amortized encoder's
+    /// posterior, step 0.05, 2^10 bins per dimension.
     pub fn for_model(model: ModelKind) -> Self {
         let mut o = Self {
             model,
             ..Default::default()
         };
+        if model == ModelKind::Mnist {
+            o.block_size = PIXELS as u32;
+            o.chunk_size = 128 * PIXELS as u32;
+            o.fit.posterior = PosteriorKind::Bbvi(Estimator::Reparameterization);
+            o.fit.iterations = 32;
+            o.fit.samples = 1;
+            o.fit.learning_rate = 0.05;
+        }
         if model == ModelKind::Logistic {
             o.block_size = 512;
             o.fit.posterior = PosteriorKind::Bbvi(Estimator::Reparameterization);
@@ -81,8 +97,20 @@ impl EncodeOptions {
         o
     }
 
+    /// The image model these options code with (the built-in one unless set).
+    pub fn image_model(&self) -> Result<&ImageModel, CodecError> {
+        match &self.image_model {
+            Some(m) => Ok(m),
+            None => builtin_image_model(),
+        }
+    }
+
     fn header(&self) -> Header {
-        let continuous = self.model == ModelKind::Logistic;
+        let continuous = matches!(self.model, ModelKind::Logistic | ModelKind::Mnist);
+        let latent_dim = match (self.model, self.image_model()) {
+            (ModelKind::Mnist, Ok(m)) => m.dims().latent as u8,
+            _ => self.latent_dim,
+        };
         Header {
             model: self.model,
             fit: self.fit,
@@ -90,7 +118,7 @@ impl EncodeOptions {
             chunk_size: self.chunk_size,
             max_components: self.max_components,
             fixed_components: self.fixed_components.unwrap_or(0),
-            latent_dim: if continuous { self.latent_dim } else { 0 },
+            latent_dim: if continuous { latent_dim } else { 0 },
             bin_bits: if continuous { self.bin_bits } else { 0 },
         }
     }
@@ -102,7 +130,7 @@ impl EncodeOptions {
 }
 
 /// Options of decoding.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct DecodeOptions {
     /// Worker threads (0 = all cores).
     pub threads: usize,
@@ -111,6 +139,8 @@ pub struct DecodeOptions {
     /// Skip the rate accounting (ELBO terms, IWAE): the returned report then has sizes
     /// and measured net bits only. For plain decompression, where nobody reads it.
     pub skip_accounting: bool,
+    /// Weights of the `mnist` model (None: the built-in model).
+    pub image_model: Option<Arc<ImageModel>>,
 }
 
 /// Result of one chunk, in either direction.
@@ -185,12 +215,39 @@ fn fit_options(h: &Header) -> MixtureFitOptions {
     }
 }
 
+/// Which image model a chunk was coded with: the 64-bit hash of its weights file.
+fn image_params(m: &ImageModel) -> Vec<u8> {
+    m.hash().to_le_bytes().to_vec()
+}
+
+fn check_image_params(params: &[u8], m: &ImageModel, h: &Header) -> Result<(), CodecError> {
+    let stored = match params.try_into() {
+        Ok(b) => u64::from_le_bytes(b),
+        Err(_) => return Err(CodecError::Corrupt("image model id")),
+    };
+    if stored != m.hash() {
+        return Err(CodecError::Model(format!(
+            "the file was coded with image model {stored:016x}, these weights are {:016x} (pass the right --weights)",
+            m.hash()
+        )));
+    }
+    if h.latent_dim as usize != m.dims().latent {
+        return Err(CodecError::Model(format!(
+            "the file's latent dimension is {}, the image model's is {}",
+            h.latent_dim,
+            m.dims().latent
+        )));
+    }
+    Ok(())
+}
+
 fn encode_chunk(
     data: &[u8],
     index: u64,
     h: &Header,
     raw_fallback: bool,
     parallel: bool,
+    image: Option<&ImageModel>,
 ) -> Result<ChunkOutcome, Error> {
     let crc = crc32fast::hash(data);
     let symbols: Vec<u16> = data.iter().map(|&b| b as u16).collect();
@@ -213,6 +270,14 @@ fn encode_chunk(
             let enc = ContinuousBitsBackCoder::new(&model, bs, continuous_config(h))?
                 .encode(&symbols, index)?;
             (model.params().encode(), enc, h.latent_dim as u64)
+        }
+        ModelKind::Mnist => {
+            let model = image.ok_or_else(|| CodecError::Model("no image model".into()))?;
+            check_image_params(&image_params(model), model, h)?;
+            let enc = ContinuousBitsBackCoder::new(model, bs, continuous_config(h))?
+                .with_parallel_fits(parallel)
+                .encode(&symbols, index)?;
+            (image_params(model), enc, h.latent_dim as u64)
         }
     };
     let coded = ChunkRecord::Coded {
@@ -256,6 +321,7 @@ fn decode_chunk(
     index: u64,
     h: &Header,
     accounting: bool,
+    image: Option<&ImageModel>,
 ) -> Result<ChunkOutcome, Error> {
     match record {
         ChunkRecord::Raw { crc, data } => {
@@ -298,6 +364,14 @@ fn decode_chunk(
                         .decode(&words, len as usize, bootstrap_blocks as usize, index)?;
                     (dec, h.latent_dim as u64)
                 }
+                ModelKind::Mnist => {
+                    let model = image.ok_or_else(|| CodecError::Model("no image model".into()))?;
+                    check_image_params(&params, model, h)?;
+                    let dec = ContinuousBitsBackCoder::new(model, bs, continuous_config(h))?
+                        .with_accounting(accounting)
+                        .decode(&words, len as usize, bootstrap_blocks as usize, index)?;
+                    (dec, h.latent_dim as u64)
+                }
             };
             let mut data = Vec::with_capacity(dec.symbols.len());
             for s in dec.symbols {
@@ -325,6 +399,20 @@ fn decode_chunk(
         ChunkRecord::End { .. } => {
             Err(FormatError::Corrupt("end record inside the chunk sequence").into())
         }
+    }
+}
+
+fn raw_outcome(data: Vec<u8>) -> ChunkOutcome {
+    ChunkOutcome {
+        record: ChunkRecord::Raw {
+            crc: crc32fast::hash(&data),
+            data,
+        },
+        data: Vec::new(),
+        totals: RateTotals::default(),
+        header_bits: 0.0,
+        components: None,
+        blocks: Vec::new(),
     }
 }
 
@@ -387,12 +475,12 @@ impl ReportBuilder {
             block_size: h.block_size as u64,
             chunk_size: h.chunk_size as u64,
             bin_bits: h.bin_bits as u64,
-            iwae_samples: if h.model == ModelKind::Logistic {
+            iwae_samples: if h.model != ModelKind::Mixture {
                 crate::chain::continuous::EVAL_SAMPLES as u64
             } else {
                 0
             },
-            neg_log_px_method: if h.model == ModelKind::Logistic {
+            neg_log_px_method: if h.model != ModelKind::Mixture {
                 "iwae".into()
             } else {
                 String::new()
@@ -505,6 +593,25 @@ pub fn encode_stream(
     let parallel = workers.threads() > 1;
     let cs = h.chunk_size as usize;
     let mut index = 0u64;
+    let image = if h.model == ModelKind::Mnist {
+        Some(options.image_model()?)
+    } else {
+        None
+    };
+    // An IDX file's 16-byte header is stored as a raw chunk of its own; the images
+    // follow in chunks of whole images.
+    let mut idx_header = None;
+    if image.is_some() {
+        let mut b = [0u8; IDX_HEADER_BYTES];
+        let n = read_full(&mut input, &mut b)?;
+        let parsed = IdxHeader::parse(&b[..n])?;
+        let mut o = raw_outcome(b.to_vec());
+        o.record.write(&mut out)?;
+        content_crc.update(&b);
+        rb.add(&mut o, &b);
+        index += 1;
+        idx_header = Some(parsed);
+    }
     loop {
         let mut datas = Vec::with_capacity(batch);
         let mut eof = false;
@@ -520,9 +627,24 @@ pub fn encode_stream(
                 break;
             }
         }
+        if let Some(ih) = &idx_header {
+            // Pixel bytes so far must stay within the declared count and end on it.
+            let pixels = rb.report.input_bytes - IDX_HEADER_BYTES as u64
+                + datas.iter().map(|d| d.len() as u64).sum::<u64>();
+            if eof || pixels > ih.count as u64 * PIXELS as u64 {
+                ih.check_length(pixels)?;
+            }
+        }
         let base = index;
         let outcomes = workers.map(datas.iter().collect(), |i, d: &Vec<u8>| {
-            encode_chunk(d, base + i as u64, &h, options.raw_fallback, parallel)
+            encode_chunk(
+                d,
+                base + i as u64,
+                &h,
+                options.raw_fallback,
+                parallel,
+                image,
+            )
         });
         for (o, d) in outcomes.into_iter().zip(&datas) {
             let mut o = o?;
@@ -560,6 +682,14 @@ pub fn decode_stream(
     let mut output = output;
     let h = Header::read(&mut input)?;
     let workers = Workers::new(options.threads)?;
+    let image = if h.model == ModelKind::Mnist {
+        Some(match &options.image_model {
+            Some(m) => &**m,
+            None => builtin_image_model()?,
+        })
+    } else {
+        None
+    };
     let batch = workers.threads() * 2;
     let mut rb = ReportBuilder::new(&h, options.keep_blocks);
     let mut content_crc = crc32fast::Hasher::new();
@@ -578,7 +708,7 @@ pub fn decode_stream(
         }
         let base = index;
         let outcomes = workers.map(records, |i, r| {
-            decode_chunk(r, base + i as u64, &h, !options.skip_accounting)
+            decode_chunk(r, base + i as u64, &h, !options.skip_accounting, image)
         });
         for o in outcomes {
             let mut o = o?;

@@ -8,7 +8,7 @@
 //! |--------|------|----------------------------------------------------------------|
 //! | 0      | 4    | magic `42 42 43 64` ("BBCd")                                   |
 //! | 4      | 1    | format version (1)                                             |
-//! | 5      | 1    | model kind (0 = mixture over bytes, 1 = logistic over bytes)   |
+//! | 5      | 1    | model kind (0 = mixture, 1 = logistic, 2 = mnist image model)  |
 //! | 6      | 1    | posterior (0 = bbvi, 1 = exact, 2 = map)                       |
 //! | 7      | 1    | estimator (0 = score, 1 = score-eq8, 2 = naive, 3 = reparam)   |
 //! | 8      | 4    | block size in symbols (1..=2^20)                               |
@@ -18,7 +18,7 @@
 //! | 24     | 4    | BBVI learning rate (f32 bits; finite, in (0, 100])             |
 //! | 28     | 1    | largest number of mixture components tried (1..=64)            |
 //! | 29     | 1    | fixed number of components (0 = chosen by size)                |
-//! | 30     | 1    | latent dimension (logistic: 1..=32; mixture: 0)                |
+//! | 30     | 1    | latent dimension (logistic: 1..=32; mnist: 1..=64; mixture: 0) |
 //! | 31     | 1    | bits per latent bin index (logistic: 2..=16; mixture: 0)       |
 //! | 32     | 8    | seed of the posterior fits                                     |
 //! | 40     | 4    | CRC-32 of bytes 0..40                                          |
@@ -83,6 +83,8 @@ pub enum ModelKind {
     Mixture,
     /// Continuous latent, bytes i.i.d. given it with `softmax(b + W z)`.
     Logistic,
+    /// The trained 28x28 image model ([`crate::model::image`]) over IDX image files.
+    Mnist,
 }
 
 impl ModelKind {
@@ -91,6 +93,7 @@ impl ModelKind {
         match self {
             ModelKind::Mixture => "mixture",
             ModelKind::Logistic => "logistic",
+            ModelKind::Mnist => "mnist",
         }
     }
     /// Parse a name.
@@ -98,6 +101,7 @@ impl ModelKind {
         match s {
             "mixture" => Some(ModelKind::Mixture),
             "logistic" => Some(ModelKind::Logistic),
+            "mnist" => Some(ModelKind::Mnist),
             _ => None,
         }
     }
@@ -106,6 +110,7 @@ impl ModelKind {
         match self {
             ModelKind::Mixture => 0,
             ModelKind::Logistic => 1,
+            ModelKind::Mnist => 2,
         }
     }
 }
@@ -199,10 +204,29 @@ impl Header {
                     )?;
                 }
             }
-            ModelKind::Logistic => {
-                if self.latent_dim == 0
-                    || self.latent_dim as usize > crate::model::logistic::MAX_LATENT_DIM
-                {
+            ModelKind::Logistic | ModelKind::Mnist => {
+                let max_dim = if self.model == ModelKind::Mnist {
+                    crate::model::image::MAX_LATENT_DIM
+                } else {
+                    crate::model::logistic::MAX_LATENT_DIM
+                };
+                if self.model == ModelKind::Mnist {
+                    let px = crate::model::image::PIXELS as u32;
+                    if self.block_size != px || self.chunk_size % px != 0 {
+                        return Err(FormatError::Invalid {
+                            what:
+                                "block / chunk size of the mnist model (784 and a multiple of it)",
+                            got: ((self.block_size as u64) << 32) | self.chunk_size as u64,
+                        });
+                    }
+                    // One likelihood gradient costs about a million operations.
+                    limit(
+                        "BBVI work per image (iterations * samples)",
+                        self.fit.iterations as u64 * self.fit.samples as u64,
+                        crate::model::image::MAX_FIT_EVALUATIONS,
+                    )?;
+                }
+                if self.latent_dim == 0 || self.latent_dim as usize > max_dim {
                     return Err(FormatError::Invalid {
                         what: "latent dimension",
                         got: self.latent_dim as u64,
@@ -321,6 +345,7 @@ impl Header {
         let model = match b[5] {
             0 => ModelKind::Mixture,
             1 => ModelKind::Logistic,
+            2 => ModelKind::Mnist,
             m => {
                 return Err(FormatError::Invalid {
                     what: "model kind",

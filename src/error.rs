@@ -101,6 +101,9 @@ pub enum Error {
     /// The bits-back chain failed.
     #[error("{0}")]
     Codec(#[from] CodecError),
+    /// The input is not what the model codes (e.g. not an IDX image file).
+    #[error("{0}")]
+    Idx(#[from] crate::idx::IdxError),
 }
 
 impl From<Error> for io::Error {

@@ -31,6 +31,7 @@ pub mod chain;
 pub mod codec;
 pub mod container;
 pub mod error;
+pub mod idx;
 pub mod inference;
 pub mod math;
 pub mod model;

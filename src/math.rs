@@ -34,6 +34,39 @@ pub fn log2(x: f64) -> f64 {
     libm::log2(x)
 }
 
+/// `ln(1 + x)`, portable and accurate for small `x`.
+#[inline]
+pub fn ln_1p(x: f64) -> f64 {
+    libm::log1p(x)
+}
+
+/// `e^x - 1`, portable and accurate for small `x`.
+#[inline]
+pub fn expm1(x: f64) -> f64 {
+    libm::expm1(x)
+}
+
+/// The logistic function `1 / (1 + e^-x)`.
+#[inline]
+pub fn sigmoid(x: f64) -> f64 {
+    if x >= 0.0 {
+        1.0 / (1.0 + exp(-x))
+    } else {
+        let e = exp(x);
+        e / (1.0 + e)
+    }
+}
+
+/// `ln sigmoid(x) = -softplus(-x)`, stable for large `|x|`.
+#[inline]
+pub fn log_sigmoid(x: f64) -> f64 {
+    if x >= 0.0 {
+        -ln_1p(exp(-x))
+    } else {
+        x - ln_1p(exp(x))
+    }
+}
+
 /// Square root (correctly rounded by IEEE 754; routed here for uniformity).
 #[inline]
 pub fn sqrt(x: f64) -> f64 {

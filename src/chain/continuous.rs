@@ -23,7 +23,11 @@ use super::{
     finish_decode, finish_encode, scramble, start_decode, DecodedChunk, EncodedChunk,
     BOOTSTRAP_BITS,
 };
-use crate::categorical::{QuantizedCategorical, MAX_ALPHABET};
+use core::num::NonZeroU32;
+
+use constriction::stream::model::{EncoderModel, EntropyModel};
+
+use crate::categorical::{AnsModel, QuantizedCategorical, MAX_ALPHABET, PRECISION};
 use crate::error::CodecError;
 use crate::inference::gaussian::{
     map_fit, reparam_fit, standard_normal, DiagGaussian, ReparamConfig,
@@ -38,13 +42,22 @@ use crate::rng::BlockRng;
 /// Monte Carlo samples per block for `-ELBO`, IWAE and the continuous ELBO.
 pub const EVAL_SAMPLES: usize = 16;
 
-/// The distribution of position `j`: the one shared by all positions, or its own.
-fn at(liks: &[QuantizedCategorical], j: usize) -> &QuantizedCategorical {
-    &liks[if liks.len() == 1 {
-        0
-    } else {
-        j.min(liks.len() - 1)
-    }]
+/// An encoder model for one already-known interval (the encoder collects the intervals
+/// of a block's symbols in coding order, then pushes them in reverse).
+struct KnownInterval(u32, NonZeroU32);
+
+impl EntropyModel<PRECISION> for KnownInterval {
+    type Symbol = usize;
+    type Probability = u32;
+}
+
+impl EncoderModel<PRECISION> for KnownInterval {
+    fn left_cumulative_and_probability(
+        &self,
+        _symbol: impl core::borrow::Borrow<usize>,
+    ) -> Option<(u32, NonZeroU32)> {
+        Some((self.0, self.1))
+    }
 }
 
 /// Configuration of the continuous chain (stored in the file header).
@@ -84,6 +97,7 @@ pub struct ContinuousBitsBackCoder<'m, M: ContinuousLatentModel> {
     config: ContinuousConfig,
     bins: LatentBins,
     accounting: bool,
+    parallel_fits: bool,
 }
 
 /// The coded latent of one block and what is needed to account for it.
@@ -133,6 +147,7 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
             config,
             bins: LatentBins::new(config.bin_bits)?,
             accounting: true,
+            parallel_fits: false,
         })
     }
 
@@ -140,6 +155,14 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
     /// Without them a decoder only measures net bits.
     pub fn with_accounting(mut self, on: bool) -> Self {
         self.accounting = on;
+        self
+    }
+
+    /// Let the encoder fit the blocks' posteriors in parallel (on the current rayon
+    /// pool) before it runs the chain. The fits do not depend on the stack, so the
+    /// output is the same either way; the decoder is sequential by construction.
+    pub fn with_parallel_fits(mut self, on: bool) -> Self {
+        self.parallel_fits = on;
         self
     }
 
@@ -153,18 +176,34 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
 
     /// Fit block `i` and choose how its latent is coded.
     fn fit(&self, pre: &M::Block, chunk: u64, i: usize, bootstrap: bool) -> Latent {
+        self.latent(self.fit_q(pre, chunk, i), bootstrap)
+    }
+
+    /// The fitted posterior of block `i` (independent of the chain's state).
+    fn fit_q(&self, pre: &M::Block, chunk: u64, i: usize) -> DiagGaussian {
         let d = self.model.latent_dim();
         let mut llg = |z: &[f64], g: &mut [f64]| self.model.log_lik_grad(pre, z, g);
-        let q = match self.config.posterior {
+        let init = self
+            .model
+            .initial_posterior(pre)
+            .filter(|q| q.dim() == d && q.mu.iter().chain(&q.rho).all(|v| v.is_finite()))
+            .unwrap_or_else(|| DiagGaussian::standard(d));
+        match self.config.posterior {
             PosteriorKind::Map => DiagGaussian {
-                mu: map_fit(d, &self.reparam_config(), &mut llg),
+                mu: map_fit(&init.mu, &self.reparam_config(), &mut llg),
                 rho: vec![math::ln(0.25); d],
             },
             _ => {
                 let mut rng = BlockRng::for_block(self.config.seed, chunk, i as u64);
-                reparam_fit(d, &self.reparam_config(), &mut rng, &mut llg, None)
+                reparam_fit(init, &self.reparam_config(), &mut rng, &mut llg, None)
             }
-        };
+        }
+    }
+
+    /// How a fitted posterior is coded: bins popped from `Q`, or (chunk start, MAP) a
+    /// point mass.
+    fn latent(&self, q: DiagGaussian, bootstrap: bool) -> Latent {
+        let d = self.model.latent_dim();
         if bootstrap || self.config.posterior == PosteriorKind::Map {
             let idx = q.mu.iter().map(|&m| self.bins.bin_of(m)).collect();
             Latent {
@@ -189,18 +228,10 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
     }
 
     fn log2_lik_coded(&self, x: &[u16], z: &[f64]) -> Result<f64, CodecError> {
-        let liks = self.model.likelihood(z, x.len());
-        if liks.len() != 1 && liks.len() != x.len() {
-            return Err(CodecError::Model(format!(
-                "likelihood returned {} distributions for a block of {}, expected 1 or {}",
-                liks.len(),
-                x.len(),
-                x.len()
-            )));
-        }
+        let mut liks = self.model.block_likelihood(z, x.len());
         let mut s = 0.0;
         for (j, &v) in x.iter().enumerate() {
-            s += at(&liks, j).log2_prob(v as usize);
+            s += liks.position(j, &x[..j])?.log2_prob(v as usize);
         }
         Ok(s)
     }
@@ -235,7 +266,6 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
         let mut idx = vec![0usize; d];
         let mut eps = vec![0.0; d];
         let mut z = vec![0.0; d];
-        let mut g = vec![0.0; d];
         for _ in 0..EVAL_SAMPLES {
             standard_normal(&mut rng, &mut eps);
             lat.q.reparameterize(&eps, &mut z);
@@ -247,7 +277,7 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
             let ll = self.log2_lik_coded(x, &self.z_of(&idx))?;
             lls.push(ll);
             log_w.push(ll - d as f64 * b - log_q);
-            cont_lls.push(self.model.log_lik_grad(pre, &z, &mut g) / math::LN_2);
+            cont_lls.push(self.model.log_lik(pre, &z) / math::LN_2);
         }
         let s = EVAL_SAMPLES as f64;
         let log_evidence = math::log2_sum_exp2(&log_w) - math::log2(s);
@@ -338,6 +368,17 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
         let mut blocks = Vec::new();
         let mut totals = RateTotals::default();
         let mut bootstrap_blocks = 0;
+        let mut intervals = Vec::with_capacity(self.block_size);
+        let mut fitted: Vec<Option<DiagGaussian>> = if self.parallel_fits {
+            use rayon::prelude::*;
+            symbols
+                .par_chunks(self.block_size)
+                .enumerate()
+                .map(|(i, x)| Some(self.fit_q(&self.model.prepare(x), chunk, i)))
+                .collect()
+        } else {
+            Vec::new()
+        };
         for (i, x) in symbols.chunks(self.block_size).enumerate() {
             let before = coder.num_valid_bits();
             let bootstrap = bootstrap_blocks == i && before < BOOTSTRAP_BITS;
@@ -345,7 +386,11 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
                 bootstrap_blocks += 1;
             }
             let pre = self.model.prepare(x);
-            let mut lat = self.fit(&pre, chunk, i, bootstrap);
+            let q = match fitted.get_mut(i).and_then(Option::take) {
+                Some(q) => q,
+                None => self.fit_q(&pre, chunk, i),
+            };
+            let mut lat = self.latent(q, bootstrap);
             if let Some(c) = &lat.coded {
                 for (k, q) in c.iter().enumerate() {
                     scramble(&mut coder);
@@ -355,17 +400,28 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
                 }
             }
             let z = self.z_of(&lat.idx);
-            let liks = self.model.likelihood(&z, x.len());
-            for (j, &s) in x.iter().enumerate().rev() {
-                let m = at(&liks, j);
-                if (s as usize) >= n || m.fixed_prob(s as usize) == 0 {
-                    return Err(CodecError::ImpossibleSymbol {
-                        block: i,
-                        position: j,
-                        symbol: s as usize,
-                        latent: lat.idx[0],
-                    });
+            let mut liks = self.model.block_likelihood(&z, x.len());
+            intervals.clear();
+            for (j, &s) in x.iter().enumerate() {
+                let interval = if (s as usize) < n {
+                    liks.position(j, &x[..j])?.interval(s as usize)
+                } else {
+                    None
+                };
+                match interval.and_then(|(l, p)| NonZeroU32::new(p).map(|p| (l, p))) {
+                    Some((l, p)) => intervals.push(KnownInterval(l, p)),
+                    None => {
+                        return Err(CodecError::ImpossibleSymbol {
+                            block: i,
+                            position: j,
+                            symbol: s as usize,
+                            latent: lat.idx[0],
+                        })
+                    }
                 }
+            }
+            drop(liks);
+            for (m, &s) in intervals.iter().zip(x).rev() {
                 coder
                     .encode_symbol(s as usize, m)
                     .map_err(|_| CodecError::Corrupt("symbol push"))?;
@@ -394,6 +450,7 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
     ) -> Result<DecodedChunk, CodecError> {
         let nblocks = len.div_ceil(self.block_size);
         let d = self.model.latent_dim();
+        let n = self.model.alphabet_size();
         let mut coder = start_decode(words, len, self.block_size, bootstrap_blocks)?;
         let mut symbols = vec![0u16; len];
         let mut blocks = Vec::with_capacity(nblocks);
@@ -408,18 +465,18 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
                     .map_err(|_| CodecError::Corrupt("latent"))?;
             }
             let z = self.z_of(&idx);
-            let liks = self.model.likelihood(&z, end - start);
-            if liks.is_empty() {
-                return Err(CodecError::Model(
-                    "likelihood returned no distribution".into(),
-                ));
+            let mut liks = self.model.block_likelihood(&z, end - start);
+            for j in 0..end - start {
+                let m = liks.position(j, &symbols[start..start + j])?;
+                let s = coder
+                    .decode_symbol(AnsModel(m))
+                    .map_err(|_| CodecError::Corrupt("symbol"))?;
+                if s >= n {
+                    return Err(CodecError::Corrupt("symbol outside the alphabet"));
+                }
+                symbols[start + j] = s as u16;
             }
-            for (j, s) in symbols[start..end].iter_mut().enumerate() {
-                let m = at(&liks, j);
-                *s = coder
-                    .decode_symbol(m)
-                    .map_err(|_| CodecError::Corrupt("symbol"))? as u16;
-            }
+            drop(liks);
             let x = &symbols[start..end];
             let bootstrap = i < bootstrap_blocks;
             let pre = self.model.prepare(x);

@@ -124,16 +124,18 @@ pub struct ReparamConfig {
     pub learning_rate: f64,
 }
 
-/// Fit `Q` from the standard normal by Adam on reparameterization gradients.
+/// Fit `Q` by Adam on reparameterization gradients, starting from `init` (the standard
+/// normal [`DiagGaussian::standard`], or e.g. an amortized encoder's output).
 /// If `trace` is given it receives the per-iteration ELBO estimates (nats).
 pub fn reparam_fit(
-    d: usize,
+    init: DiagGaussian,
     config: &ReparamConfig,
     rng: &mut BlockRng,
     log_lik_grad: &mut dyn FnMut(&[f64], &mut [f64]) -> f64,
     mut trace: Option<&mut Vec<f64>>,
 ) -> DiagGaussian {
-    let mut q = DiagGaussian::standard(d);
+    let mut q = init;
+    let d = q.dim();
     let mut adam = Adam::new(2 * d);
     let mut params = vec![0.0; 2 * d];
     let mut grad = vec![0.0; 2 * d];
@@ -166,13 +168,14 @@ pub fn reparam_fit(
     q
 }
 
-/// MAP latent by Adam ascent on `log p(x | z) + log N(z; 0, I)` from `z = 0`.
+/// MAP latent by Adam ascent on `log p(x | z) + log N(z; 0, I)` from `z = init`.
 pub fn map_fit(
-    d: usize,
+    init: &[f64],
     config: &ReparamConfig,
     log_lik_grad: &mut dyn FnMut(&[f64], &mut [f64]) -> f64,
 ) -> Vec<f64> {
-    let mut z = vec![0.0; d];
+    let d = init.len();
+    let mut z = init.to_vec();
     let mut g = vec![0.0; d];
     let mut adam = Adam::new(d);
     let iters = config.iterations as usize;

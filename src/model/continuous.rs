@@ -6,7 +6,9 @@
 //! likelihood at the bins' representative point. The rate accounting uses the coded,
 //! discrete model and states the difference to the continuous `-ELBO` as the bin cost.
 
-use crate::categorical::QuantizedCategorical;
+use crate::categorical::{QuantizedCategorical, SymbolModel};
+use crate::error::CodecError;
+use crate::inference::gaussian::DiagGaussian;
 
 /// A model `p(z) p(x | z)` with `z ~ N(0, I_d)` over blocks of `u16` symbols.
 ///
@@ -77,8 +79,73 @@ pub trait ContinuousLatentModel: Sync {
     /// through [`crate::math`]): the decoder re-runs the fit.
     fn log_lik_grad(&self, block: &Self::Block, z: &[f64], grad: &mut [f64]) -> f64;
 
+    /// `ln p(x | z)` without the gradient (the rate accounting's Monte Carlo estimates).
+    /// The default calls [`ContinuousLatentModel::log_lik_grad`]; override it when the
+    /// gradient is expensive.
+    fn log_lik(&self, block: &Self::Block, z: &[f64]) -> f64 {
+        let mut g = vec![0.0; z.len()];
+        self.log_lik_grad(block, z, &mut g)
+    }
+
     /// The coding distributions of a block of `len` symbols at latent `z`: either one
     /// distribution shared by every position, or exactly `len` (one per position). Every
     /// symbol that occurs must have nonzero probability.
-    fn likelihood(&self, z: &[f64], len: usize) -> Vec<QuantizedCategorical>;
+    ///
+    /// Models whose positions depend on earlier symbols of the block override
+    /// [`ContinuousLatentModel::block_likelihood`] instead and leave this default
+    /// (no distribution).
+    fn likelihood(&self, z: &[f64], len: usize) -> Vec<QuantizedCategorical> {
+        let _ = (z, len);
+        Vec::new()
+    }
+
+    /// The coding distributions of a block at latent `z`, position by position: the
+    /// chain asks for position `j` with the block's first `j` symbols, in order
+    /// `j = 0, 1, ..`. The default serves [`ContinuousLatentModel::likelihood`];
+    /// autoregressive models (`p(x | z) = prod_j p(x_j | z, x_{<j})`) override it.
+    fn block_likelihood<'a>(&'a self, z: &[f64], len: usize) -> Box<dyn BlockLikelihood + 'a> {
+        Box::new(IndependentPositions::new(self.likelihood(z, len), len))
+    }
+
+    /// Where the posterior fit of a block starts (e.g. an amortized encoder's output).
+    /// It must be a deterministic function of the block: the decoder recomputes it from
+    /// the decoded symbols. The default is the prior `N(0, I)`.
+    fn initial_posterior(&self, block: &Self::Block) -> Option<DiagGaussian> {
+        let _ = block;
+        None
+    }
+}
+
+/// The coding distributions of one block, served position by position.
+pub trait BlockLikelihood {
+    /// The distribution of position `j`, given `prefix`, the block's symbols before `j`.
+    /// The chain calls it for `j = 0, 1, .., len - 1` in order.
+    fn position(&mut self, j: usize, prefix: &[u16]) -> Result<&dyn SymbolModel, CodecError>;
+}
+
+/// [`BlockLikelihood`] of conditionally independent positions: one shared distribution,
+/// or one per position.
+pub struct IndependentPositions {
+    liks: Vec<QuantizedCategorical>,
+    len: usize,
+}
+
+impl IndependentPositions {
+    /// From [`ContinuousLatentModel::likelihood`]'s output for a block of `len`.
+    pub fn new(liks: Vec<QuantizedCategorical>, len: usize) -> Self {
+        Self { liks, len }
+    }
+}
+
+impl BlockLikelihood for IndependentPositions {
+    fn position(&mut self, j: usize, _prefix: &[u16]) -> Result<&dyn SymbolModel, CodecError> {
+        match self.liks.len() {
+            1 => Ok(&self.liks[0]),
+            n if n == self.len && j < n => Ok(&self.liks[j]),
+            n => Err(CodecError::Model(format!(
+                "likelihood returned {n} distributions for a block of {}, expected 1 or {}",
+                self.len, self.len
+            ))),
+        }
+    }
 }

@@ -322,7 +322,9 @@ fn refine(sample: &[&[u16]], support: &[usize], b: &mut [f64], w: &mut [f64], d:
         let mut grad = vec![0.0; np];
         for blk in sample {
             let pre = model.prepare(blk);
-            let z = map_fit(d, &cfg, &mut |z, g| model.log_lik_grad(&pre, z, g));
+            let z = map_fit(&vec![0.0; d], &cfg, &mut |z, g| {
+                model.log_lik_grad(&pre, z, g)
+            });
             let mut l = [0.0f64; ALPHABET];
             model.logits(&z, &mut l);
             let m = support

@@ -8,6 +8,8 @@
 
 pub mod bins;
 pub mod continuous;
+pub mod image;
+pub mod image_train;
 pub mod linear_gaussian;
 pub mod logistic;
 pub mod mixture;

@@ -1,0 +1,1132 @@
+//! A latent image model for 28x28 8-bit grey images (MNIST): `z ~ N(0, I_d)`, a decoder
+//! network from `z` to per-pixel features, and a causal per-pixel likelihood that mixes
+//! those features with the pixel's already-coded neighbours.
+//!
+//! # The model
+//!
+//! * **Decoder** `f = W_2 relu(W_1 z + b_1) + b_2`: `F` features per pixel.
+//! * **Pixel likelihood** `p(x_i | z, x_{<i})`: a mixture of `K` discretized logistics
+//!   over `0..=255` (the edge bins take the tails), whose parameters come from a small
+//!   network shared by all pixels, `out = V_2 relu(V_1 v + c_1) + S v + c_2`, with the
+//!   input `v` = the pixel's `F` features and twelve causal neighbours ([`NEIGHBOURS`]:
+//!   up to three pixels left and up, and the rest of the two rows above within two
+//!   columns; 0 outside the image). Pixels are coded in raster
+//!   order, so the decoder has every neighbour when it needs it.
+//! * **Amortized encoder** `(mu, rho) = heads(relu(E_1 x / 255 + e_1))`: the starting
+//!   point of the per-image BBVI fit. The decoder recomputes it from the decoded image.
+//!
+//! The ELBO is seed Eq. 4 with the analytic Gaussian KL; training maximizes it with
+//! reparameterization gradients (Eq. 7), and so does the per-image fit.
+//!
+//! # Determinism (DESIGN section 2)
+//!
+//! Everything the decoder recomputes runs in fixed-order loops: a matrix-vector product
+//! accumulates each output over the inputs in index order (`out[o] += w[j][o] * x[j]`,
+//! which vectorizes across outputs without reassociating any sum), and the transposed
+//! products use eight partial sums combined in a fixed tree. Transcendentals go through
+//! [`crate::math`]. No run-time-dispatched kernels.
+//!
+//! # Coding distributions
+//!
+//! A pixel is coded with the fixed-point CDF `C(s) = floor(F(e_s) (2^24 - 256)) + s`,
+//! where `F` is the mixture's CDF at the lower edge `e_s` of symbol `s`: every symbol
+//! keeps at least one unit of mass, and encoding or decoding one pixel needs only a few
+//! CDF evaluations (a binary search when decoding), not a 256-entry table.
+//!
+//! # Weights file (`.bbim`)
+//!
+//! Little endian: magic `BBIM`, version 1, then `u16` side, latent dimension `d`,
+//! encoder width, decoder width, features `F`, context width `G`, components `K`; then
+//! eight layers (encoder, mu head, rho head, decoder 1, decoder 2, context 1, context 2,
+//! context skip), each as a kind byte and then either (kind 1, layers of at least
+//! [`QUANTIZE_FROM`] weights) `n_out` `f32` column scales, `n_in * n_out` `i8` weights
+//! (input-major, weight = `q * scale`) and `n_out` `f32` biases, or (kind 0) the
+//! weights and biases as `f32`. The file's 64-bit
+//! xxHash identifies the model in every coded file.
+#![allow(clippy::needless_range_loop)] // index loops read like the formulas
+
+use crate::categorical::{SymbolModel, PRECISION, TOTAL};
+use crate::error::CodecError;
+use crate::inference::gaussian::DiagGaussian;
+use crate::math;
+use crate::model::continuous::{BlockLikelihood, ContinuousLatentModel};
+
+/// Image side in pixels.
+pub const SIDE: usize = 28;
+/// Pixels per image (one block of the chain).
+pub const PIXELS: usize = SIDE * SIDE;
+/// Causal neighbours fed to the pixel network, as (row, column) offsets.
+pub const NEIGHBOURS: [(isize, isize); 12] = [
+    (0, -1),
+    (0, -2),
+    (0, -3),
+    (-1, -2),
+    (-1, -1),
+    (-1, 0),
+    (-1, 1),
+    (-1, 2),
+    (-2, -1),
+    (-2, 0),
+    (-2, 1),
+    (-3, 0),
+];
+/// Largest latent dimension.
+pub const MAX_LATENT_DIM: usize = 64;
+/// Largest `iterations * samples` of a per-image fit a file may ask for (bounds decode
+/// time: each evaluation is a forward and backward pass of the network).
+pub const MAX_FIT_EVALUATIONS: u64 = 4096;
+/// Largest number of mixture components.
+pub const MAX_COMPONENTS: usize = 4;
+/// Smallest and largest log-scale of a logistic component (scaled pixel units).
+const LOG_SCALE_RANGE: (f64, f64) = (-7.0, 5.0);
+/// Layers with at least this many weights are stored as `i8` with per-output scales;
+/// smaller ones (the heads and the pixel network, where precision matters most and
+/// size least) as `f32`.
+pub const QUANTIZE_FROM: usize = 100_000;
+/// Weights file magic.
+pub const WEIGHTS_MAGIC: [u8; 4] = *b"BBIM";
+
+/// Layer indices.
+const ENC1: usize = 0;
+const ENC_MU: usize = 1;
+const ENC_RHO: usize = 2;
+const DEC1: usize = 3;
+const DEC2: usize = 4;
+const CTX1: usize = 5;
+const CTX2: usize = 6;
+const CTX_SKIP: usize = 7;
+/// Number of layers.
+pub const LAYERS: usize = 8;
+
+/// The shape of an [`ImageModel`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImageDims {
+    /// Latent dimension `d`.
+    pub latent: usize,
+    /// Hidden units of the amortized encoder.
+    pub enc_hidden: usize,
+    /// Hidden units of the decoder.
+    pub dec_hidden: usize,
+    /// Decoder features per pixel `F`.
+    pub features: usize,
+    /// Hidden units of the pixel network `G`.
+    pub ctx_hidden: usize,
+    /// Logistic components per pixel `K`.
+    pub components: usize,
+}
+
+impl Default for ImageDims {
+    fn default() -> Self {
+        Self {
+            latent: 16,
+            enc_hidden: 256,
+            dec_hidden: 256,
+            features: 2,
+            ctx_hidden: 48,
+            components: 2,
+        }
+    }
+}
+
+impl ImageDims {
+    /// Inputs of the pixel network: features and neighbours.
+    pub fn ctx_inputs(&self) -> usize {
+        self.features + NEIGHBOURS.len()
+    }
+
+    /// `(n_in, n_out)` of every layer, in file order.
+    pub fn layer_shapes(&self) -> [(usize, usize); LAYERS] {
+        let c = self.ctx_inputs();
+        let o = 3 * self.components;
+        [
+            (PIXELS, self.enc_hidden),
+            (self.enc_hidden, self.latent),
+            (self.enc_hidden, self.latent),
+            (self.latent, self.dec_hidden),
+            (self.dec_hidden, PIXELS * self.features),
+            (c, self.ctx_hidden),
+            (self.ctx_hidden, o),
+            (c, o),
+        ]
+    }
+
+    fn validate(&self) -> Result<(), CodecError> {
+        let ok = (1..=MAX_LATENT_DIM).contains(&self.latent)
+            && (1..=2048).contains(&self.enc_hidden)
+            && (1..=2048).contains(&self.dec_hidden)
+            && (1..=8).contains(&self.features)
+            && (1..=256).contains(&self.ctx_hidden)
+            && (1..=MAX_COMPONENTS).contains(&self.components);
+        if ok {
+            Ok(())
+        } else {
+            Err(CodecError::Model(format!(
+                "image model shape {self:?} is outside the supported range"
+            )))
+        }
+    }
+}
+
+/// A dense layer `out = W^T x + b`, weights stored input-major (`w[j * n_out + o]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Linear {
+    /// Inputs.
+    pub n_in: usize,
+    /// Outputs.
+    pub n_out: usize,
+    /// Weights, input-major.
+    pub w: Vec<f32>,
+    /// Biases.
+    pub b: Vec<f32>,
+}
+
+/// `sum_i a_i b_i` with eight partial sums in a fixed order (deterministic, vectorizable).
+#[inline]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let n8 = a.len() / 8 * 8;
+    for (ca, cb) in a[..n8].chunks_exact(8).zip(b[..n8].chunks_exact(8)) {
+        for l in 0..8 {
+            acc[l] += ca[l] * cb[l];
+        }
+    }
+    for i in n8..a.len() {
+        acc[i - n8] += a[i] * b[i];
+    }
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+}
+
+impl Linear {
+    /// A zero layer.
+    pub fn zeros(n_in: usize, n_out: usize) -> Self {
+        Self {
+            n_in,
+            n_out,
+            w: vec![0.0; n_in * n_out],
+            b: vec![0.0; n_out],
+        }
+    }
+
+    /// `out = W^T x + b`, each output accumulated over the inputs in index order
+    /// (zero inputs skipped).
+    #[inline]
+    pub fn forward(&self, x: &[f32], out: &mut [f32]) {
+        out.copy_from_slice(&self.b);
+        self.forward_add(x, out);
+    }
+
+    /// `out += W^T x`.
+    #[inline]
+    fn forward_add(&self, x: &[f32], out: &mut [f32]) {
+        let n = self.n_out;
+        for (j, &xj) in x.iter().enumerate() {
+            if xj == 0.0 {
+                continue;
+            }
+            let row = &self.w[j * n..(j + 1) * n];
+            for (o, &w) in out.iter_mut().zip(row) {
+                *o += w * xj;
+            }
+        }
+    }
+
+    /// `dx = W dout` (`dx[j] = sum_o w[j][o] dout[o]`); `mask` skips inputs whose
+    /// gradient is not needed (e.g. inactive ReLUs), leaving them 0.
+    #[inline]
+    fn backward_input(&self, dout: &[f32], dx: &mut [f32], mask: Option<&[f32]>) {
+        let n = self.n_out;
+        for j in 0..self.n_in {
+            if let Some(m) = mask {
+                if m[j] <= 0.0 {
+                    dx[j] = 0.0;
+                    continue;
+                }
+            }
+            dx[j] = dot(&self.w[j * n..(j + 1) * n], dout);
+        }
+    }
+
+    /// Accumulate this layer's parameter gradient for input `x` and output gradient
+    /// `dout` into `g`.
+    #[inline]
+    fn accumulate(&self, x: &[f32], dout: &[f32], g: &mut Linear) {
+        for (gb, &d) in g.b.iter_mut().zip(dout) {
+            *gb += d;
+        }
+        self.accumulate_weights(x, dout, g);
+    }
+
+    /// Accumulate the weight gradient only (for a layer whose bias is unused).
+    #[inline]
+    fn accumulate_weights(&self, x: &[f32], dout: &[f32], g: &mut Linear) {
+        let n = self.n_out;
+        for (j, &xj) in x.iter().enumerate() {
+            if xj == 0.0 {
+                continue;
+            }
+            let row = &mut g.w[j * n..(j + 1) * n];
+            for (gw, &d) in row.iter_mut().zip(dout) {
+                *gw += xj * d;
+            }
+        }
+    }
+}
+
+/// `relu` in place.
+#[inline]
+fn relu(v: &mut [f32]) {
+    for x in v {
+        if *x < 0.0 {
+            *x = 0.0;
+        }
+    }
+}
+
+/// The twelve causal neighbours of pixel `i` from the (prefix of the) image, scaled to
+/// `[0, 1]`; 0 outside the image.
+#[inline]
+pub fn neighbours(x: &[u16], i: usize, out: &mut [f32]) {
+    let (r, c) = ((i / SIDE) as isize, (i % SIDE) as isize);
+    for (k, &(dr, dc)) in NEIGHBOURS.iter().enumerate() {
+        let (rr, cc) = (r + dr, c + dc);
+        out[k] = if rr < 0 || cc < 0 || cc >= SIDE as isize {
+            0.0
+        } else {
+            x[rr as usize * SIDE + cc as usize] as f32 / 255.0
+        };
+    }
+}
+
+/// One pixel's distribution: a mixture of discretized logistics over `0..=255`, in
+/// scaled units `y = 2 x / 255 - 1` with bins of width `2 / 255`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PixelMixture {
+    k: usize,
+    log_pi: [f64; MAX_COMPONENTS],
+    mu: [f64; MAX_COMPONENTS],
+    log_s: [f64; MAX_COMPONENTS],
+    /// Whether each log-scale was clamped (its gradient is then 0).
+    clamped: [bool; MAX_COMPONENTS],
+}
+
+/// Half a bin in scaled units.
+const HALF_BIN: f64 = 1.0 / 255.0;
+/// Fixed-point mass spread by the CDF (the rest is one unit per symbol).
+const SPREAD: f64 = (TOTAL - 256) as f64;
+
+/// `ln(sigmoid(a) - sigmoid(b))` for `a > b` (either may be infinite) and its partial
+/// derivatives in `a` and `b`, computed in the tail where no cancellation occurs.
+fn log_sigmoid_diff(a: f64, b: f64) -> (f64, f64, f64) {
+    if a == f64::INFINITY {
+        // 1 - sigmoid(b) = sigmoid(-b)
+        return (math::log_sigmoid(-b), 0.0, -math::sigmoid(b));
+    }
+    if b == f64::NEG_INFINITY {
+        return (math::log_sigmoid(a), math::sigmoid(-a), 0.0);
+    }
+    // sigmoid(a) - sigmoid(b) = sigmoid(-b) - sigmoid(-a): use the side nearer a tail.
+    let flip = a + b > 0.0;
+    let (hi, lo) = if flip { (-b, -a) } else { (a, b) };
+    let (lhi, llo) = (math::log_sigmoid(hi), math::log_sigmoid(lo));
+    let v = lhi + math::ln(-math::expm1(llo - lhi));
+    let dhi = math::exp(lhi + math::log_sigmoid(-hi) - v);
+    let dlo = -math::exp(llo + math::log_sigmoid(-lo) - v);
+    if flip {
+        (v, -dlo, -dhi)
+    } else {
+        (v, dhi, dlo)
+    }
+}
+
+impl PixelMixture {
+    /// From the pixel network's `3K` outputs: logits, means, raw log-scales.
+    pub fn from_outputs(out: &[f32], k: usize) -> Self {
+        let mut m = Self {
+            k,
+            log_pi: [0.0; MAX_COMPONENTS],
+            mu: [0.0; MAX_COMPONENTS],
+            log_s: [0.0; MAX_COMPONENTS],
+            clamped: [false; MAX_COMPONENTS],
+        };
+        let mut mx = f64::NEG_INFINITY;
+        for c in 0..k {
+            mx = mx.max(out[c] as f64);
+        }
+        let mut sum = 0.0;
+        for c in 0..k {
+            sum += math::exp(out[c] as f64 - mx);
+        }
+        let lse = mx + math::ln(sum);
+        for c in 0..k {
+            m.log_pi[c] = out[c] as f64 - lse;
+            m.mu[c] = out[k + c] as f64;
+            let raw = out[2 * k + c] as f64;
+            m.log_s[c] = raw.clamp(LOG_SCALE_RANGE.0, LOG_SCALE_RANGE.1);
+            m.clamped[c] = raw != m.log_s[c];
+        }
+        m
+    }
+
+    /// `ln p(x)` in nats, and (if asked) its gradient w.r.t. the `3K` outputs.
+    pub fn log_prob(&self, x: u16, grad: Option<&mut [f32]>) -> f64 {
+        let k = self.k;
+        let y = 2.0 * x as f64 / 255.0 - 1.0;
+        let mut c = [0.0f64; MAX_COMPONENTS];
+        let mut parts = [(0.0f64, 0.0f64, 0.0f64, 0.0f64); MAX_COMPONENTS];
+        let mut mx = f64::NEG_INFINITY;
+        for j in 0..k {
+            let inv_s = math::exp(-self.log_s[j]);
+            let a = if x >= 255 {
+                f64::INFINITY
+            } else {
+                (y + HALF_BIN - self.mu[j]) * inv_s
+            };
+            let b = if x == 0 {
+                f64::NEG_INFINITY
+            } else {
+                (y - HALF_BIN - self.mu[j]) * inv_s
+            };
+            let (v, da, db) = log_sigmoid_diff(a, b);
+            c[j] = self.log_pi[j] + v;
+            // d v / d mu and d v / d log_s (infinite edges contribute nothing).
+            let (ta, tb) = (
+                if da != 0.0 { da * a } else { 0.0 },
+                if db != 0.0 { db * b } else { 0.0 },
+            );
+            parts[j] = (-(da + db) * inv_s, -(ta + tb), 0.0, 0.0);
+            mx = mx.max(c[j]);
+        }
+        let mut sum = 0.0;
+        for j in 0..k {
+            sum += math::exp(c[j] - mx);
+        }
+        let lp = mx + math::ln(sum);
+        if let Some(g) = grad {
+            for j in 0..k {
+                let w = math::exp(c[j] - lp);
+                g[j] = (w - math::exp(self.log_pi[j])) as f32;
+                g[k + j] = (w * parts[j].0) as f32;
+                g[2 * k + j] = if self.clamped[j] {
+                    0.0
+                } else {
+                    (w * parts[j].1) as f32
+                };
+            }
+        }
+        lp
+    }
+
+    /// The mixture's CDF at scaled point `e`.
+    fn cdf(&self, e: f64) -> f64 {
+        let mut f = 0.0;
+        for j in 0..self.k {
+            f += math::exp(self.log_pi[j])
+                * math::sigmoid((e - self.mu[j]) * math::exp(-self.log_s[j]));
+        }
+        f
+    }
+
+    /// Fixed-point CDF `C(s)` for `s` in `0..=256` (see the module documentation).
+    pub fn fixed_cdf(&self, s: usize) -> u32 {
+        if s == 0 {
+            return 0;
+        }
+        if s >= 256 {
+            return TOTAL;
+        }
+        let e = (2.0 * s as f64 - 1.0) / 255.0 - 1.0;
+        let f = self.cdf(e).clamp(0.0, 1.0);
+        ((f * SPREAD) as u32).min(SPREAD as u32) + s as u32
+    }
+}
+
+impl SymbolModel for PixelMixture {
+    fn alphabet_size(&self) -> usize {
+        256
+    }
+
+    fn interval(&self, s: usize) -> Option<(u32, u32)> {
+        if s >= 256 {
+            return None;
+        }
+        let l = self.fixed_cdf(s);
+        let r = self.fixed_cdf(s + 1);
+        (r > l).then_some((l, r - l))
+    }
+
+    fn quantile(&self, q: u32) -> (usize, u32, u32) {
+        // Largest s with C(s) <= q.
+        let (mut lo, mut hi) = (0usize, 256usize);
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2;
+            if self.fixed_cdf(mid) <= q {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        let l = self.fixed_cdf(lo);
+        let r = self.fixed_cdf(lo + 1);
+        (lo, l, r.saturating_sub(l))
+    }
+}
+
+const _: () = assert!(PRECISION == 24);
+
+/// Scratch buffers of one network evaluation.
+#[derive(Clone, Debug, Default)]
+pub struct Workspace {
+    z: Vec<f32>,
+    h: Vec<f32>,
+    feat: Vec<f32>,
+    dfeat: Vec<f32>,
+    dh: Vec<f32>,
+    dz: Vec<f32>,
+    v: Vec<f32>,
+    hc: Vec<f32>,
+    out: Vec<f32>,
+    dout: Vec<f32>,
+    dhc: Vec<f32>,
+    dv: Vec<f32>,
+    u: Vec<f32>,
+    he: Vec<f32>,
+    mu: Vec<f32>,
+    rho: Vec<f32>,
+}
+
+/// The trained model. See the module documentation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImageModel {
+    dims: ImageDims,
+    layers: Vec<Linear>,
+    hash: u64,
+}
+
+/// Per-layer gradients (same shapes as the model's layers).
+pub type Gradients = Vec<Linear>;
+
+impl ImageModel {
+    /// A model with the given shape and weights drawn from `init(layer, n_in)` (used by
+    /// training), unhashed.
+    pub fn with_layers(dims: ImageDims, layers: Vec<Linear>) -> Result<Self, CodecError> {
+        dims.validate()?;
+        let shapes = dims.layer_shapes();
+        if layers.len() != LAYERS
+            || layers.iter().zip(shapes).any(|(l, (i, o))| {
+                l.n_in != i || l.n_out != o || l.w.len() != i * o || l.b.len() != o
+            })
+        {
+            return Err(CodecError::Model(
+                "image model layers do not match its shape".into(),
+            ));
+        }
+        Ok(Self {
+            dims,
+            layers,
+            hash: 0,
+        })
+    }
+
+    /// Shape.
+    pub fn dims(&self) -> ImageDims {
+        self.dims
+    }
+
+    /// The layers (encoder, mu head, rho head, decoder 1, decoder 2, context 1,
+    /// context 2, context skip).
+    pub fn layers(&self) -> &[Linear] {
+        &self.layers
+    }
+
+    /// Mutable layers (training).
+    pub fn layers_mut(&mut self) -> &mut [Linear] {
+        &mut self.layers
+    }
+
+    /// 64-bit xxHash of the weights file this model was read from (0 if never saved).
+    pub fn hash(&self) -> u64 {
+        self.hash
+    }
+
+    /// Zero gradients shaped like the model.
+    pub fn zero_gradients(&self) -> Gradients {
+        self.layers
+            .iter()
+            .map(|l| Linear::zeros(l.n_in, l.n_out))
+            .collect()
+    }
+
+    fn prepare_ws(&self, ws: &mut Workspace) {
+        let d = &self.dims;
+        let c = d.ctx_inputs();
+        let o = 3 * d.components;
+        let need = |v: &mut Vec<f32>, n: usize| {
+            if v.len() != n {
+                *v = vec![0.0; n];
+            }
+        };
+        need(&mut ws.z, d.latent);
+        need(&mut ws.h, d.dec_hidden);
+        need(&mut ws.feat, PIXELS * d.features);
+        need(&mut ws.dfeat, PIXELS * d.features);
+        need(&mut ws.dh, d.dec_hidden);
+        need(&mut ws.dz, d.latent);
+        need(&mut ws.v, c);
+        need(&mut ws.hc, d.ctx_hidden);
+        need(&mut ws.out, o);
+        need(&mut ws.dout, o);
+        need(&mut ws.dhc, d.ctx_hidden);
+        need(&mut ws.dv, c);
+        need(&mut ws.u, PIXELS);
+        need(&mut ws.he, d.enc_hidden);
+        need(&mut ws.mu, d.latent);
+        need(&mut ws.rho, d.latent);
+    }
+
+    /// The decoder's features for latent `z` into `ws.feat`.
+    fn features(&self, z: &[f64], ws: &mut Workspace) {
+        for (a, &b) in ws.z.iter_mut().zip(z) {
+            *a = b as f32;
+        }
+        self.layers[DEC1].forward(&ws.z, &mut ws.h);
+        relu(&mut ws.h);
+        self.layers[DEC2].forward(&ws.h, &mut ws.feat);
+    }
+
+    /// The pixel network's outputs for pixel `i` into `ws.out` (inputs left in `ws.v`,
+    /// hidden activations in `ws.hc`).
+    #[inline]
+    fn pixel_outputs(&self, x: &[u16], i: usize, ws: &mut Workspace) {
+        let f = self.dims.features;
+        ws.v[..f].copy_from_slice(&ws.feat[i * f..(i + 1) * f]);
+        neighbours(x, i, &mut ws.v[f..]);
+        self.layers[CTX1].forward(&ws.v, &mut ws.hc);
+        relu(&mut ws.hc);
+        self.layers[CTX2].forward(&ws.hc, &mut ws.out);
+        // The skip layer has no bias of its own (the context-2 bias covers it).
+        self.layers[CTX_SKIP].forward_add(&ws.v, &mut ws.out);
+    }
+
+    /// The coding distribution of pixel `i` given the decoder features in `ws` and the
+    /// image prefix `x[..i]` (later entries of `x` are not read).
+    pub fn pixel(&self, x: &[u16], i: usize, ws: &mut Workspace) -> PixelMixture {
+        self.pixel_outputs(x, i, ws);
+        PixelMixture::from_outputs(&ws.out, self.dims.components)
+    }
+
+    /// Start coding an image at latent `z`: computes the decoder features into `ws`.
+    pub fn begin(&self, z: &[f64], ws: &mut Workspace) {
+        self.prepare_ws(ws);
+        self.features(z, ws);
+    }
+
+    /// `ln p(x | z)` (nats) of a whole image. With `dz`, its gradient w.r.t. `z`; with
+    /// `grads`, the decoder and pixel-network parameter gradients are accumulated.
+    pub fn log_lik(
+        &self,
+        x: &[u16],
+        z: &[f64],
+        dz: Option<&mut [f64]>,
+        mut grads: Option<&mut Gradients>,
+        ws: &mut Workspace,
+    ) -> f64 {
+        self.prepare_ws(ws);
+        self.features(z, ws);
+        let f = self.dims.features;
+        let k = self.dims.components;
+        let backward = dz.is_some() || grads.is_some();
+        let mut lp = 0.0;
+        for i in 0..PIXELS {
+            self.pixel_outputs(x, i, ws);
+            let m = PixelMixture::from_outputs(&ws.out, k);
+            if !backward {
+                lp += m.log_prob(x[i], None);
+                continue;
+            }
+            lp += m.log_prob(x[i], Some(&mut ws.dout));
+            let (ctx1, ctx2, skip) = (
+                &self.layers[CTX1],
+                &self.layers[CTX2],
+                &self.layers[CTX_SKIP],
+            );
+            ctx2.backward_input(&ws.dout, &mut ws.dhc, Some(&ws.hc));
+            // dv = V_1 dhc + S dout: only the feature inputs need it.
+            for j in 0..f {
+                let n = ctx1.n_out;
+                let no = skip.n_out;
+                ws.dv[j] = dot(&ctx1.w[j * n..(j + 1) * n], &ws.dhc)
+                    + dot(&skip.w[j * no..(j + 1) * no], &ws.dout);
+            }
+            ws.dfeat[i * f..(i + 1) * f].copy_from_slice(&ws.dv[..f]);
+            if let Some(g) = grads.as_deref_mut() {
+                ctx2.accumulate(&ws.hc, &ws.dout, &mut g[CTX2]);
+                skip.accumulate_weights(&ws.v, &ws.dout, &mut g[CTX_SKIP]);
+                ctx1.accumulate(&ws.v, &ws.dhc, &mut g[CTX1]);
+            }
+        }
+        if !backward {
+            return lp;
+        }
+        let dec2 = &self.layers[DEC2];
+        dec2.backward_input(&ws.dfeat, &mut ws.dh, Some(&ws.h));
+        if let Some(g) = grads {
+            dec2.accumulate(&ws.h, &ws.dfeat, &mut g[DEC2]);
+            self.layers[DEC1].accumulate(&ws.z, &ws.dh, &mut g[DEC1]);
+        }
+        if let Some(dz) = dz {
+            self.layers[DEC1].backward_input(&ws.dh, &mut ws.dz, None);
+            for (a, &b) in dz.iter_mut().zip(&ws.dz) {
+                *a = b as f64;
+            }
+        }
+        lp
+    }
+
+    /// The amortized encoder's `Q(z | x)`: the starting point of the per-image fit.
+    pub fn encode_posterior(&self, x: &[u16], ws: &mut Workspace) -> DiagGaussian {
+        self.prepare_ws(ws);
+        self.encoder_forward(x, ws);
+        DiagGaussian {
+            mu: ws.mu.iter().map(|&v| v as f64).collect(),
+            rho: ws
+                .rho
+                .iter()
+                .map(|&v| (v as f64).clamp(-30.0, 5.0))
+                .collect(),
+        }
+    }
+
+    fn encoder_forward(&self, x: &[u16], ws: &mut Workspace) {
+        for (u, &v) in ws.u.iter_mut().zip(x) {
+            *u = v as f32 / 255.0;
+        }
+        self.layers[ENC1].forward(&ws.u, &mut ws.he);
+        relu(&mut ws.he);
+        self.layers[ENC_MU].forward(&ws.he, &mut ws.mu);
+        self.layers[ENC_RHO].forward(&ws.he, &mut ws.rho);
+    }
+
+    /// One training evaluation of image `x`: the single-draw ELBO (nats) at
+    /// `z = mu + sigma eps` of the amortized encoder, with every parameter's gradient of
+    /// that ELBO accumulated into `grads` (seed Eq. 4 and Eq. 7, amortized).
+    pub fn train_step(
+        &self,
+        x: &[u16],
+        eps: &[f64],
+        kl_weight: f64,
+        grads: &mut Gradients,
+        ws: &mut Workspace,
+    ) -> (f64, f64) {
+        self.prepare_ws(ws);
+        self.encoder_forward(x, ws);
+        let d = self.dims.latent;
+        let mut z = vec![0.0f64; d];
+        let mut sigma = vec![0.0f64; d];
+        let mut kl = 0.0;
+        for i in 0..d {
+            let rho = (ws.rho[i] as f64).clamp(-30.0, 5.0);
+            sigma[i] = math::exp(rho);
+            let mu = ws.mu[i] as f64;
+            z[i] = mu + sigma[i] * eps[i];
+            kl += 0.5 * (sigma[i] * sigma[i] + mu * mu - 1.0 - 2.0 * rho);
+        }
+        let mut dz = vec![0.0f64; d];
+        let lp = self.log_lik(x, &z, Some(&mut dz), Some(grads), ws);
+        // d ELBO / d mu = g - w mu; d ELBO / d rho = g eps sigma - w (sigma^2 - 1).
+        let mut dmu = vec![0f32; d];
+        let mut drho = vec![0f32; d];
+        for i in 0..d {
+            dmu[i] = (dz[i] - kl_weight * ws.mu[i] as f64) as f32;
+            drho[i] = (dz[i] * eps[i] * sigma[i] - kl_weight * (sigma[i] * sigma[i] - 1.0)) as f32;
+        }
+        // The encoder forward is still in ws (log_lik does not touch it).
+        let mut dhe = vec![0f32; self.dims.enc_hidden];
+        let mut tmp = vec![0f32; self.dims.enc_hidden];
+        self.layers[ENC_MU].backward_input(&dmu, &mut dhe, Some(&ws.he));
+        self.layers[ENC_RHO].backward_input(&drho, &mut tmp, Some(&ws.he));
+        for (a, b) in dhe.iter_mut().zip(&tmp) {
+            *a += b;
+        }
+        self.layers[ENC_MU].accumulate(&ws.he, &dmu, &mut grads[ENC_MU]);
+        self.layers[ENC_RHO].accumulate(&ws.he, &drho, &mut grads[ENC_RHO]);
+        self.layers[ENC1].accumulate(&ws.u, &dhe, &mut grads[ENC1]);
+        (lp, kl)
+    }
+
+    /// Serialize to the weights file format, quantizing every weight to `i8` with one
+    /// scale per output unit. Returns the bytes; [`ImageModel::from_bytes`] of them gives
+    /// the model that coding uses.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&WEIGHTS_MAGIC);
+        out.push(1);
+        let d = &self.dims;
+        for v in [
+            SIDE,
+            d.latent,
+            d.enc_hidden,
+            d.dec_hidden,
+            d.features,
+            d.ctx_hidden,
+            d.components,
+        ] {
+            out.extend_from_slice(&(v as u16).to_le_bytes());
+        }
+        for l in &self.layers {
+            if l.w.len() < QUANTIZE_FROM {
+                out.push(0);
+                for v in l.w.iter().chain(&l.b) {
+                    out.extend_from_slice(&v.to_le_bytes());
+                }
+                continue;
+            }
+            out.push(1);
+            let mut scales = vec![0f32; l.n_out];
+            for o in 0..l.n_out {
+                let mut m = 0f32;
+                for j in 0..l.n_in {
+                    m = m.max(l.w[j * l.n_out + o].abs());
+                }
+                scales[o] = if m > 0.0 { m / 127.0 } else { 1.0 };
+            }
+            for s in &scales {
+                out.extend_from_slice(&s.to_le_bytes());
+            }
+            for j in 0..l.n_in {
+                for o in 0..l.n_out {
+                    let q = (l.w[j * l.n_out + o] / scales[o])
+                        .round()
+                        .clamp(-127.0, 127.0);
+                    out.push(q as i8 as u8);
+                }
+            }
+            for b in &l.b {
+                out.extend_from_slice(&b.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    /// Read a weights file (see the module documentation). Every size is checked against
+    /// the supported range before anything is allocated.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CodecError> {
+        let bad = |m: &str| CodecError::Model(format!("image model weights: {m}"));
+        if bytes.len() < 19 || bytes[..4] != WEIGHTS_MAGIC {
+            return Err(bad("not a bbcodec image model file (magic BBIM expected)"));
+        }
+        if bytes[4] != 1 {
+            return Err(bad(&format!("unsupported version {}", bytes[4])));
+        }
+        let u = |i: usize| u16::from_le_bytes([bytes[5 + 2 * i], bytes[6 + 2 * i]]) as usize;
+        if u(0) != SIDE {
+            return Err(bad(&format!("image side {} (expected {SIDE})", u(0))));
+        }
+        let dims = ImageDims {
+            latent: u(1),
+            enc_hidden: u(2),
+            dec_hidden: u(3),
+            features: u(4),
+            ctx_hidden: u(5),
+            components: u(6),
+        };
+        dims.validate()?;
+        let shapes = dims.layer_shapes();
+        let expected: usize = 19
+            + shapes
+                .iter()
+                .map(|&(i, o)| {
+                    1 + if i * o < QUANTIZE_FROM {
+                        4 * (i * o + o)
+                    } else {
+                        8 * o + i * o
+                    }
+                })
+                .sum::<usize>();
+        if bytes.len() != expected {
+            return Err(bad(&format!(
+                "{} bytes, expected {expected} for shape {dims:?}",
+                bytes.len()
+            )));
+        }
+        let mut pos = 19;
+        let f32_at = |p: &mut usize| {
+            let v = f32::from_le_bytes([bytes[*p], bytes[*p + 1], bytes[*p + 2], bytes[*p + 3]]);
+            *p += 4;
+            v
+        };
+        let mut layers = Vec::with_capacity(LAYERS);
+        for &(n_in, n_out) in &shapes {
+            let kind = bytes[pos];
+            pos += 1;
+            if kind != u8::from(n_in * n_out >= QUANTIZE_FROM) {
+                return Err(bad(&format!(
+                    "layer storage kind {kind} does not match its size"
+                )));
+            }
+            if kind == 0 {
+                let w: Vec<f32> = (0..n_in * n_out).map(|_| f32_at(&mut pos)).collect();
+                let b: Vec<f32> = (0..n_out).map(|_| f32_at(&mut pos)).collect();
+                if w.iter().chain(&b).any(|v| !v.is_finite()) {
+                    return Err(bad("non-finite weight or bias"));
+                }
+                layers.push(Linear { n_in, n_out, w, b });
+                continue;
+            }
+            let scales: Vec<f32> = (0..n_out).map(|_| f32_at(&mut pos)).collect();
+            let mut w = vec![0f32; n_in * n_out];
+            for j in 0..n_in {
+                for o in 0..n_out {
+                    w[j * n_out + o] = bytes[pos] as i8 as f32 * scales[o];
+                    pos += 1;
+                }
+            }
+            let b: Vec<f32> = (0..n_out).map(|_| f32_at(&mut pos)).collect();
+            if scales.iter().chain(&b).any(|v| !v.is_finite()) {
+                return Err(bad("non-finite scale or bias"));
+            }
+            layers.push(Linear { n_in, n_out, w, b });
+        }
+        let mut m = Self::with_layers(dims, layers)?;
+        m.hash = xxhash_rust::xxh64::xxh64(bytes, 0);
+        Ok(m)
+    }
+}
+
+/// The weights file shipped with bbcodec: trained on the first 8000 images of the
+/// MNIST test set (recipe in the README). Its hash is in every file coded with it.
+pub static BUILTIN_WEIGHTS: &[u8] = include_bytes!("../../models/mnist.bbim");
+
+/// The built-in model, parsed once.
+pub fn builtin_image_model() -> Result<&'static ImageModel, CodecError> {
+    static MODEL: std::sync::OnceLock<Result<ImageModel, String>> = std::sync::OnceLock::new();
+    MODEL
+        .get_or_init(|| ImageModel::from_bytes(BUILTIN_WEIGHTS).map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| CodecError::Model(e.clone()))
+}
+
+/// The coding distributions of one image at one latent, pixel by pixel.
+struct ImageLikelihood<'a> {
+    model: &'a ImageModel,
+    ws: Workspace,
+    len: usize,
+    current: PixelMixture,
+}
+
+impl BlockLikelihood for ImageLikelihood<'_> {
+    fn position(&mut self, j: usize, prefix: &[u16]) -> Result<&dyn SymbolModel, CodecError> {
+        if self.len != PIXELS || j >= PIXELS || prefix.len() != j {
+            return Err(CodecError::Model(format!(
+                "the image model codes blocks of {PIXELS} pixels, got a block of {}",
+                self.len
+            )));
+        }
+        self.current = self.model.pixel(prefix, j, &mut self.ws);
+        Ok(&self.current)
+    }
+}
+
+impl ContinuousLatentModel for ImageModel {
+    type Block = Vec<u16>;
+
+    fn latent_dim(&self) -> usize {
+        self.dims.latent
+    }
+
+    fn alphabet_size(&self) -> usize {
+        256
+    }
+
+    fn prepare(&self, x: &[u16]) -> Vec<u16> {
+        x.to_vec()
+    }
+
+    fn log_lik_grad(&self, x: &Vec<u16>, z: &[f64], grad: &mut [f64]) -> f64 {
+        if x.len() != PIXELS || x.iter().any(|&v| v > 255) {
+            grad.iter_mut().for_each(|g| *g = 0.0);
+            return f64::NEG_INFINITY;
+        }
+        let mut ws = Workspace::default();
+        ImageModel::log_lik(self, x, z, Some(grad), None, &mut ws)
+    }
+
+    fn log_lik(&self, x: &Vec<u16>, z: &[f64]) -> f64 {
+        if x.len() != PIXELS || x.iter().any(|&v| v > 255) {
+            return f64::NEG_INFINITY;
+        }
+        let mut ws = Workspace::default();
+        ImageModel::log_lik(self, x, z, None, None, &mut ws)
+    }
+
+    fn block_likelihood<'a>(&'a self, z: &[f64], len: usize) -> Box<dyn BlockLikelihood + 'a> {
+        let mut ws = Workspace::default();
+        self.begin(z, &mut ws);
+        Box::new(ImageLikelihood {
+            model: self,
+            ws,
+            len,
+            current: PixelMixture::from_outputs(&[0.0; 3 * MAX_COMPONENTS], 1),
+        })
+    }
+
+    fn initial_posterior(&self, x: &Vec<u16>) -> Option<DiagGaussian> {
+        if x.len() != PIXELS {
+            return None;
+        }
+        let mut ws = Workspace::default();
+        Some(self.encode_posterior(x, &mut ws))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::image_train::init_model;
+    use crate::rng::BlockRng;
+
+    fn small() -> ImageModel {
+        let dims = ImageDims {
+            latent: 3,
+            enc_hidden: 8,
+            dec_hidden: 8,
+            features: 2,
+            ctx_hidden: 5,
+            components: 2,
+        };
+        let mut m = init_model(dims, 7).unwrap();
+        // Nonzero skip weights so every path carries gradient.
+        let mut rng = BlockRng::for_block(3, 0, 0);
+        for w in m.layers_mut()[CTX_SKIP].w.iter_mut() {
+            *w = (rng.uniform() - 0.5) as f32;
+        }
+        m
+    }
+
+    fn image(seed: u64) -> Vec<u16> {
+        let mut rng = BlockRng::for_block(seed, 1, 1);
+        (0..PIXELS)
+            .map(|i| {
+                let (r, c) = (i / SIDE, i % SIDE);
+                if (8..20).contains(&r) && (10..18).contains(&c) {
+                    200 + (rng.next_u64() % 56) as u16
+                } else if rng.uniform() < 0.1 {
+                    (rng.next_u64() % 256) as u16
+                } else {
+                    0
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn log_sigmoid_diff_matches_direct_and_its_derivatives() {
+        for &(a, b) in &[
+            (0.3, -0.2),
+            (5.0, 4.0),
+            (-8.0, -9.5),
+            (30.0, 29.0),
+            (-40.0, -41.0),
+        ] {
+            let (v, da, db) = log_sigmoid_diff(a, b);
+            // Plain subtraction on the side of 0 where it does not cancel.
+            let direct = if a + b > 0.0 {
+                math::sigmoid(-b) - math::sigmoid(-a)
+            } else {
+                math::sigmoid(a) - math::sigmoid(b)
+            }
+            .ln();
+            if direct.is_finite() && direct > -30.0 {
+                assert!((v - direct).abs() < 1e-9 * direct.abs().max(1.0), "{a} {b}");
+            }
+            let h = 1e-6;
+            let fa = (log_sigmoid_diff(a + h, b).0 - log_sigmoid_diff(a - h, b).0) / (2.0 * h);
+            let fb = (log_sigmoid_diff(a, b + h).0 - log_sigmoid_diff(a, b - h).0) / (2.0 * h);
+            assert!(
+                (fa - da).abs() < 1e-5 * da.abs().max(1.0),
+                "{a} {b}: {fa} vs {da}"
+            );
+            assert!(
+                (fb - db).abs() < 1e-5 * db.abs().max(1.0),
+                "{a} {b}: {fb} vs {db}"
+            );
+        }
+    }
+
+    #[test]
+    fn pixel_probabilities_sum_to_one_and_match_fixed_point() {
+        let out = [0.3f32, -0.2, -0.8, 0.4, -3.0, -1.5];
+        let m = PixelMixture::from_outputs(&out, 2);
+        let total: f64 = (0..256).map(|s| math::exp(m.log_prob(s, None))).sum();
+        assert!((total - 1.0).abs() < 1e-9, "{total}");
+        assert_eq!(m.fixed_cdf(256), TOTAL);
+        for s in 0..256 {
+            let (l, p) = m.interval(s).unwrap();
+            assert!(p >= 1);
+            let p_float = math::exp(m.log_prob(s as u16, None));
+            // Quantization error: at most one unit of 2^-24 per edge plus the leak.
+            assert!((p as f64 / TOTAL as f64 - p_float).abs() < 300.0 / TOTAL as f64);
+            assert_eq!(m.quantile(l), (s, l, p));
+            assert_eq!(m.quantile(l + p - 1), (s, l, p));
+        }
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let m = small();
+        let x = image(5);
+        let mut ws = Workspace::default();
+        let z = [0.3, -0.7, 1.1];
+        let mut dz = [0.0; 3];
+        let mut g = m.zero_gradients();
+        let lp = m.log_lik(&x, &z, Some(&mut dz), Some(&mut g), &mut ws);
+        assert!(lp.is_finite());
+        for k in 0..3 {
+            let h = 1e-3;
+            let mut zp = z;
+            zp[k] += h;
+            let mut zm = z;
+            zm[k] -= h;
+            let fd = (m.log_lik(&x, &zp, None, None, &mut ws)
+                - m.log_lik(&x, &zm, None, None, &mut ws))
+                / (2.0 * h);
+            // f32 network: relative agreement to a few 1e-3.
+            assert!(
+                (fd - dz[k]).abs() < 5e-3 * fd.abs().max(10.0),
+                "z{k}: {fd} vs {}",
+                dz[k]
+            );
+        }
+        // A few parameters of every decoder-side layer.
+        for li in [DEC1, DEC2, CTX1, CTX2, CTX_SKIP] {
+            for idx in [0usize, 7, 13] {
+                let mut mp = m.clone();
+                let h = 1e-2f32;
+                let w0 = mp.layers[li].w[idx];
+                mp.layers[li].w[idx] = w0 + h;
+                let up = mp.log_lik(&x, &z, None, None, &mut ws);
+                mp.layers[li].w[idx] = w0 - h;
+                let dn = mp.log_lik(&x, &z, None, None, &mut ws);
+                let fd = (up - dn) / (2.0 * h as f64);
+                let an = g[li].w[idx] as f64;
+                assert!(
+                    (fd - an).abs() < 2e-2 * fd.abs().max(1.0),
+                    "layer {li} w{idx}: {fd} vs {an}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn weights_roundtrip_and_reject_damage() {
+        let m = small();
+        let bytes = m.to_bytes();
+        let r = ImageModel::from_bytes(&bytes).unwrap();
+        assert_eq!(r.to_bytes(), bytes, "quantization is idempotent");
+        assert_ne!(r.hash(), 0);
+        assert!(ImageModel::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+        let mut b = bytes.clone();
+        b[7] = 0xff; // latent dimension 0xff..
+        assert!(ImageModel::from_bytes(&b).is_err());
+        assert!(ImageModel::from_bytes(b"BBIM").is_err());
+    }
+}
