@@ -165,7 +165,7 @@ fn bbvi_reaches_the_analytic_mean_field_optimum() {
     };
     let mut rng = BlockRng::for_block(1, 2, 3);
     let q = reparam_fit(
-        3,
+        DiagGaussian::standard(3),
         &cfg,
         &mut rng,
         &mut |z, g| m.log_density_grad(&x, z, g),
@@ -380,7 +380,7 @@ fn cavi_and_bbvi_final_elbo() {
         learning_rate: 0.1,
     };
     let q = reparam_fit(
-        3,
+        DiagGaussian::standard(3),
         &cfg,
         &mut BlockRng::for_block(0, 0, 1),
         &mut |z, g| m.log_density_grad(&x, z, g),
@@ -435,7 +435,7 @@ fn reparameterization_refit_is_bit_identical() {
     };
     let fit = || {
         reparam_fit(
-            3,
+            DiagGaussian::standard(3),
             &cfg,
             &mut BlockRng::for_block(7, 3, 11),
             &mut |z, g| m.log_density_grad(&x, z, g),

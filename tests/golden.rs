@@ -22,6 +22,18 @@ fn logistic(p: PosteriorKind) -> EncodeOptions {
     o
 }
 
+/// The mnist model with the built-in weights (whose hash the file records), two images
+/// per chunk, the fit pinned.
+fn mnist() -> EncodeOptions {
+    let mut o = EncodeOptions::for_model(ModelKind::Mnist);
+    o.chunk_size = 2 * 784;
+    o.fit.iterations = 32;
+    o.fit.samples = 1;
+    o.fit.learning_rate = 0.05;
+    o.bin_bits = 10;
+    o
+}
+
 /// (golden file, input file, options)
 fn cases() -> Vec<(&'static str, &'static str, EncodeOptions)> {
     let with = |p: PosteriorKind, block: u32, chunk: u32| {
@@ -79,6 +91,7 @@ fn cases() -> Vec<(&'static str, &'static str, EncodeOptions)> {
             "kppkn3k.bin",
             logistic(PosteriorKind::Map),
         ),
+        ("mnist4.bbc", "mnist4.idx", mnist()),
     ]
 }
 
