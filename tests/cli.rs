@@ -242,3 +242,95 @@ fn usage_errors_exit_2_and_bad_values_exit_1() {
     assert!(err.contains(".bbc"), "{err}");
     assert_clean_failure(bbcodec().arg("encode").arg(dir.path().join("missing")));
 }
+
+fn mnist_sample() -> Vec<u8> {
+    fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/golden/mnist4.idx")).unwrap()
+}
+
+#[test]
+fn mnist_model_roundtrips_and_refuses_other_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let inp = dir.path().join("four.idx");
+    fs::write(&inp, mnist_sample()).unwrap();
+    let report = dir.path().join("r.json");
+    bbcodec()
+        .args(["encode", "--model", "mnist", "-q", "--report"])
+        .arg(&report)
+        .arg(&inp)
+        .assert()
+        .success();
+    let r: serde_json::Value = serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["model"], "mnist");
+    assert_eq!(r["neg_log_px_method"], "iwae");
+    let out = dir.path().join("back.idx");
+    bbcodec()
+        .args(["decode", "-q", "-o"])
+        .arg(&out)
+        .arg(dir.path().join("four.idx.bbc"))
+        .assert()
+        .success();
+    assert_eq!(fs::read(&out).unwrap(), mnist_sample());
+    // A text file is not an IDX image file.
+    let txt = dir.path().join("t.txt");
+    fs::write(&txt, sample()).unwrap();
+    let err = assert_clean_failure(bbcodec().args(["encode", "--model", "mnist", "-q"]).arg(&txt));
+    assert!(err.contains("IDX"), "{err}");
+    assert!(!dir.path().join("t.txt.bbc").exists(), "no partial output is left");
+    // The latent dimension comes from the weights; a weights file must be one.
+    let err = assert_clean_failure(
+        bbcodec()
+            .args(["encode", "--model", "mnist", "--latent-dim", "4", "-q"])
+            .arg(&inp),
+    );
+    assert!(err.contains("--latent-dim"), "{err}");
+    let err = assert_clean_failure(
+        bbcodec()
+            .args(["decode", "-q", "-c", "--weights"])
+            .arg(&txt)
+            .arg(dir.path().join("four.idx.bbc")),
+    );
+    assert!(err.contains("BBIM"), "{err}");
+}
+
+#[test]
+fn train_writes_weights_that_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let inp = dir.path().join("four.idx");
+    fs::write(&inp, mnist_sample()).unwrap();
+    let w = dir.path().join("w.bbim");
+    let out = bbcodec()
+        .args(["train", "--first", "3", "--epochs", "1", "-o"])
+        .arg(&w)
+        .arg(&inp)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("held-out"), "{stdout}");
+    // Never overwrites without -f.
+    let err = assert_clean_failure(
+        bbcodec()
+            .args(["train", "--first", "3", "--epochs", "1", "-o"])
+            .arg(&w)
+            .arg(&inp),
+    );
+    assert!(err.contains("exists"), "{err}");
+    // Files coded with these weights need them to decode.
+    bbcodec()
+        .args(["encode", "--model", "mnist", "-q", "--weights"])
+        .arg(&w)
+        .arg(&inp)
+        .assert()
+        .success();
+    let bbc = dir.path().join("four.idx.bbc");
+    let err = assert_clean_failure(bbcodec().args(["decode", "-q", "-c"]).arg(&bbc));
+    assert!(err.contains("coded with image model"), "{err}");
+    let back = bbcodec()
+        .args(["decode", "-q", "-c", "--weights"])
+        .arg(&w)
+        .arg(&bbc)
+        .output()
+        .unwrap();
+    assert!(back.status.success());
+    assert_eq!(back.stdout, mnist_sample());
+}
