@@ -273,9 +273,16 @@ fn mnist_model_roundtrips_and_refuses_other_inputs() {
     // A text file is not an IDX image file.
     let txt = dir.path().join("t.txt");
     fs::write(&txt, sample()).unwrap();
-    let err = assert_clean_failure(bbcodec().args(["encode", "--model", "mnist", "-q"]).arg(&txt));
+    let err = assert_clean_failure(
+        bbcodec()
+            .args(["encode", "--model", "mnist", "-q"])
+            .arg(&txt),
+    );
     assert!(err.contains("IDX"), "{err}");
-    assert!(!dir.path().join("t.txt.bbc").exists(), "no partial output is left");
+    assert!(
+        !dir.path().join("t.txt.bbc").exists(),
+        "no partial output is left"
+    );
     // The latent dimension comes from the weights; a weights file must be one.
     let err = assert_clean_failure(
         bbcodec()
@@ -304,7 +311,11 @@ fn train_writes_weights_that_code() {
         .arg(&inp)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("held-out"), "{stdout}");
     // Never overwrites without -f.

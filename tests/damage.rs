@@ -107,3 +107,25 @@ fn hostile_lengths_do_not_allocate() {
     let err = decompress(&f, &DecodeOptions::default()).unwrap_err();
     assert!(err.to_string().contains("truncated"), "{err}");
 }
+
+#[test]
+fn damage_sweep_over_the_image_model() {
+    // Fewer cases than the byte models: every decode re-runs the network fits.
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/golden");
+    let file = std::fs::read(dir.join("mnist4.bbc")).unwrap();
+    let original = std::fs::read(dir.join("mnist4.idx")).unwrap();
+    let mut o = Outcomes::default();
+    let mut rng = ChaCha8Rng::seed_from_u64(784);
+    for n in (0..file.len()).step_by(5) {
+        classify(&file[..n], &original, &mut o);
+    }
+    for _ in 0..200 {
+        let mut f = file.clone();
+        let bit = (rng.next_u64() % (8 * f.len() as u64)) as usize;
+        f[bit / 8] ^= 1 << (bit % 8);
+        classify(&f, &original, &mut o);
+    }
+    eprintln!("mnist4.bbc: {o:?}");
+    assert_eq!(o.panics, 0, "{o:?}");
+    assert_eq!(o.wrong_bytes, 0, "{o:?}");
+}
