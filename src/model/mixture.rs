@@ -68,6 +68,9 @@ pub struct MixtureModel {
     params: MixtureParams,
     prior: QuantizedCategorical,
     components: Vec<QuantizedCategorical>,
+    /// `log2 theta_z[c]` symbol-major (`[c * K + z]`), so that the log-likelihoods of
+    /// all components accumulate together, each in symbol order.
+    log2_by_symbol: Vec<f64>,
 }
 
 impl MixtureModel {
@@ -102,10 +105,18 @@ impl MixtureModel {
                     })?,
             );
         }
+        let n = params.alphabet;
+        let mut log2_by_symbol = vec![0.0; n * k];
+        for (z, comp) in components.iter().enumerate() {
+            for (c, &l) in comp.log2_probs().iter().enumerate().take(n) {
+                log2_by_symbol[c * k + z] = l;
+            }
+        }
         Ok(Self {
             params,
             prior,
             components,
+            log2_by_symbol,
         })
     }
 
@@ -143,9 +154,7 @@ impl DiscreteLatentModel for MixtureModel {
     /// symbols `c` of the block, in increasing symbol order.
     fn log2_likelihoods(&self, x: &[u16], out: &mut [f64]) {
         let hist = SparseHistogram::of(x, self.params.alphabet);
-        for (z, o) in out.iter_mut().enumerate() {
-            *o = hist.log2_likelihood(&self.components[z].log2_probs());
-        }
+        hist.log2_likelihoods(&self.log2_by_symbol, out);
     }
 }
 
@@ -163,15 +172,23 @@ impl SparseHistogram {
     pub fn of(x: &[u16], alphabet: usize) -> Self {
         let mut entries: Vec<(u16, u32)> = Vec::new();
         if alphabet <= 256 {
+            // Counts plus a bitmap of the symbols present: the entries come out in
+            // increasing symbol order at a cost of the distinct symbols, not 256.
             let mut dense = [0u32; 256];
+            let mut present = [0u64; 4];
             for &s in x {
-                if let Some(c) = dense[..alphabet].get_mut(s as usize) {
-                    *c += 1;
+                if (s as usize) < alphabet {
+                    dense[s as usize] += 1;
+                    present[s as usize >> 6] |= 1 << (s & 63);
                 }
             }
-            for (s, &c) in dense[..alphabet].iter().enumerate() {
-                if c > 0 {
-                    entries.push((s as u16, c));
+            entries.reserve(present.iter().map(|w| w.count_ones() as usize).sum());
+            for (wi, &word) in present.iter().enumerate() {
+                let mut w = word;
+                while w != 0 {
+                    let s = wi * 64 + w.trailing_zeros() as usize;
+                    entries.push((s as u16, dense[s]));
+                    w &= w - 1;
                 }
             }
         } else if alphabet <= 4096 || x.len() * 8 >= alphabet {
@@ -212,6 +229,23 @@ impl SparseHistogram {
             s += n as f64 * log_table[c as usize];
         }
         s
+    }
+
+    /// [`SparseHistogram::log2_likelihood`] for `K = out.len()` tables at once, given
+    /// symbol-major (`by_symbol[c * K + z]`): each `out[z]` is accumulated in the same
+    /// order with the same operations (so the same bits), and the inner loop over `z`
+    /// vectorizes.
+    #[inline]
+    pub fn log2_likelihoods(&self, by_symbol: &[f64], out: &mut [f64]) {
+        let k = out.len();
+        out.iter_mut().for_each(|o| *o = 0.0);
+        for &(c, n) in &self.entries {
+            let nf = n as f64;
+            let row = &by_symbol[c as usize * k..(c as usize + 1) * k];
+            for (o, &l) in out.iter_mut().zip(row) {
+                *o += nf * l;
+            }
+        }
     }
 }
 
@@ -435,16 +469,24 @@ fn em(
     let strength = 0.05 * support;
     let mut resp = vec![0.0; k];
     let mut lj = vec![0.0; k];
+    let mut ll = vec![0.0; k];
+    let mut by_symbol = vec![0.0; n * k];
     for _ in 0..iters {
         let mut counts = vec![vec![0.0f64; n]; k];
         let mut mass = vec![0.0f64; k];
         let log2_w: Vec<f64> = log2_vec(&fm.weights);
+        for z in 0..k {
+            for c in 0..n {
+                by_symbol[c * k + z] = fm.log2_theta[z][c];
+            }
+        }
         for h in hists {
             if h.total == 0 {
                 continue;
             }
+            h.log2_likelihoods(&by_symbol, &mut ll);
             for z in 0..k {
-                lj[z] = log2_w[z] + h.log2_likelihood(&fm.log2_theta[z]);
+                lj[z] = log2_w[z] + ll[z];
             }
             math::normalize_log2(&lj, &mut resp);
             for z in 0..k {
