@@ -91,6 +91,7 @@ impl QuantizedCategorical {
 
     /// Like [`QuantizedCategorical::from_int_weights`] but without the eager `log2`
     /// table: for distributions built to code a single symbol (adaptive models).
+    #[cfg(test)]
     pub(crate) fn from_int_weights_lean(weights: &[u64]) -> Result<Self, CategoricalError> {
         let nonzero = weights.iter().filter(|&&w| w > 0).count() as u64;
         let total: u64 = weights.iter().sum();

@@ -107,8 +107,11 @@ impl EncodeOptions {
 
     fn header(&self) -> Header {
         let continuous = matches!(self.model, ModelKind::Logistic | ModelKind::Mnist);
-        let latent_dim = match (self.model, self.image_model()) {
-            (ModelKind::Mnist, Ok(m)) => m.dims().latent as u8,
+        // Only the mnist model reads its weights (parsing them is not free).
+        let latent_dim = match self.model {
+            ModelKind::Mnist => self
+                .image_model()
+                .map_or(self.latent_dim, |m| m.dims().latent as u8),
             _ => self.latent_dim,
         };
         Header {

@@ -14,7 +14,7 @@ use constriction::stream::queue::{DefaultRangeDecoder, DefaultRangeEncoder};
 use constriction::stream::{Decode, Encode};
 
 use super::DiscreteLatentModel;
-use crate::categorical::QuantizedCategorical;
+use crate::categorical::{AnsModel, QuantizedCategorical, SymbolModel, TOTAL};
 use crate::error::FormatError;
 use crate::math;
 
@@ -584,9 +584,41 @@ impl Adaptive {
             total: n as u64,
         }
     }
-    fn model(&self) -> QuantizedCategorical {
-        QuantizedCategorical::from_int_weights_lean(&self.counts).expect("counts are positive")
+    fn model(&self) -> AnsModel<'_, Self> {
+        AnsModel(self)
     }
+
+    /// The fixed-point probabilities of [`QuantizedCategorical::from_int_weights_lean`]
+    /// of the counts (`1 + c * free / total` each, the rounding leftover added to the
+    /// first largest count), without building the table: returns `free`, the index of
+    /// the first largest count and the leftover.
+    fn layout(&self) -> (u64, usize, u64) {
+        let free = TOTAL as u64 - self.counts.len() as u64;
+        let (mut best, mut sum) = (0usize, 0u64);
+        for (i, &c) in self.counts.iter().enumerate() {
+            if c > self.counts[best] {
+                best = i;
+            }
+            sum += 1 + c * free / self.total;
+        }
+        (free, best, TOTAL as u64 - sum)
+    }
+
+    /// `(left, probability)` of every symbol in order, until `stop` says so.
+    fn walk(&self, mut stop: impl FnMut(usize, u32, u32) -> bool) -> (usize, u32, u32) {
+        let (free, best, leftover) = self.layout();
+        let mut left = 0u64;
+        let n = self.counts.len();
+        for (i, &c) in self.counts.iter().enumerate() {
+            let p = 1 + c * free / self.total + if i == best { leftover } else { 0 };
+            if stop(i, left as u32, p as u32) || i + 1 == n {
+                return (i, left as u32, p as u32);
+            }
+            left += p;
+        }
+        (0, 0, 0)
+    }
+
     fn update(&mut self, s: usize) {
         self.counts[s] += Self::STEP;
         self.total += Self::STEP;
@@ -597,6 +629,25 @@ impl Adaptive {
                 self.total += *c;
             }
         }
+    }
+}
+
+impl SymbolModel for Adaptive {
+    fn alphabet_size(&self) -> usize {
+        self.counts.len()
+    }
+
+    fn interval(&self, s: usize) -> Option<(u32, u32)> {
+        if s >= self.counts.len() {
+            return None;
+        }
+        let (_, l, p) = self.walk(|i, _, _| i == s);
+        Some((l, p))
+    }
+
+    fn quantile(&self, q: u32) -> (usize, u32, u32) {
+        // A linear scan: these alphabets have at most a few hundred symbols.
+        self.walk(|_, l, p| q < l + p)
     }
 }
 
@@ -728,6 +779,32 @@ pub fn decode_params(bytes: &[u8], alphabet: usize) -> Result<MixtureParams, For
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn adaptive_model_matches_the_table_it_stands_for() {
+        use constriction::stream::model::{DecoderModel, EncoderModel};
+        let mut a = Adaptive::new(LEVEL_SYMBOLS);
+        let mut x = 12345u64;
+        for step in 0..3000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            // Skewed updates, so the largest count moves around and halvings happen.
+            let s = ((x >> 33) % 7 + (x >> 40) % 3 * (step % 5)) as usize % LEVEL_SYMBOLS;
+            if step % 97 == 0 {
+                let table = QuantizedCategorical::from_int_weights_lean(&a.counts).unwrap();
+                for t in 0..LEVEL_SYMBOLS {
+                    let (l, p) = table.left_cumulative_and_probability(t).unwrap();
+                    assert_eq!(a.interval(t), Some((l, p.get())), "symbol {t}");
+                    for q in [l, l + p.get() - 1] {
+                        assert_eq!(a.quantile(q), (t, l, p.get()));
+                        assert_eq!(table.quantile_function(q).0, t);
+                    }
+                }
+            }
+            a.update(s);
+        }
+    }
 
     #[test]
     fn level_weights_are_monotone_and_positive() {
