@@ -19,6 +19,8 @@ fn logistic(p: PosteriorKind) -> EncodeOptions {
     o.latent_dim = 2;
     o.bin_bits = 8;
     o.fit.posterior = p;
+    // The chunk size of the time the goldens were written (it is in the header).
+    o.chunk_size = 1 << 20;
     o
 }
 
