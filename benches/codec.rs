@@ -1,4 +1,5 @@
-//! Benchmarks: raw ANS push/pop, one BBVI fit per block per estimator, and end-to-end
+//! Benchmarks: raw ANS push/pop, one BBVI fit per block per estimator and family (the
+//! mixture's estimators, the linear-Gaussian and the image model), and end-to-end
 //! encode/decode throughput (on a corpus file when `../shared/corpus` is present).
 //! `cargo test` runs each once as a smoke test; `cargo bench` measures.
 
@@ -146,5 +147,54 @@ fn gaussian_fits(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, ans, fit, gaussian_fits, end_to_end);
+/// The image model on one held-out MNIST image: the amortized encoder, one gradient
+/// of `log p(x | z)`, the default per-image fit (32 reparameterization steps from the
+/// encoder's output), and the pixel coding distributions of one image.
+fn image_fit(c: &mut Criterion) {
+    use bbcodec::inference::gaussian::{reparam_fit, ReparamConfig};
+    use bbcodec::model::image::{builtin_image_model, PIXELS};
+    use bbcodec::model::ContinuousLatentModel;
+    let file =
+        std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/golden/mnist4.idx"))
+            .unwrap();
+    let x = bbcodec::idx::read_images(&file).unwrap().remove(1);
+    let m = builtin_image_model().unwrap();
+    let d = m.latent_dim();
+    let mut g = c.benchmark_group("image_model");
+    g.bench_function("encoder", |b| b.iter(|| m.initial_posterior(&x)));
+    let q0 = m.initial_posterior(&x).unwrap();
+    let mut grad = vec![0.0; d];
+    g.bench_function("log_lik_grad", |b| {
+        b.iter(|| m.log_lik_grad(&x, &q0.mu, &mut grad))
+    });
+    let cfg = ReparamConfig {
+        iterations: 32,
+        samples: 1,
+        learning_rate: 0.05,
+    };
+    g.bench_function("fit_32x1", |b| {
+        b.iter(|| {
+            reparam_fit(
+                q0.clone(),
+                &cfg,
+                &mut BlockRng::for_block(1, 2, 3),
+                &mut |z, gr| m.log_lik_grad(&x, z, gr),
+                None,
+            )
+        })
+    });
+    g.bench_function("code_pixels", |b| {
+        b.iter(|| {
+            let mut lik = m.block_likelihood(&q0.mu, PIXELS);
+            let mut bits = 0.0;
+            for j in 0..PIXELS {
+                bits += lik.position(j, &x[..j]).unwrap().log2_prob(x[j] as usize);
+            }
+            bits
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, ans, fit, gaussian_fits, end_to_end, image_fit);
 criterion_main!(benches);
