@@ -101,6 +101,14 @@ fn end_to_end(c: &mut Criterion) {
         g.bench_function(format!("decode_{name}"), |b| {
             b.iter(|| decompress(&file, &DecodeOptions::default()).unwrap())
         });
+        // Plain decompression (`decode -q`): no rate accounting.
+        let plain = DecodeOptions {
+            skip_accounting: true,
+            ..Default::default()
+        };
+        g.bench_function(format!("decode_{name}_plain"), |b| {
+            b.iter(|| decompress(&file, &plain).unwrap())
+        });
     }
     g.finish();
 }

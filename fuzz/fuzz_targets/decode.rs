@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = bbcodec::decompress(data, &bbcodec::DecodeOptions { threads: 1, keep_blocks: false, skip_accounting: false });
+    let _ = bbcodec::decompress(data, &bbcodec::DecodeOptions { threads: 1, ..Default::default() });
 });

@@ -15,5 +15,5 @@ fuzz_target!(|data: &[u8]| {
     let (mut file, _) = bbcodec::compress(b"", &opts).expect("empty input encodes");
     file.truncate(bbcodec::container::HEADER_BYTES);
     file.extend_from_slice(data);
-    let _ = bbcodec::decompress(&file, &bbcodec::DecodeOptions { threads: 1, keep_blocks: false, skip_accounting: false });
+    let _ = bbcodec::decompress(&file, &bbcodec::DecodeOptions { threads: 1, ..Default::default() });
 });

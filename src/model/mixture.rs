@@ -153,8 +153,15 @@ impl DiscreteLatentModel for MixtureModel {
     /// Histogram form: `log2 P(x | z) = sum_c n_c log2 theta_z[c]` over the distinct
     /// symbols `c` of the block, in increasing symbol order.
     fn log2_likelihoods(&self, x: &[u16], out: &mut [f64]) {
-        let hist = SparseHistogram::of(x, self.params.alphabet);
-        hist.log2_likelihoods(&self.log2_by_symbol, out);
+        // One histogram buffer per thread: no allocation per block.
+        thread_local! {
+            static HIST: std::cell::RefCell<SparseHistogram> = Default::default();
+        }
+        HIST.with(|h| {
+            let mut h = h.borrow_mut();
+            h.fill(x, self.params.alphabet);
+            h.log2_likelihoods(&self.log2_by_symbol, out);
+        });
     }
 }
 
@@ -170,7 +177,15 @@ pub struct SparseHistogram {
 impl SparseHistogram {
     /// Count the symbols of `x` (all must be `< alphabet`; others are ignored).
     pub fn of(x: &[u16], alphabet: usize) -> Self {
-        let mut entries: Vec<(u16, u32)> = Vec::new();
+        let mut h = Self::default();
+        h.fill(x, alphabet);
+        h
+    }
+
+    /// [`SparseHistogram::of`] into this histogram, reusing its buffer.
+    pub fn fill(&mut self, x: &[u16], alphabet: usize) {
+        let mut entries = std::mem::take(&mut self.entries);
+        entries.clear();
         if alphabet <= 256 {
             // Counts plus a bitmap of the symbols present: the entries come out in
             // increasing symbol order at a cost of the distinct symbols, not 256.
@@ -217,8 +232,8 @@ impl SparseHistogram {
                 }
             }
         }
-        let total = entries.iter().map(|e| e.1).sum();
-        Self { entries, total }
+        self.total = entries.iter().map(|e| e.1).sum();
+        self.entries = entries;
     }
 
     /// `sum_c n_c * table[c]` in symbol order.
@@ -569,6 +584,9 @@ fn bucket(level: u8) -> usize {
     }
 }
 
+/// Largest alphabet of an [`Adaptive`] model (the level deltas).
+const MAX_ADAPTIVE: usize = DELTA_SYMBOLS;
+
 /// Adaptive frequency model: counts start at 1 and grow by `STEP` per occurrence.
 struct Adaptive {
     counts: Vec<u64>,
@@ -579,6 +597,7 @@ impl Adaptive {
     const STEP: u64 = 24;
     const LIMIT: u64 = 1 << 16;
     fn new(n: usize) -> Self {
+        debug_assert!(n <= MAX_ADAPTIVE);
         Self {
             counts: vec![1; n],
             total: n as u64,
@@ -590,33 +609,21 @@ impl Adaptive {
 
     /// The fixed-point probabilities of [`QuantizedCategorical::from_int_weights_lean`]
     /// of the counts (`1 + c * free / total` each, the rounding leftover added to the
-    /// first largest count), without building the table: returns `free`, the index of
-    /// the first largest count and the leftover.
-    fn layout(&self) -> (u64, usize, u64) {
-        let free = TOTAL as u64 - self.counts.len() as u64;
+    /// first largest count), written into `out` without building a table.
+    fn fixed_probs<'a>(&self, out: &'a mut [u32; MAX_ADAPTIVE]) -> &'a [u32] {
+        let n = self.counts.len();
+        let free = TOTAL as u64 - n as u64;
         let (mut best, mut sum) = (0usize, 0u64);
-        for (i, &c) in self.counts.iter().enumerate() {
+        for (i, (&c, o)) in self.counts.iter().zip(out.iter_mut()).enumerate() {
             if c > self.counts[best] {
                 best = i;
             }
-            sum += 1 + c * free / self.total;
+            let q = 1 + c * free / self.total;
+            *o = q as u32;
+            sum += q;
         }
-        (free, best, TOTAL as u64 - sum)
-    }
-
-    /// `(left, probability)` of every symbol in order, until `stop` says so.
-    fn walk(&self, mut stop: impl FnMut(usize, u32, u32) -> bool) -> (usize, u32, u32) {
-        let (free, best, leftover) = self.layout();
-        let mut left = 0u64;
-        let n = self.counts.len();
-        for (i, &c) in self.counts.iter().enumerate() {
-            let p = 1 + c * free / self.total + if i == best { leftover } else { 0 };
-            if stop(i, left as u32, p as u32) || i + 1 == n {
-                return (i, left as u32, p as u32);
-            }
-            left += p;
-        }
-        (0, 0, 0)
+        out[best] += (TOTAL as u64 - sum) as u32;
+        &out[..n]
     }
 
     fn update(&mut self, s: usize) {
@@ -641,13 +648,23 @@ impl SymbolModel for Adaptive {
         if s >= self.counts.len() {
             return None;
         }
-        let (_, l, p) = self.walk(|i, _, _| i == s);
-        Some((l, p))
+        let mut buf = [0u32; MAX_ADAPTIVE];
+        let p = self.fixed_probs(&mut buf);
+        Some((p[..s].iter().sum(), p[s]))
     }
 
     fn quantile(&self, q: u32) -> (usize, u32, u32) {
         // A linear scan: these alphabets have at most a few hundred symbols.
-        self.walk(|_, l, p| q < l + p)
+        let mut buf = [0u32; MAX_ADAPTIVE];
+        let p = self.fixed_probs(&mut buf);
+        let mut left = 0u32;
+        for (i, &pi) in p.iter().enumerate() {
+            if q < left + pi || i + 1 == p.len() {
+                return (i, left, pi);
+            }
+            left += pi;
+        }
+        (0, 0, 0)
     }
 }
 
