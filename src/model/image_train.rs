@@ -1,4 +1,4 @@
-//! Training the [`ImageModel`](super::image::ImageModel) by amortized variational
+//! Training the [`super::image::ImageModel`] by amortized variational
 //! inference: minibatch Adam on the single-draw reparameterized ELBO (seed Eq. 4 with
 //! the analytic Gaussian KL, gradients by Eq. 7) of the encoder, decoder and pixel
 //! network jointly.
