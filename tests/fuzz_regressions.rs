@@ -19,6 +19,17 @@ fn fuzz_header() -> Vec<u8> {
     file
 }
 
+/// The valid header that `fuzz/fuzz_targets/decode_mnist.rs` puts in front.
+fn mnist_fuzz_header() -> Vec<u8> {
+    let mut opts = EncodeOptions::for_model(bbcodec::ModelKind::Mnist);
+    opts.chunk_size = 784;
+    opts.threads = 1;
+    opts.fit.iterations = 2;
+    let (mut file, _) = compress(&bbcodec::idx::IdxHeader::bytes_for(0), &opts).unwrap();
+    file.truncate(bbcodec::container::HEADER_BYTES);
+    file
+}
+
 #[test]
 fn replay_fuzz_regressions() {
     let dir =
@@ -33,6 +44,10 @@ fn replay_fuzz_regressions() {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         if name.starts_with("decode_with_header-") {
             let mut b = fuzz_header();
+            b.extend_from_slice(&bytes);
+            bytes = b;
+        } else if name.starts_with("decode_mnist-") {
+            let mut b = mnist_fuzz_header();
             b.extend_from_slice(&bytes);
             bytes = b;
         }
