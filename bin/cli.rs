@@ -41,7 +41,7 @@ pub struct TrainArgs {
     #[arg(long = "first", default_value_t = 8000)]
     pub first: usize,
     /// Passes over the training images.
-    #[arg(long = "epochs", default_value_t = 40)]
+    #[arg(long = "epochs", default_value_t = 50)]
     pub epochs: usize,
     /// Seed of the initialization, shuffles and draws.
     #[arg(long = "seed")]

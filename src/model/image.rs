@@ -121,9 +121,9 @@ impl Default for ImageDims {
             latent: 16,
             enc_hidden: 256,
             dec_hidden: 256,
-            features: 2,
-            ctx_hidden: 48,
-            components: 2,
+            features: 4,
+            ctx_hidden: 64,
+            components: 3,
         }
     }
 }

@@ -55,7 +55,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         Self {
             dims: ImageDims::default(),
-            epochs: 30,
+            epochs: 50,
             batch: 32,
             learning_rate: 1e-3,
             kl_warmup_epochs: 3,
