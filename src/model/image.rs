@@ -314,23 +314,30 @@ const HALF_BIN: f64 = 1.0 / 255.0;
 /// Fixed-point mass spread by the CDF (the rest is one unit per symbol).
 const SPREAD: f64 = (TOTAL - 256) as f64;
 
-/// `ln(sigmoid(a) - sigmoid(b))` for `a > b` (either may be infinite) and its partial
-/// derivatives in `a` and `b`, computed in the tail where no cancellation occurs.
-fn log_sigmoid_diff(a: f64, b: f64) -> (f64, f64, f64) {
+/// `ln(sigmoid(a) - sigmoid(b))` for `a > b` (either may be infinite) and, if `grad`,
+/// its partial derivatives in `a` and `b` (else zeros), computed in the tail where no
+/// cancellation occurs.
+fn log_sigmoid_diff(a: f64, b: f64, grad: bool) -> (f64, f64, f64) {
     if a == f64::INFINITY {
         // 1 - sigmoid(b) = sigmoid(-b)
-        return (math::log_sigmoid(-b), 0.0, -math::sigmoid(b));
+        let d = if grad { -math::sigmoid(b) } else { 0.0 };
+        return (math::log_sigmoid(-b), 0.0, d);
     }
     if b == f64::NEG_INFINITY {
-        return (math::log_sigmoid(a), math::sigmoid(-a), 0.0);
+        let d = if grad { math::sigmoid(-a) } else { 0.0 };
+        return (math::log_sigmoid(a), d, 0.0);
     }
     // sigmoid(a) - sigmoid(b) = sigmoid(-b) - sigmoid(-a): use the side nearer a tail.
     let flip = a + b > 0.0;
     let (hi, lo) = if flip { (-b, -a) } else { (a, b) };
     let (lhi, llo) = (math::log_sigmoid(hi), math::log_sigmoid(lo));
     let v = lhi + math::ln(-math::expm1(llo - lhi));
-    let dhi = math::exp(lhi + math::log_sigmoid(-hi) - v);
-    let dlo = -math::exp(llo + math::log_sigmoid(-lo) - v);
+    if !grad {
+        return (v, 0.0, 0.0);
+    }
+    // d/dt ln sigmoid = sigmoid(t) sigmoid(-t), and ln sigmoid(-t) = ln sigmoid(t) - t.
+    let dhi = math::exp(2.0 * lhi - hi - v);
+    let dlo = -math::exp(2.0 * llo - lo - v);
     if flip {
         (v, -dlo, -dhi)
     } else {
@@ -370,6 +377,7 @@ impl PixelMixture {
     /// `ln p(x)` in nats, and (if asked) its gradient w.r.t. the `3K` outputs.
     pub fn log_prob(&self, x: u16, grad: Option<&mut [f32]>) -> f64 {
         let k = self.k;
+        let want_grad = grad.is_some();
         let y = 2.0 * x as f64 / 255.0 - 1.0;
         let mut c = [0.0f64; MAX_COMPONENTS];
         let mut parts = [(0.0f64, 0.0f64, 0.0f64, 0.0f64); MAX_COMPONENTS];
@@ -386,7 +394,7 @@ impl PixelMixture {
             } else {
                 (y - HALF_BIN - self.mu[j]) * inv_s
             };
-            let (v, da, db) = log_sigmoid_diff(a, b);
+            let (v, da, db) = log_sigmoid_diff(a, b, want_grad);
             c[j] = self.log_pi[j] + v;
             // d v / d mu and d v / d log_s (infinite edges contribute nothing).
             let (ta, tb) = (
@@ -500,6 +508,10 @@ pub struct ImageModel {
     dims: ImageDims,
     layers: Vec<Linear>,
     hash: u64,
+    /// Output-major copies of the pixel network's output layers (`[o * n_in + j]`):
+    /// each output is one dot product over a contiguous row.
+    ctx2_t: Vec<f32>,
+    skip_t: Vec<f32>,
 }
 
 /// Per-layer gradients (same shapes as the model's layers).
@@ -520,11 +532,31 @@ impl ImageModel {
                 "image model layers do not match its shape".into(),
             ));
         }
-        Ok(Self {
+        let mut m = Self {
             dims,
             layers,
             hash: 0,
-        })
+            ctx2_t: Vec::new(),
+            skip_t: Vec::new(),
+        };
+        m.sync();
+        Ok(m)
+    }
+
+    /// Recompute the derived (transposed) weights after the layers changed. Training
+    /// calls it after every step.
+    pub fn sync(&mut self) {
+        let t = |l: &Linear| {
+            let mut v = vec![0f32; l.w.len()];
+            for j in 0..l.n_in {
+                for o in 0..l.n_out {
+                    v[o * l.n_in + j] = l.w[j * l.n_out + o];
+                }
+            }
+            v
+        };
+        self.ctx2_t = t(&self.layers[CTX2]);
+        self.skip_t = t(&self.layers[CTX_SKIP]);
     }
 
     /// Shape.
@@ -538,7 +570,7 @@ impl ImageModel {
         &self.layers
     }
 
-    /// Mutable layers (training).
+    /// Mutable layers (training; call [`ImageModel::sync`] after changing them).
     pub fn layers_mut(&mut self) -> &mut [Linear] {
         &mut self.layers
     }
@@ -602,9 +634,14 @@ impl ImageModel {
         neighbours(x, i, &mut ws.v[f..]);
         self.layers[CTX1].forward(&ws.v, &mut ws.hc);
         relu(&mut ws.hc);
-        self.layers[CTX2].forward(&ws.hc, &mut ws.out);
-        // The skip layer has no bias of its own (the context-2 bias covers it).
-        self.layers[CTX_SKIP].forward_add(&ws.v, &mut ws.out);
+        // out = V_2 hc + c_2 + S v (the skip layer has no bias of its own).
+        let (g, c) = (self.dims.ctx_hidden, self.dims.ctx_inputs());
+        let b = &self.layers[CTX2].b;
+        for (o, out) in ws.out.iter_mut().enumerate() {
+            *out = b[o]
+                + dot(&self.ctx2_t[o * g..(o + 1) * g], &ws.hc)
+                + dot(&self.skip_t[o * c..(o + 1) * c], &ws.v);
+        }
     }
 
     /// The coding distribution of pixel `i` given the decoder features in `ws` and the
@@ -649,7 +686,19 @@ impl ImageModel {
                 &self.layers[CTX2],
                 &self.layers[CTX_SKIP],
             );
-            ctx2.backward_input(&ws.dout, &mut ws.dhc, Some(&ws.hc));
+            // dhc = V_2^T dout on the active units: a sum of output-major rows.
+            let gh = self.dims.ctx_hidden;
+            ws.dhc.iter_mut().for_each(|d| *d = 0.0);
+            for (o, &d) in ws.dout.iter().enumerate() {
+                for (a, &w) in ws.dhc.iter_mut().zip(&self.ctx2_t[o * gh..(o + 1) * gh]) {
+                    *a += d * w;
+                }
+            }
+            for (a, &h) in ws.dhc.iter_mut().zip(&ws.hc) {
+                if h <= 0.0 {
+                    *a = 0.0;
+                }
+            }
             // dv = V_1 dhc + S dout: only the feature inputs need it.
             for j in 0..f {
                 let n = ctx1.n_out;
@@ -999,6 +1048,7 @@ mod tests {
         for w in m.layers_mut()[CTX_SKIP].w.iter_mut() {
             *w = (rng.uniform() - 0.5) as f32;
         }
+        m.sync();
         m
     }
 
@@ -1027,7 +1077,7 @@ mod tests {
             (30.0, 29.0),
             (-40.0, -41.0),
         ] {
-            let (v, da, db) = log_sigmoid_diff(a, b);
+            let (v, da, db) = log_sigmoid_diff(a, b, true);
             // Plain subtraction on the side of 0 where it does not cancel.
             let direct = if a + b > 0.0 {
                 math::sigmoid(-b) - math::sigmoid(-a)
@@ -1039,8 +1089,10 @@ mod tests {
                 assert!((v - direct).abs() < 1e-9 * direct.abs().max(1.0), "{a} {b}");
             }
             let h = 1e-6;
-            let fa = (log_sigmoid_diff(a + h, b).0 - log_sigmoid_diff(a - h, b).0) / (2.0 * h);
-            let fb = (log_sigmoid_diff(a, b + h).0 - log_sigmoid_diff(a, b - h).0) / (2.0 * h);
+            let fa = (log_sigmoid_diff(a + h, b, false).0 - log_sigmoid_diff(a - h, b, false).0)
+                / (2.0 * h);
+            let fb = (log_sigmoid_diff(a, b + h, false).0 - log_sigmoid_diff(a, b - h, false).0)
+                / (2.0 * h);
             assert!(
                 (fa - da).abs() < 1e-5 * da.abs().max(1.0),
                 "{a} {b}: {fa} vs {da}"
@@ -1103,8 +1155,10 @@ mod tests {
                 let h = 1e-2f32;
                 let w0 = mp.layers[li].w[idx];
                 mp.layers[li].w[idx] = w0 + h;
+                mp.sync();
                 let up = mp.log_lik(&x, &z, None, None, &mut ws);
                 mp.layers[li].w[idx] = w0 - h;
+                mp.sync();
                 let dn = mp.log_lik(&x, &z, None, None, &mut ws);
                 let fd = (up - dn) / (2.0 * h as f64);
                 let an = g[li].w[idx] as f64;

@@ -233,6 +233,7 @@ pub fn train(
                     p += 1;
                 }
             }
+            model.sync();
         }
         let n = images.len() as f64;
         let stats = EpochStats {
