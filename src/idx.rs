@@ -26,6 +26,9 @@ pub enum IdxError {
     /// Shorter than a header.
     #[error("not an IDX image file: {0} bytes, shorter than the 16-byte header")]
     Short(usize),
+    /// A gzip stream that does not decompress.
+    #[error("gzip-compressed input does not decompress: {0}")]
+    Gzip(String),
     /// Wrong magic.
     #[error("not an uncompressed IDX image file: magic {0:02x?}, expected 00 00 08 03 (gunzip .gz files first)")]
     Magic([u8; 4]),
@@ -107,7 +110,7 @@ pub fn read_images(bytes: &[u8]) -> Result<Vec<Vec<u16>>, IdxError> {
         let mut v = Vec::new();
         flate2::read::GzDecoder::new(bytes)
             .read_to_end(&mut v)
-            .map_err(|_| IdxError::Short(0))?;
+            .map_err(|e| IdxError::Gzip(e.to_string()))?;
         owned = v;
         &owned[..]
     } else {
