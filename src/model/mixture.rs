@@ -153,15 +153,8 @@ impl DiscreteLatentModel for MixtureModel {
     /// Histogram form: `log2 P(x | z) = sum_c n_c log2 theta_z[c]` over the distinct
     /// symbols `c` of the block, in increasing symbol order.
     fn log2_likelihoods(&self, x: &[u16], out: &mut [f64]) {
-        // One histogram buffer per thread: no allocation per block.
-        thread_local! {
-            static HIST: std::cell::RefCell<SparseHistogram> = Default::default();
-        }
-        HIST.with(|h| {
-            let mut h = h.borrow_mut();
-            h.fill(x, self.params.alphabet);
-            h.log2_likelihoods(&self.log2_by_symbol, out);
-        });
+        let hist = SparseHistogram::of(x, self.params.alphabet);
+        hist.log2_likelihoods(&self.log2_by_symbol, out);
     }
 }
 
