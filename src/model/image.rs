@@ -646,6 +646,11 @@ impl ImageModel {
 
     /// The coding distribution of pixel `i` given the decoder features in `ws` and the
     /// image prefix `x[..i]` (later entries of `x` are not read).
+    ///
+    /// # Panics
+    ///
+    /// If `i >= PIXELS`, `x` is shorter than `i`, or [`ImageModel::begin`] has not
+    /// filled `ws`.
     pub fn pixel(&self, x: &[u16], i: usize, ws: &mut Workspace) -> PixelMixture {
         self.pixel_outputs(x, i, ws);
         PixelMixture::from_outputs(&ws.out, self.dims.components)
@@ -659,6 +664,7 @@ impl ImageModel {
 
     /// `ln p(x | z)` (nats) of a whole image. With `dz`, its gradient w.r.t. `z`; with
     /// `grads`, the decoder and pixel-network parameter gradients are accumulated.
+    /// `-inf` (and a zero gradient) if `x` is not `PIXELS` long or `z` not `d`.
     pub fn log_lik(
         &self,
         x: &[u16],
@@ -667,6 +673,13 @@ impl ImageModel {
         mut grads: Option<&mut Gradients>,
         ws: &mut Workspace,
     ) -> f64 {
+        if x.len() != PIXELS || z.len() != self.dims.latent {
+            // Not an image of this model: no probability (and no gradient).
+            if let Some(dz) = dz {
+                dz.iter_mut().for_each(|g| *g = 0.0);
+            }
+            return f64::NEG_INFINITY;
+        }
         self.prepare_ws(ws);
         self.features(z, ws);
         let f = self.dims.features;
