@@ -34,6 +34,23 @@ pub fn log2(x: f64) -> f64 {
     libm::log2(x)
 }
 
+/// `x^n` by repeated squaring in a fixed order (the algorithm of compiler-rt's
+/// `__powidf2`, written out so the result does not depend on how the platform expands
+/// `f64::powi`).
+pub fn powi(mut x: f64, mut n: u32) -> f64 {
+    let mut r = 1.0;
+    loop {
+        if n & 1 == 1 {
+            r *= x;
+        }
+        n /= 2;
+        if n == 0 {
+            return r;
+        }
+        x *= x;
+    }
+}
+
 /// `ln(1 + x)`, portable and accurate for small `x`.
 #[inline]
 pub fn ln_1p(x: f64) -> f64 {
@@ -122,6 +139,17 @@ pub fn normalize_log2(lj: &[f64], out: &mut [f64]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn powi_is_exact_where_it_can_be_and_close_elsewhere() {
+        assert_eq!(powi(0.5, 10), 1.0 / 1024.0);
+        assert_eq!(powi(3.0, 0), 1.0);
+        assert_eq!(powi(-2.0, 5), -32.0);
+        for n in [1u32, 7, 100, 4999] {
+            let want = exp(n as f64 * ln(0.999));
+            assert!((powi(0.999, n) - want).abs() < 1e-12 * want, "{n}");
+        }
+    }
 
     #[test]
     fn log2_sum_exp2_matches_direct_sum() {

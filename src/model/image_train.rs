@@ -136,7 +136,7 @@ pub fn train(
     let mut m1 = vec![0f32; nparams];
     let mut m2 = vec![0f32; nparams];
     let (beta1, beta2, eps_adam) = (0.9f64, 0.999f64, 1e-8f64);
-    let mut t = 0i32;
+    let mut t = 0u32;
     let shards = config.shards.max(1);
     let mut states: Vec<Shard> = (0..shards)
         .map(|_| Shard {
@@ -201,8 +201,8 @@ pub fn train(
             // Adam ascent on the batch-mean ELBO, shards summed in order.
             t += 1;
             let lr = config.learning_rate * (1.0 - 0.9 * (t - 1) as f64 / total_steps as f64);
-            let c1 = 1.0 - beta1.powi(t);
-            let c2 = 1.0 - beta2.powi(t);
+            let c1 = 1.0 - math::powi(beta1, t);
+            let c2 = 1.0 - math::powi(beta2, t);
             let scale = 1.0 / batch.len() as f64;
             let mut p = 0usize;
             let nl = model.layers().len();
