@@ -278,7 +278,6 @@ fn encode_chunk(
         }
         ModelKind::Mnist => {
             let model = image.ok_or_else(|| CodecError::Model("no image model".into()))?;
-            check_image_params(&image_params(model), model, h)?;
             let enc = ContinuousBitsBackCoder::new(model, bs, continuous_config(h))?
                 .with_parallel_fits(parallel)
                 .encode(&symbols, index)?;

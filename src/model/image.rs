@@ -307,6 +307,9 @@ pub struct PixelMixture {
     log_s: [f64; MAX_COMPONENTS],
     /// Whether each log-scale was clamped (its gradient is then 0).
     clamped: [bool; MAX_COMPONENTS],
+    /// `exp(log_pi)` and `exp(-log_s)`, computed once (every CDF evaluation reads them).
+    pi: [f64; MAX_COMPONENTS],
+    inv_s: [f64; MAX_COMPONENTS],
 }
 
 /// Half a bin in scaled units.
@@ -354,6 +357,8 @@ impl PixelMixture {
             mu: [0.0; MAX_COMPONENTS],
             log_s: [0.0; MAX_COMPONENTS],
             clamped: [false; MAX_COMPONENTS],
+            pi: [0.0; MAX_COMPONENTS],
+            inv_s: [0.0; MAX_COMPONENTS],
         };
         let mut mx = f64::NEG_INFINITY;
         for c in 0..k {
@@ -370,6 +375,8 @@ impl PixelMixture {
             let raw = out[2 * k + c] as f64;
             m.log_s[c] = raw.clamp(LOG_SCALE_RANGE.0, LOG_SCALE_RANGE.1);
             m.clamped[c] = raw != m.log_s[c];
+            m.pi[c] = math::exp(m.log_pi[c]);
+            m.inv_s[c] = math::exp(-m.log_s[c]);
         }
         m
     }
@@ -383,7 +390,7 @@ impl PixelMixture {
         let mut parts = [(0.0f64, 0.0f64, 0.0f64, 0.0f64); MAX_COMPONENTS];
         let mut mx = f64::NEG_INFINITY;
         for j in 0..k {
-            let inv_s = math::exp(-self.log_s[j]);
+            let inv_s = self.inv_s[j];
             let a = if x >= 255 {
                 f64::INFINITY
             } else {
@@ -412,7 +419,7 @@ impl PixelMixture {
         if let Some(g) = grad {
             for j in 0..k {
                 let w = math::exp(c[j] - lp);
-                g[j] = (w - math::exp(self.log_pi[j])) as f32;
+                g[j] = (w - self.pi[j]) as f32;
                 g[k + j] = (w * parts[j].0) as f32;
                 g[2 * k + j] = if self.clamped[j] {
                     0.0
@@ -428,8 +435,7 @@ impl PixelMixture {
     fn cdf(&self, e: f64) -> f64 {
         let mut f = 0.0;
         for j in 0..self.k {
-            f += math::exp(self.log_pi[j])
-                * math::sigmoid((e - self.mu[j]) * math::exp(-self.log_s[j]));
+            f += self.pi[j] * math::sigmoid((e - self.mu[j]) * self.inv_s[j]);
         }
         f
     }
