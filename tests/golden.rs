@@ -1,6 +1,7 @@
 //! Golden files freeze format version 1: each `.bbc` in `testdata/golden` must decode to
 //! its input, and encoding the input with the recorded options must reproduce it byte
-//! for byte. Regenerate (only with a new format version!) with
+//! for byte. Regenerate (with a new format version, or when the encoder's search changes
+//! what it writes; then keep the previous file in `earlier/`, which must still decode) with
 //! `cargo test --test golden -- --ignored regenerate`.
 
 use std::path::PathBuf;
@@ -107,6 +108,33 @@ fn golden_files_decode_and_reencode_exactly() {
         let (again, _) = compress(&data, &opts).unwrap();
         assert!(again == file, "{golden}: encoder output changed");
     }
+}
+
+/// Files written by earlier encoders (same format version, different parameter search)
+/// must keep decoding: `testdata/golden/earlier/NAME.bbc` holds an encoding of `NAME`'s
+/// input from `cases()`.
+#[test]
+fn files_of_earlier_encoders_still_decode() {
+    let mut seen = 0;
+    for (golden, input, _) in cases() {
+        let path = dir().join("earlier").join(golden);
+        if !path.exists() {
+            continue;
+        }
+        let file = std::fs::read(path).unwrap();
+        let data = std::fs::read(dir().join(input)).unwrap();
+        let (back, _) = decompress(&file, &DecodeOptions::default()).unwrap();
+        assert!(back == data, "earlier/{golden}: decodes to different bytes");
+        assert!(
+            file != std::fs::read(dir().join(golden)).unwrap(),
+            "earlier/{golden} is the current encoding; it tests nothing new"
+        );
+        seen += 1;
+    }
+    assert_eq!(
+        seen, 2,
+        "earlier/ holds kppkn3k.exact.bbc and kppkn3k.map.bbc"
+    );
 }
 
 #[test]

@@ -14,7 +14,7 @@ use constriction::stream::queue::{DefaultRangeDecoder, DefaultRangeEncoder};
 use constriction::stream::{Decode, Encode};
 
 use super::DiscreteLatentModel;
-use crate::categorical::{AnsModel, QuantizedCategorical, SymbolModel, TOTAL};
+use crate::categorical::{AnsModel, QuantizedCategorical, SymbolModel, PRECISION, TOTAL};
 use crate::error::FormatError;
 use crate::math;
 
@@ -76,6 +76,16 @@ pub struct MixtureModel {
 impl MixtureModel {
     /// Build the coding distributions from stored parameters.
     pub fn from_params(params: MixtureParams) -> Result<Self, FormatError> {
+        Self::build(params, true)
+    }
+
+    /// [`MixtureModel::from_params`] without the components' decoding lookup tables
+    /// (for scoring candidate fits: log-probabilities only).
+    fn from_params_lean(params: MixtureParams) -> Result<Self, FormatError> {
+        Self::build(params, false)
+    }
+
+    fn build(params: MixtureParams, lookup: bool) -> Result<Self, FormatError> {
         let k = params.weight_levels.len();
         if k == 0 || k > MAX_COMPONENTS || params.component_levels.len() != k {
             return Err(FormatError::Invalid {
@@ -98,7 +108,7 @@ impl MixtureModel {
             let w: Vec<u64> = levels.iter().map(|&l| level_weight(l)).collect();
             components.push(
                 QuantizedCategorical::from_int_weights(&w)
-                    .map(|c| c.with_lookup())
+                    .map(|c| if lookup { c.with_lookup() } else { c })
                     .map_err(|_| FormatError::Invalid {
                         what: "mixture component",
                         got: 0,
@@ -349,11 +359,14 @@ pub fn fit_params(
     let scale = hists.len() as f64 / sub.len().max(1) as f64;
     let centers = farthest_first(&sub, &pooled, support_size, max_k);
 
+    // Candidate K: the powers of two below max_k, then max_k (each EM stops early once
+    // it converges, and the search stops after two candidates in a row that cost more).
     let ladder: Vec<usize> = match options.fixed_components {
         Some(k) => vec![k.clamp(1, max_k)],
-        None => [1usize, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64]
-            .into_iter()
-            .filter(|&k| k <= max_k)
+        None => (0..)
+            .map(|e| 1usize << e)
+            .take_while(|&k| k < max_k)
+            .chain(std::iter::once(max_k))
             .collect(),
     };
 
@@ -391,6 +404,10 @@ pub fn fit_params(
     quantize(&fm, &support, alphabet)
 }
 
+/// Responsibilities of components more than this many bits below a block's best are
+/// set to 0.
+const SPARSE_BITS: f64 = 40.0;
+
 /// Blocks used to choose the number of components.
 const SUBSAMPLE: usize = 1024;
 /// EM iterations on all blocks after K is chosen on the subsample.
@@ -399,14 +416,16 @@ const REFINE_ITERATIONS: usize = 4;
 /// Header bits plus exact `sum_b -log2 P(x_b)` under the quantized parameters.
 /// The data term is multiplied by `scale` (blocks represented per histogram).
 fn total_cost_bits(params: &MixtureParams, hists: &[SparseHistogram], scale: f64) -> f64 {
-    let header = 8.0 * encode_params(params).len() as f64;
-    let model = MixtureModel::from_params(params.clone()).expect("valid");
+    let header = params_cost_bits(params);
+    let model = MixtureModel::from_params_lean(params.clone()).expect("valid");
     let k = params.weight_levels.len();
+    let log2_prior: Vec<f64> = (0..k).map(|z| model.prior.log2_prob(z)).collect();
     let mut lj = vec![0.0; k];
     let mut bits = 0.0;
     for h in hists {
-        for (z, v) in lj.iter_mut().enumerate() {
-            *v = model.prior.log2_prob(z) + h.log2_likelihood(&model.components[z].log2_probs());
+        h.log2_likelihoods(&model.log2_by_symbol, &mut lj);
+        for (v, &p) in lj.iter_mut().zip(&log2_prior) {
+            *v += p;
         }
         bits -= math::log2_sum_exp2(&lj);
     }
@@ -457,6 +476,11 @@ fn farthest_first(
 }
 
 /// EM on block histograms from the given centers (weights start uniform).
+///
+/// Stops early once an E-step raises the total log-likelihood by less than
+/// [`EM_TOLERANCE`] of its size. The E-step runs over [`EM_SHARDS`] fixed, contiguous
+/// shards of blocks in parallel (on the current rayon pool); their sums are added in
+/// shard order, so the result does not depend on the number of threads.
 fn em(
     hists: &[SparseHistogram],
     pooled: &[f64],
@@ -464,6 +488,7 @@ fn em(
     support: f64,
     iters: usize,
 ) -> FloatMixture {
+    use rayon::prelude::*;
     let k = centers.len();
     let n = pooled.len();
     let mut fm = FloatMixture {
@@ -475,48 +500,122 @@ fn em(
         return fm;
     }
     let strength = 0.05 * support;
-    let mut resp = vec![0.0; k];
-    let mut lj = vec![0.0; k];
-    let mut ll = vec![0.0; k];
-    let mut by_symbol = vec![0.0; n * k];
-    for _ in 0..iters {
-        let mut counts = vec![vec![0.0f64; n]; k];
-        let mut mass = vec![0.0f64; k];
+    let mut by_symbol = vec![0.0f32; n * k];
+    let shard_len = hists.len().div_ceil(EM_SHARDS).max(1);
+    let mut last_loglik = f64::NEG_INFINITY;
+    for it in 0..iters {
         let log2_w: Vec<f64> = log2_vec(&fm.weights);
         for z in 0..k {
             for c in 0..n {
-                by_symbol[c * k + z] = fm.log2_theta[z][c];
+                by_symbol[c * k + z] = fm.log2_theta[z][c] as f32;
             }
         }
-        for h in hists {
-            if h.total == 0 {
-                continue;
-            }
-            h.log2_likelihoods(&by_symbol, &mut ll);
+        let shards: Vec<EStep> = hists
+            .par_chunks(shard_len)
+            .map(|shard| e_step(shard, &by_symbol, &log2_w, n))
+            .collect();
+        let mut total = EStep::new(k, n);
+        for sh in &shards {
+            total.loglik += sh.loglik;
             for z in 0..k {
-                lj[z] = log2_w[z] + ll[z];
-            }
-            math::normalize_log2(&lj, &mut resp);
-            for z in 0..k {
-                let r = resp[z];
-                if r < 1e-9 {
-                    continue;
-                }
-                mass[z] += r;
-                let cz = &mut counts[z];
-                for &(c, cnt) in &h.entries {
-                    cz[c as usize] += r * cnt as f64;
+                total.mass[z] += sh.mass[z];
+                for (a, &b) in total.counts[z].iter_mut().zip(&sh.counts[z]) {
+                    *a += b;
                 }
             }
         }
-        let total_mass: f64 = mass.iter().sum();
+        if it > 0 && total.loglik - last_loglik < EM_TOLERANCE * total.loglik.abs() {
+            break;
+        }
+        last_loglik = total.loglik;
+        let total_mass: f64 = total.mass.iter().sum();
         for z in 0..k {
-            fm.weights[z] = (mass[z] + 0.5) / (total_mass + 0.5 * k as f64);
-            fm.theta[z] = smoothed(&counts[z], pooled, strength);
+            fm.weights[z] = (total.mass[z] + 0.5) / (total_mass + 0.5 * k as f64);
+            fm.theta[z] = smoothed(&total.counts[z], pooled, strength);
             fm.log2_theta[z] = log2_vec(&fm.theta[z]);
         }
     }
     fm
+}
+
+/// Shards of the E-step (a fixed count: the sums must not depend on the thread count).
+const EM_SHARDS: usize = 8;
+/// EM stops when an iteration gains less than this fraction of the log-likelihood.
+const EM_TOLERANCE: f64 = 3e-4;
+
+/// Expected sufficient statistics of one shard of blocks.
+struct EStep {
+    counts: Vec<Vec<f64>>,
+    mass: Vec<f64>,
+    loglik: f64,
+}
+
+impl EStep {
+    fn new(k: usize, n: usize) -> Self {
+        Self {
+            counts: vec![vec![0.0; n]; k],
+            mass: vec![0.0; k],
+            loglik: 0.0,
+        }
+    }
+}
+
+/// The E-step over `hists` with the component log-probabilities `by_symbol`
+/// (symbol-major, as f32: this is the encoder's search, not a coding distribution).
+fn e_step(hists: &[SparseHistogram], by_symbol: &[f32], log2_w: &[f64], n: usize) -> EStep {
+    let k = log2_w.len();
+    let mut out = EStep::new(k, n);
+    let mut ll = vec![0.0f32; k];
+    let mut lj = vec![0.0f64; k];
+    let mut resp = vec![0.0f64; k];
+    for h in hists {
+        if h.total == 0 {
+            continue;
+        }
+        ll.iter_mut().for_each(|o| *o = 0.0);
+        for &(c, cnt) in &h.entries {
+            let nf = cnt as f32;
+            let row = &by_symbol[c as usize * k..(c as usize + 1) * k];
+            for (o, &l) in ll.iter_mut().zip(row) {
+                *o += nf * l;
+            }
+        }
+        for ((j, &w), &l) in lj.iter_mut().zip(log2_w).zip(&ll) {
+            *j = w + l as f64;
+        }
+        out.loglik += normalize_sparse(&lj, &mut resp);
+        for ((&r, m), cz) in resp.iter().zip(&mut out.mass).zip(&mut out.counts) {
+            if r < 1e-9 {
+                continue;
+            }
+            *m += r;
+            for &(c, cnt) in &h.entries {
+                cz[c as usize] += r * cnt as f64;
+            }
+        }
+    }
+    out
+}
+
+/// Responsibilities `2^(lj - max)` normalized, with the latents more than
+/// [`SPARSE_BITS`] below the best set to exactly 0 (no `exp2` call for them).
+fn normalize_sparse(lj: &[f64], out: &mut [f64]) -> f64 {
+    let m = lj.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mut s = 0.0;
+    for (o, &v) in out.iter_mut().zip(lj) {
+        let d = v - m;
+        *o = if d >= -SPARSE_BITS {
+            math::exp2(d)
+        } else {
+            0.0
+        };
+        s += *o;
+    }
+    let inv = 1.0 / s;
+    for o in out.iter_mut() {
+        *o *= inv;
+    }
+    m + math::log2(s)
 }
 
 fn quantize(fm: &FloatMixture, support: &[bool], alphabet: usize) -> MixtureParams {
@@ -619,6 +718,12 @@ impl Adaptive {
         &out[..n]
     }
 
+    /// Symbol `s`'s entry of [`Adaptive::fixed_probs`] without the rounding leftover.
+    fn approx_fixed_prob(&self, s: usize) -> u64 {
+        let free = TOTAL as u64 - self.counts.len() as u64;
+        1 + self.counts[s] * free / self.total
+    }
+
     fn update(&mut self, s: usize) {
         self.counts[s] += Self::STEP;
         self.total += Self::STEP;
@@ -661,14 +766,12 @@ impl SymbolModel for Adaptive {
     }
 }
 
-/// Serialize mixture parameters (the bytes counted in `header_bits`).
-pub fn encode_params(params: &MixtureParams) -> Vec<u8> {
-    let k = params.weight_levels.len();
+/// Visit every coded symbol of the parameter layout (table above) in order, with the
+/// adaptive model it is coded with; the model is updated after `code` returns.
+fn walk_params(params: &MixtureParams, mut code: impl FnMut(&Adaptive, usize)) {
     let n = params.alphabet;
-    let mut enc = DefaultRangeEncoder::new();
-    let put = |enc: &mut DefaultRangeEncoder, model: &mut Adaptive, s: usize| {
-        enc.encode_symbol(s, model.model())
-            .expect("symbol in range");
+    let mut put = |model: &mut Adaptive, s: usize| {
+        code(model, s);
         model.update(s);
     };
     let support: Vec<bool> = params.component_levels[0].iter().map(|&l| l > 0).collect();
@@ -676,27 +779,49 @@ pub fn encode_params(params: &MixtureParams) -> Vec<u8> {
     let mut prev = 1usize;
     for &s in &support {
         let b = s as usize;
-        put(&mut enc, &mut bit_models[prev], b);
+        put(&mut bit_models[prev], b);
         prev = b;
     }
     let mut weight_model = Adaptive::new(LEVEL_SYMBOLS);
     for &l in &params.weight_levels {
-        put(&mut enc, &mut weight_model, l as usize);
+        put(&mut weight_model, l as usize);
     }
     let mut first: Vec<Adaptive> = (0..BUCKETS).map(|_| Adaptive::new(LEVEL_SYMBOLS)).collect();
     let mut delta: Vec<Adaptive> = (0..BUCKETS).map(|_| Adaptive::new(DELTA_SYMBOLS)).collect();
     let base = &params.component_levels[0];
     let mut prev_level = 0u8;
     for c in (0..n).filter(|&c| support[c]) {
-        put(&mut enc, &mut first[bucket(prev_level)], base[c] as usize);
+        put(&mut first[bucket(prev_level)], base[c] as usize);
         prev_level = base[c];
     }
     for levels in &params.component_levels[1..] {
         for c in (0..n).filter(|&c| support[c]) {
             let d = levels[c] as usize + MAX_LEVEL as usize - base[c] as usize;
-            put(&mut enc, &mut delta[bucket(base[c])], d);
+            put(&mut delta[bucket(base[c])], d);
         }
     }
+}
+
+/// The size in bits of [`encode_params`]' output, estimated without coding: the count
+/// byte plus the ideal code length of every symbol under its adaptive model (the
+/// range coder adds at most a word, and the rounding leftover of the largest count is
+/// ignored). The encoder compares candidate fits with it.
+fn params_cost_bits(params: &MixtureParams) -> f64 {
+    let mut bits = 8.0;
+    walk_params(params, |model, s| {
+        bits += PRECISION as f64 - math::log2(model.approx_fixed_prob(s) as f64);
+    });
+    bits
+}
+
+/// Serialize mixture parameters (the bytes counted in `header_bits`).
+pub fn encode_params(params: &MixtureParams) -> Vec<u8> {
+    let k = params.weight_levels.len();
+    let mut enc = DefaultRangeEncoder::new();
+    walk_params(params, |model, s| {
+        enc.encode_symbol(s, model.model())
+            .expect("symbol in range");
+    });
     let words = enc.into_compressed().expect("vec backend is infallible");
     let mut out = Vec::with_capacity(1 + 4 * words.len());
     out.push((k - 1) as u8);
