@@ -68,7 +68,7 @@ pub struct AnalyzeArgs {
     /// Write an SVG plot: per-block net bits against -ELBO and -log P(x), and the fit traces.
     #[arg(long = "plot")]
     pub plot: Option<PathBuf>,
-    /// Write per-block figures of the default posterior to this CSV file.
+    /// Write per-block figures of the BBVI posterior (score or reparam) to this CSV file.
     #[arg(long = "blocks")]
     pub blocks: Option<PathBuf>,
     /// Bytes per block.
@@ -136,8 +136,10 @@ pub struct EncodeArgs {
     #[arg(long = "bin-bits")]
     pub bin_bits: Option<u8>,
     /// Posterior: bbvi (fitted by black-box VI), exact (enumeration) or map (no bits back).
-    #[arg(long = "posterior", default_value = "bbvi")]
-    pub posterior: String,
+    /// Default: exact for the mixture (its latent is enumerable), bbvi for the logistic
+    /// and mnist models; bbvi whenever --estimator, --iters, --samples or --lr is given.
+    #[arg(long = "posterior")]
+    pub posterior: Option<String>,
     /// BBVI gradient estimator: score (Eq. 11 + leave-one-out baseline), score-eq8, naive
     /// (discrete latents); reparam (continuous latents); auto picks score or reparam.
     #[arg(long = "estimator", default_value = "auto")]

@@ -20,12 +20,16 @@ pub fn encode_options(a: &EncodeArgs) -> Result<EncodeOptions, String> {
         ("auto", _) => "score",
         (e, _) => e,
     };
-    o.fit.posterior = posterior_from_names(&a.posterior, estimator).ok_or_else(|| {
-        if !["bbvi", "exact", "map"].contains(&a.posterior.as_str()) {
-            format!(
-                "--posterior is '{}', expected one of: bbvi, exact, map",
-                a.posterior
-            )
+    let wants_bbvi =
+        a.estimator != "auto" || a.iters.is_some() || a.samples.is_some() || a.lr.is_some();
+    let posterior = match a.posterior.as_deref() {
+        Some(p) => p,
+        None if wants_bbvi => "bbvi",
+        None => o.fit.posterior.name(),
+    };
+    o.fit.posterior = posterior_from_names(posterior, estimator).ok_or_else(|| {
+        if !["bbvi", "exact", "map"].contains(&posterior) {
+            format!("--posterior is '{posterior}', expected one of: bbvi, exact, map")
         } else {
             format!(
                 "--estimator is '{}', expected one of: auto, score, score-eq8, naive, gumbel, reparam",

@@ -18,7 +18,7 @@ if [ -f ../shared/corpus/kppkn.gtb ]; then
   head -c 60000 ../shared/corpus/geo.protodata > "$work/geo60k"
   inputs+=("$work/kppkn60k" "$work/geo60k")
 fi
-variants=("" "--posterior exact" "--posterior map" "--estimator score-eq8 --block-size 32" "--chunk-size 8192 -T 2" "--model logistic --block-size 256" "--model logistic --posterior map --latent-dim 2 --bin-bits 12")
+variants=("" "--posterior bbvi" "--posterior map" "--estimator score-eq8 --block-size 32" "--chunk-size 8192 -T 2" "--model logistic --block-size 256" "--model logistic --posterior map --latent-dim 2 --bin-bits 12")
 
 n=0
 # Encode $1 with options $2 on every build (identical bytes), decode with every build.

@@ -53,7 +53,13 @@ impl Default for EncodeOptions {
     fn default() -> Self {
         Self {
             model: ModelKind::Mixture,
-            fit: FitConfig::default(),
+            // The mixture's posterior is enumerable: exact by default (KL = 0, and no
+            // per-block fit on either side). BBVI is `PosteriorKind::Bbvi`, with the
+            // iteration and sample counts of `FitConfig::default()`.
+            fit: FitConfig {
+                posterior: PosteriorKind::Exact,
+                ..FitConfig::default()
+            },
             block_size: 64,
             // 256 KiB: a 1 MB file is four chunks, decoded in parallel (the decoder is
             // sequential within a chunk), at < 1% in parameters and chunk starts.
@@ -70,7 +76,7 @@ impl Default for EncodeOptions {
 }
 
 impl EncodeOptions {
-    /// Defaults for a model kind: the mixture with the score-function estimator on
+    /// Defaults for a model kind: the mixture with its exact (enumerated) posterior on
     /// 64-byte blocks; the logistic model with reparameterization gradients on
     /// 512-byte blocks (64 iterations of 4 draws, step 0.1, 4 latent dimensions,
     /// 2^10 bins per dimension); the mnist model on whole images (784 pixels), 128

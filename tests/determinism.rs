@@ -35,15 +35,17 @@ fn threads_1_and_2_give_identical_bytes() {
 #[test]
 fn repeated_encodes_are_identical() {
     let data = corpus_file("alice29.txt").unwrap_or_else(|| mixture_data(800, 64, 3, 4));
-    let (a, _) = compress(&data, &EncodeOptions::default()).unwrap();
-    let (b, _) = compress(&data, &EncodeOptions::default()).unwrap();
-    assert!(a == b);
+    for o in [EncodeOptions::default(), bbvi()] {
+        let (a, _) = compress(&data, &o).unwrap();
+        let (b, _) = compress(&data, &o).unwrap();
+        assert!(a == b);
+    }
 }
 
 #[test]
 fn seed_changes_fits_but_not_the_content() {
     let data = mixture_data(400, 64, 4, 8);
-    let mut o = EncodeOptions::default();
+    let mut o = bbvi();
     let (a, _) = compress(&data, &o).unwrap();
     o.fit.seed ^= 1;
     let (b, _) = compress(&data, &o).unwrap();

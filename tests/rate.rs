@@ -7,7 +7,7 @@ use bbcodec::{compress, EncodeOptions, Estimator, PosteriorKind};
 use common::*;
 
 fn with_posterior(p: PosteriorKind) -> EncodeOptions {
-    let mut o = EncodeOptions::default();
+    let mut o = bbvi();
     o.fit.posterior = p;
     o
 }
@@ -15,7 +15,7 @@ fn with_posterior(p: PosteriorKind) -> EncodeOptions {
 #[test]
 fn net_matches_neg_elbo_on_corpus() {
     for (name, data) in corpus_files() {
-        let r = roundtrip(&data, &EncodeOptions::default());
+        let r = roundtrip(&data, &bbvi());
         let gap = r.net_bits - r.neg_elbo_bits;
         eprintln!(
             "{name}: net {:.1} -ELBO {:.1} gap {:+.1} ({:+.4}%), tolerance {:.1}, KL {:.1}, overhead {:.1}",
@@ -97,7 +97,7 @@ fn map_gets_no_bits_back_and_pays_the_posterior_entropy() {
     let data = mixture_data(1000, 16, 2, 2);
     let exact = roundtrip(&data, &with_posterior(PosteriorKind::Exact));
     let map = roundtrip(&data, &with_posterior(PosteriorKind::Map));
-    let bbvi = roundtrip(&data, &EncodeOptions::default());
+    let bbvi = roundtrip(&data, &bbvi());
     assert_eq!(map.elbo.entropy, 0.0);
     assert!(map.neg_elbo_bits >= exact.neg_elbo_bits);
     assert!(bbvi.neg_elbo_bits >= exact.neg_elbo_bits - 1e-6);

@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-use bbcodec::{compress, decompress, DecodeOptions, EncodeOptions, RateReport};
+use bbcodec::{
+    compress, decompress, DecodeOptions, EncodeOptions, Estimator, PosteriorKind, RateReport,
+};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -162,13 +164,21 @@ pub fn mixture_data(blocks: usize, block: usize, k: usize, seed: u64) -> Vec<u8>
     out
 }
 
-/// Default options with a given block size, chunk size and fixed component count.
+/// The default options with the mixture's posterior fitted by BBVI (score-function
+/// estimator, the default iterations and samples) instead of enumerated.
+pub fn bbvi() -> EncodeOptions {
+    let mut o = EncodeOptions::default();
+    o.fit.posterior = PosteriorKind::Bbvi(Estimator::ScoreFunction);
+    o
+}
+
+/// [`bbvi`] options with a given block size, chunk size and fixed component count.
 pub fn options(block: u32, chunk: u32, k: Option<u8>) -> EncodeOptions {
     let mut o = EncodeOptions {
         block_size: block,
         chunk_size: chunk,
         fixed_components: k,
-        ..Default::default()
+        ..bbvi()
     };
     if let Some(k) = k {
         o.max_components = o.max_components.max(k);
