@@ -406,7 +406,10 @@ pub fn fit_params(
 
 /// Responsibilities of components more than this many bits below a block's best are
 /// set to 0.
-const SPARSE_BITS: f64 = 40.0;
+const SPARSE_BITS: f64 = 16.0;
+/// Responsibilities below this add nothing to a component's expected counts (the
+/// encoder's search; every block still counts through its larger responsibilities).
+const RESP_FLOOR: f64 = 1e-4;
 
 /// Blocks used to choose the number of components.
 const SUBSAMPLE: usize = 1024;
@@ -585,7 +588,7 @@ fn e_step(hists: &[SparseHistogram], by_symbol: &[f32], log2_w: &[f64], n: usize
         }
         out.loglik += normalize_sparse(&lj, &mut resp);
         for ((&r, m), cz) in resp.iter().zip(&mut out.mass).zip(&mut out.counts) {
-            if r < 1e-9 {
+            if r < RESP_FLOOR {
                 continue;
             }
             *m += r;
@@ -679,6 +682,36 @@ fn bucket(level: u8) -> usize {
 /// Largest alphabet of an [`Adaptive`] model (the level deltas).
 const MAX_ADAPTIVE: usize = DELTA_SYMBOLS;
 
+/// `floor(x / d)` by one multiplication, exact for `x < 2^41` and `0 < d < 2^17`
+/// (an adaptive model's `count * free` and `total`).
+///
+/// With `m = ceil(2^58 / d) = (2^58 + e) / d`, `0 <= e < d`:
+/// `x m / 2^58 = x / d + x e / (d 2^58)`, and the second term is below `1 / d` because
+/// `x e < 2^41 2^17 = 2^58`. The fractional part of `x / d` is at most `(d - 1) / d`, so
+/// the floor is unchanged.
+#[derive(Clone, Copy)]
+struct ExactDiv {
+    m: u128,
+}
+
+impl ExactDiv {
+    const SHIFT: u32 = 58;
+
+    fn new(d: u64) -> Self {
+        debug_assert!(d > 0 && d < 1 << 17);
+        let one = 1u128 << Self::SHIFT;
+        Self {
+            m: one.div_ceil(d as u128),
+        }
+    }
+
+    #[inline]
+    fn div(self, x: u64) -> u64 {
+        debug_assert!(x < 1 << 41);
+        ((x as u128 * self.m) >> Self::SHIFT) as u64
+    }
+}
+
 /// Adaptive frequency model: counts start at 1 and grow by `STEP` per occurrence.
 struct Adaptive {
     counts: Vec<u64>,
@@ -705,12 +738,13 @@ impl Adaptive {
     fn fixed_probs<'a>(&self, out: &'a mut [u32; MAX_ADAPTIVE]) -> &'a [u32] {
         let n = self.counts.len();
         let free = TOTAL as u64 - n as u64;
+        let div = ExactDiv::new(self.total);
         let (mut best, mut sum) = (0usize, 0u64);
         for (i, (&c, o)) in self.counts.iter().zip(out.iter_mut()).enumerate() {
             if c > self.counts[best] {
                 best = i;
             }
-            let q = 1 + c * free / self.total;
+            let q = 1 + div.div(c * free);
             *o = q as u32;
             sum += q;
         }
@@ -938,6 +972,28 @@ mod tests {
                 }
             }
             a.update(s);
+        }
+    }
+
+    #[test]
+    fn exact_div_matches_integer_division() {
+        // Every divisor an adaptive model can have, against numerators at the edges of
+        // each quotient (q d - 1, q d, q d + 1) and a pseudo-random sweep.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for d in 1..(1u64 << 17) {
+            let div = ExactDiv::new(d);
+            let top = (1u64 << 41) - 1;
+            for q in [1u64, 2, top / d / 2, top / d] {
+                for v in [q * d - 1, q * d, (q * d + 1).min(top)] {
+                    assert_eq!(div.div(v), v / d, "{v} / {d}");
+                }
+            }
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = x & top;
+            assert_eq!(div.div(v), v / d, "{v} / {d}");
+            assert_eq!(div.div(top), top / d);
         }
     }
 
