@@ -1,6 +1,6 @@
 //! Benchmarks: raw ANS push/pop, one BBVI fit per block per estimator and family (the
-//! mixture's estimators, the linear-Gaussian and the image model), and end-to-end
-//! encode/decode throughput (on a corpus file when `../shared/corpus` is present).
+//! mixture's estimators, the linear-Gaussian and the image model), the bits-back chain
+//! alone with the exact posterior, and end-to-end encode/decode throughput (on a corpus file when `../shared/corpus` is present).
 //! `cargo test` runs each once as a smoke test; `cargo bench` measures.
 
 use std::path::PathBuf;
@@ -113,6 +113,41 @@ fn end_to_end(c: &mut Criterion) {
     g.finish();
 }
 
+/// The bits-back chain alone with the exact posterior, on a mixture fitted once: what
+/// coding costs per core without the encoder's parameter search, the parameter coding
+/// and the container.
+fn chain(c: &mut Criterion) {
+    use bbcodec::model::mixture::{MixtureFitOptions, MixtureModel};
+    use bbcodec::BitsBackCoder;
+    let data = sample();
+    let symbols: Vec<u16> = data.iter().map(|&b| b as u16).collect();
+    let blocks: Vec<&[u16]> = symbols.chunks(64).collect();
+    let model = MixtureModel::fit(&blocks, 256, &MixtureFitOptions::default());
+    let config = FitConfig {
+        posterior: PosteriorKind::Exact,
+        ..FitConfig::default()
+    };
+    let mut g = c.benchmark_group("chain_exact");
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(data.len() as u64));
+    for accounting in [true, false] {
+        let coder = BitsBackCoder::new(&model, 64, config).with_accounting(accounting);
+        let name = if accounting { "" } else { "_plain" };
+        g.bench_function(format!("encode{name}"), |b| {
+            b.iter(|| coder.encode(&symbols, 0).unwrap())
+        });
+        let enc = coder.encode(&symbols, 0).unwrap();
+        g.bench_function(format!("decode{name}"), |b| {
+            b.iter(|| {
+                coder
+                    .decode(&enc.words, symbols.len(), enc.bootstrap_blocks, 0)
+                    .unwrap()
+            })
+        });
+    }
+    g.finish();
+}
+
 fn gaussian_fits(c: &mut Criterion) {
     use bbcodec::inference::gaussian::{reparam_fit, ReparamConfig};
     use bbcodec::model::LinearGaussian;
@@ -204,5 +239,13 @@ fn image_fit(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, ans, fit, gaussian_fits, end_to_end, image_fit);
+criterion_group!(
+    benches,
+    ans,
+    fit,
+    gaussian_fits,
+    chain,
+    end_to_end,
+    image_fit
+);
 criterion_main!(benches);

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Compare bbcodec with gzip -9, bzip2 -9, xz -9 and zstd -19 on a folder of files.
 
-Usage: scripts/compare.py [FOLDER] [-- bbcodec encode options...]
+Usage: scripts/compare.py [--runs N] [FOLDER|FILE...] [-- bbcodec encode options...]
 (default folder: ../shared/corpus). Builds nothing: run `cargo build --release` first.
 Prints a Markdown table: sizes in bytes, bits per byte, bbcodec's -ELBO, -log P(x),
-the gap between measured net bits and -ELBO, and encode/decode speed in MB/s.
+the gap between measured net bits and -ELBO, encode/decode speed in MB/s (median of N
+runs, default 5, process start included), and bbcodec's speed as a ratio to bzip2 -9's
+(compress, decompress) measured in the same run.
 """
-import json, os, subprocess, sys, tempfile, time
+import json, os, statistics, subprocess, sys, tempfile, time
 
 here = os.path.dirname(os.path.abspath(__file__))
 root = os.path.dirname(here)
@@ -15,14 +17,30 @@ extra = []
 if "--" in args:
     i = args.index("--")
     args, extra = args[:i], args[i + 1:]
-folder = args[0] if args else os.path.join(root, "..", "shared", "corpus")
+runs = 5
+if args[:1] == ["--runs"]:
+    runs, args = int(args[1]), args[2:]
+targets = args or [os.path.join(root, "..", "shared", "corpus")]
+paths = []
+for t in targets:
+    if os.path.isdir(t):
+        paths += [os.path.join(t, n) for n in sorted(os.listdir(t))]
+    else:
+        paths.append(t)
 exe = os.path.join(root, "target", "release", "bbcodec")
 
 
 def timed(cmd, stdin=None):
-    t = time.perf_counter()
-    out = subprocess.run(cmd, stdin=stdin, stdout=subprocess.PIPE, check=True).stdout
-    return out, time.perf_counter() - t
+    """Output of `cmd` and its median wall time over `runs` runs."""
+    times = []
+    for _ in range(runs):
+        f = open(stdin, "rb") if stdin else None
+        t = time.perf_counter()
+        out = subprocess.run(cmd, stdin=f, stdout=subprocess.PIPE, check=True).stdout
+        times.append(time.perf_counter() - t)
+        if f:
+            f.close()
+    return out, statistics.median(times)
 
 
 def mbps(n, s):
@@ -31,8 +49,8 @@ def mbps(n, s):
 
 rows = []
 with tempfile.TemporaryDirectory() as tmp:
-    for name in sorted(os.listdir(folder)):
-        path = os.path.join(folder, name)
+    for path in paths:
+        name = os.path.basename(path)
         if not os.path.isfile(path) or name.endswith(".md"):
             continue
         n = os.path.getsize(path)
@@ -46,21 +64,20 @@ with tempfile.TemporaryDirectory() as tmp:
                "gap_pct": 100 * (r["net_bits"] - r["neg_elbo_bits"]) / max(r["neg_elbo_bits"], 1),
                "enc": mbps(n, te), "dec": mbps(n, td)}
         for tool, copt, dopt in [("gzip", "-9", "-d"), ("bzip2", "-9", "-d"), ("xz", "-9", "-d"), ("zstd", "-19", "-d")]:
-            with open(path, "rb") as f:
-                out, tc = timed([tool, copt, "-c"] + (["-q"] if tool == "zstd" else []), stdin=f)
+            out, tc = timed([tool, copt, "-c"] + (["-q"] if tool == "zstd" else []), stdin=path)
             cf = os.path.join(tmp, name + "." + tool)
             open(cf, "wb").write(out)
-            with open(cf, "rb") as f:
-                _, tdd = timed([tool, dopt, "-c"] + (["-q"] if tool == "zstd" else []), stdin=f)
+            _, tdd = timed([tool, dopt, "-c"] + (["-q"] if tool == "zstd" else []), stdin=cf)
             row[tool] = len(out)
             row[tool + "_enc"] = mbps(n, tc)
             row[tool + "_dec"] = mbps(n, tdd)
         rows.append(row)
 
 bpb = lambda b, n: 8 * b / n if n else 0
-print("| file | bytes | bbcodec | bits/byte | order-0 | gzip -9 | bzip2 -9 | xz -9 | zstd -19 | net vs -ELBO | enc MB/s | dec MB/s | bzip2 enc/dec MB/s |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| file | bytes | bbcodec | bits/byte | order-0 | gzip -9 | bzip2 -9 | xz -9 | zstd -19 | net vs -ELBO | enc MB/s | dec MB/s | bzip2 enc/dec MB/s | speed vs bzip2 enc/dec |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
     print(f"| {r['file']} | {r['bytes']} | {r['bbcodec']} | {bpb(r['bbcodec'], r['bytes']):.3f} | {r['order0']:.0f} | "
           f"{r['gzip']} | {r['bzip2']} | {r['xz']} | {r['zstd']} | {r['gap_pct']:+.3f}% | "
-          f"{r['enc']:.2f} | {r['dec']:.2f} | {r['bzip2_enc']:.1f}/{r['bzip2_dec']:.1f} |")
+          f"{r['enc']:.2f} | {r['dec']:.2f} | {r['bzip2_enc']:.1f}/{r['bzip2_dec']:.1f} | "
+          f"{r['enc'] / r['bzip2_enc']:.2f}x/{r['dec'] / r['bzip2_dec']:.2f}x |")

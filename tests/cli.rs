@@ -345,3 +345,44 @@ fn train_writes_weights_that_code() {
     assert!(back.status.success());
     assert_eq!(back.stdout, mnist_sample());
 }
+
+/// The mixture enumerates its posterior unless BBVI is asked for, by name or by giving
+/// one of its settings; the logistic model fits by BBVI by default.
+#[test]
+fn default_posterior_per_model_and_bbvi_implied_by_its_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let inp = dir.path().join("a.txt");
+    fs::write(&inp, &sample()[..8192]).unwrap();
+    let posterior_of = |args: &[&str]| -> (String, String) {
+        let rep = dir.path().join("r.json");
+        bbcodec()
+            .args(["encode", "-q", "-f", "-c"])
+            .arg(&inp)
+            .args(args)
+            .arg("--report")
+            .arg(&rep)
+            .assert()
+            .success();
+        let r: serde_json::Value = serde_json::from_slice(&fs::read(&rep).unwrap()).unwrap();
+        (
+            r["posterior"].as_str().unwrap().to_string(),
+            r["estimator"].as_str().unwrap_or("").to_string(),
+        )
+    };
+    assert_eq!(posterior_of(&[]).0, "exact");
+    assert_eq!(posterior_of(&["--posterior", "map"]).0, "map");
+    assert_eq!(
+        posterior_of(&["--iters", "8"]),
+        ("bbvi".into(), "score".into())
+    );
+    assert_eq!(posterior_of(&["--samples", "8"]).0, "bbvi");
+    assert_eq!(posterior_of(&["--lr", "0.5"]).0, "bbvi");
+    assert_eq!(
+        posterior_of(&["--estimator", "score-eq8"]),
+        ("bbvi".into(), "score-eq8".into())
+    );
+    assert_eq!(
+        posterior_of(&["--model", "logistic", "--block-size", "256"]),
+        ("bbvi".into(), "reparam".into())
+    );
+}
