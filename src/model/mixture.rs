@@ -274,7 +274,8 @@ pub struct MixtureFitOptions {
     pub max_components: usize,
     /// Use exactly this many components instead of choosing by size.
     pub fixed_components: Option<usize>,
-    /// EM iterations per candidate K.
+    /// Largest number of EM iterations per candidate K (each stops earlier once an
+    /// iteration gains less than 3e-4 of the log-likelihood).
     pub em_iterations: usize,
 }
 
@@ -317,7 +318,9 @@ fn log2_vec(p: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-/// Fit the stored parameters: try K from a ladder and keep the smallest total size.
+/// Fit the stored parameters: try K = 1, 2, 4, ... up to the largest allowed on a
+/// subsample of the blocks, keep the K of the smallest total size (header plus data),
+/// and refine that fit on every block.
 pub fn fit_params(
     blocks: &[&[u16]],
     alphabet: usize,
