@@ -677,40 +677,45 @@ fn bucket(level: u8) -> usize {
 /// Largest alphabet of an [`Adaptive`] model (the level deltas).
 const MAX_ADAPTIVE: usize = DELTA_SYMBOLS;
 
-/// `floor(x / d)` by one multiplication, exact for `x < 2^41` and `0 < d < 2^17`
-/// (an adaptive model's `count * free` and `total`).
-///
-/// With `m = ceil(2^58 / d) = (2^58 + e) / d`, `0 <= e < d`:
-/// `x m / 2^58 = x / d + x e / (d 2^58)`, and the second term is below `1 / d` because
-/// `x e < 2^41 2^17 = 2^58`. The fractional part of `x / d` is at most `(d - 1) / d`, so
-/// the floor is unchanged.
-#[derive(Clone, Copy)]
-struct ExactDiv {
-    m: u128,
+/// `2^52`: adding it to a double in `[0, 2^52)` rounds that double to an integer held in
+/// the low bits of the sum's representation.
+const ROUNDER: f64 = (1u64 << 52) as f64;
+
+/// `g = fl(free fl(1 / total))` of [`floor_times`].
+#[inline]
+fn ratio(free: u64, total: u64) -> f64 {
+    free as f64 * (1.0 / total as f64)
 }
 
-impl ExactDiv {
-    const SHIFT: u32 = 58;
-
-    fn new(d: u64) -> Self {
-        debug_assert!(d > 0 && d < 1 << 17);
-        let one = 1u128 << Self::SHIFT;
-        Self {
-            m: one.div_ceil(d as u128),
-        }
-    }
-
-    #[inline]
-    fn div(self, x: u64) -> u64 {
-        debug_assert!(x < 1 << 41);
-        ((x as u128 * self.m) >> Self::SHIFT) as u64
-    }
+/// `floor(c free / total)` from `g = ratio(free, total)`, exact for the counts of an
+/// [`Adaptive`] model (proof there).
+#[inline]
+fn floor_times(c: f64, g: f64) -> u32 {
+    const H: f64 = 1.0 / (1u64 << 20) as f64 - 0.5;
+    ((c * g + H + ROUNDER).to_bits() - ROUNDER.to_bits()) as u32
 }
 
 /// Adaptive frequency model: counts start at 1 and grow by `STEP` per occurrence.
+///
+/// The probabilities are those of [`QuantizedCategorical::from_int_weights_lean`] of the
+/// counts: `1 + floor(c * free / total)` per symbol (`free = TOTAL - n`), the rounding
+/// leftover added to the first largest count. The floors are computed in doubles, in
+/// fixed-order element-wise operations, and are exact:
+///
+/// `u = fl(fl(c g) + h)` with `g = fl(free fl(1 / total))` and `h = 2^-20 - 1/2`
+/// (exact), then `floor(v) = fl(u + 2^52) - 2^52` for `v = c free / total`. Here
+/// `128 <= v < 2^24` (`1 <= c <= total < 2^17`, `free > 2^23`), and four roundings put
+/// `u` within `v 2^-51.4 + 2^-29 < 2^-26.9` of `v - 1/2 + 2^-20`. If `v` is an integer
+/// `m`, `u` lies in `(m - 1/2, m - 1/2 + 2^-19)` and rounds to `m`. Otherwise `v` is at
+/// least `1 / total > 2^-17` from the integers around it, so `u` lies strictly between
+/// `floor(v) - 1/2` and `floor(v) + 1/2` and rounds to `floor(v)`. Adding `2^52` rounds
+/// to nearest at unit spacing, with no ties, so the low bits of the sum are `floor(v)`.
 struct Adaptive {
-    counts: Vec<u64>,
+    /// Counts as doubles (integers below `2^17`, exact).
+    counts: Vec<f64>,
     total: u64,
+    /// The first index of the largest count (it takes the rounding leftover).
+    best: usize,
 }
 
 impl Adaptive {
@@ -719,48 +724,59 @@ impl Adaptive {
     fn new(n: usize) -> Self {
         debug_assert!(n <= MAX_ADAPTIVE);
         Self {
-            counts: vec![1; n],
+            counts: vec![1.0; n],
             total: n as u64,
+            best: 0,
         }
     }
     fn model(&self) -> AnsModel<'_, Self> {
         AnsModel(self)
     }
 
-    /// The fixed-point probabilities of [`QuantizedCategorical::from_int_weights_lean`]
-    /// of the counts (`1 + c * free / total` each, the rounding leftover added to the
-    /// first largest count), written into `out` without building a table.
-    fn fixed_probs<'a>(&self, out: &'a mut [u32; MAX_ADAPTIVE]) -> &'a [u32] {
+    /// Cumulative sums of the probabilities without the leftover: `cum[i]` is the sum
+    /// below symbol `i`, `cum[n]` the sum of all (see the type's comment).
+    fn cumulative<'a>(&self, cum: &'a mut [u32; MAX_ADAPTIVE + 1]) -> &'a [u32] {
         let n = self.counts.len();
         let free = TOTAL as u64 - n as u64;
-        let div = ExactDiv::new(self.total);
-        let (mut best, mut sum) = (0usize, 0u64);
-        for (i, (&c, o)) in self.counts.iter().zip(out.iter_mut()).enumerate() {
-            if c > self.counts[best] {
-                best = i;
-            }
-            let q = 1 + div.div(c * free);
-            *o = q as u32;
-            sum += q;
+        let g = ratio(free, self.total);
+        let mut floors = [0u32; MAX_ADAPTIVE];
+        for (f, &c) in floors.iter_mut().zip(&self.counts) {
+            *f = floor_times(c, g);
         }
-        out[best] += (TOTAL as u64 - sum) as u32;
-        &out[..n]
+        cum[0] = 0;
+        for i in 0..n {
+            cum[i + 1] = cum[i] + 1 + floors[i];
+        }
+        &cum[..n + 1]
     }
 
-    /// Symbol `s`'s entry of [`Adaptive::fixed_probs`] without the rounding leftover.
+    /// Symbol `s`'s probability without the rounding leftover.
     fn approx_fixed_prob(&self, s: usize) -> u64 {
         let free = TOTAL as u64 - self.counts.len() as u64;
-        1 + self.counts[s] * free / self.total
+        1 + self.counts[s] as u64 * free / self.total
     }
 
     fn update(&mut self, s: usize) {
-        self.counts[s] += Self::STEP;
+        self.counts[s] += Self::STEP as f64;
         self.total += Self::STEP;
+        // Only counts[s] grew: the first largest is the old one or s.
+        let (c, b) = (self.counts[s], self.counts[self.best]);
+        if c > b || (c == b && s < self.best) {
+            self.best = s;
+        }
         if self.total > Self::LIMIT {
             self.total = 0;
             for c in &mut self.counts {
-                *c = (*c).div_ceil(2);
-                self.total += *c;
+                let h = (*c as u64).div_ceil(2);
+                *c = h as f64;
+                self.total += h;
+            }
+            // Halving can tie counts: find the first largest again.
+            self.best = 0;
+            for (i, &c) in self.counts.iter().enumerate() {
+                if c > self.counts[self.best] {
+                    self.best = i;
+                }
             }
         }
     }
@@ -775,23 +791,33 @@ impl SymbolModel for Adaptive {
         if s >= self.counts.len() {
             return None;
         }
-        let mut buf = [0u32; MAX_ADAPTIVE];
-        let p = self.fixed_probs(&mut buf);
-        Some((p[..s].iter().sum(), p[s]))
+        let mut buf = [0u32; MAX_ADAPTIVE + 1];
+        let cum = self.cumulative(&mut buf);
+        let n = self.counts.len();
+        let leftover = TOTAL - cum[n];
+        let left_of = |i: usize| cum[i] + if i > self.best { leftover } else { 0 };
+        let right = if s + 1 == n { TOTAL } else { left_of(s + 1) };
+        Some((left_of(s), right - left_of(s)))
     }
 
     fn quantile(&self, q: u32) -> (usize, u32, u32) {
-        // A linear scan: these alphabets have at most a few hundred symbols.
-        let mut buf = [0u32; MAX_ADAPTIVE];
-        let p = self.fixed_probs(&mut buf);
-        let mut left = 0u32;
-        for (i, &pi) in p.iter().enumerate() {
-            if q < left + pi || i + 1 == p.len() {
-                return (i, left, pi);
+        let mut buf = [0u32; MAX_ADAPTIVE + 1];
+        let cum = self.cumulative(&mut buf);
+        let n = self.counts.len();
+        let leftover = TOTAL - cum[n];
+        let left_of = |i: usize| cum[i] + if i > self.best { leftover } else { 0 };
+        // The last i < n with left_of(i) <= q (left_of(0) = 0 <= q).
+        let (mut lo, mut hi) = (0usize, n);
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2;
+            if left_of(mid) <= q {
+                lo = mid;
+            } else {
+                hi = mid;
             }
-            left += pi;
         }
-        (0, 0, 0)
+        let right = if lo + 1 == n { TOTAL } else { left_of(lo + 1) };
+        (lo, left_of(lo), right - left_of(lo))
     }
 }
 
@@ -956,7 +982,8 @@ mod tests {
             // Skewed updates, so the largest count moves around and halvings happen.
             let s = ((x >> 33) % 7 + (x >> 40) % 3 * (step % 5)) as usize % LEVEL_SYMBOLS;
             if step % 97 == 0 {
-                let table = QuantizedCategorical::from_int_weights_lean(&a.counts).unwrap();
+                let counts: Vec<u64> = a.counts.iter().map(|&c| c as u64).collect();
+                let table = QuantizedCategorical::from_int_weights_lean(&counts).unwrap();
                 for t in 0..LEVEL_SYMBOLS {
                     let (l, p) = table.left_cumulative_and_probability(t).unwrap();
                     assert_eq!(a.interval(t), Some((l, p.get())), "symbol {t}");
@@ -970,25 +997,92 @@ mod tests {
         }
     }
 
+    /// The adaptive model's probabilities as first defined: a plain scan for the first
+    /// largest count and integer division.
+    fn reference_probs(m: &Adaptive) -> Vec<u32> {
+        let free = TOTAL as u64 - m.counts.len() as u64;
+        let mut best = 0;
+        let mut out: Vec<u32> = m
+            .counts
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| {
+                if c > m.counts[best] {
+                    best = i;
+                }
+                (1 + c as u64 * free / m.total) as u32
+            })
+            .collect();
+        let sum: u64 = out.iter().map(|&q| q as u64).sum();
+        out[best] += (TOTAL as u64 - sum) as u32;
+        out
+    }
+
     #[test]
-    fn exact_div_matches_integer_division() {
-        // Every divisor an adaptive model can have, against numerators at the edges of
-        // each quotient (q d - 1, q d, q d + 1) and a pseudo-random sweep.
+    fn adaptive_model_keeps_its_probabilities_through_updates_and_halvings() {
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        for n in [2usize, 3, LEVEL_SYMBOLS, DELTA_SYMBOLS] {
+            let mut m = Adaptive::new(n);
+            // Enough updates for several halvings, skewed toward a few symbols so that
+            // ties appear and the largest count moves.
+            for step in 0..20_000 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let s = if x % 3 == 0 {
+                    (x >> 8) as usize % n
+                } else {
+                    (x >> 8) as usize % 3.min(n)
+                };
+                if step % 97 == 0 || m.total > Adaptive::LIMIT - 2 * Adaptive::STEP {
+                    let want = reference_probs(&m);
+                    let mut left = 0;
+                    for (i, &p) in want.iter().enumerate() {
+                        assert_eq!(m.interval(i), Some((left, p)));
+                        assert_eq!(m.quantile(left), (i, left, p));
+                        assert_eq!(m.quantile(left + p - 1), (i, left, p));
+                        left += p;
+                    }
+                }
+                m.update(s);
+            }
+        }
+    }
+
+    #[test]
+    fn floor_times_is_exact_for_every_total() {
+        // Every total an adaptive model can reach, for each alphabet size: counts at the
+        // ends, counts whose quotient is an exact integer (multiples of total / gcd) and
+        // the counts next to them, and a pseudo-random count.
+        let gcd = |mut a: u64, mut b: u64| {
+            while b != 0 {
+                (a, b) = (b, a % b);
+            }
+            a
+        };
         let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        for d in 1..(1u64 << 17) {
-            let div = ExactDiv::new(d);
-            let top = (1u64 << 41) - 1;
-            for q in [1u64, 2, top / d / 2, top / d] {
-                for v in [q * d - 1, q * d, (q * d + 1).min(top)] {
-                    assert_eq!(div.div(v), v / d, "{v} / {d}");
+        for n in [2u64, 3, LEVEL_SYMBOLS as u64, DELTA_SYMBOLS as u64] {
+            let free = TOTAL as u64 - n;
+            for total in n..=Adaptive::LIMIT + Adaptive::STEP {
+                let g = ratio(free, total);
+                let step = total / gcd(total, free);
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let mut cs = vec![1, 2, total - 1, total, 1 + x % total];
+                for c in [step, 2 * step, total / 2 / step * step] {
+                    if c >= 2 && c <= total {
+                        cs.extend([c - 1, c, (c + 1).min(total)]);
+                    }
+                }
+                for c in cs {
+                    assert_eq!(
+                        floor_times(c as f64, g) as u64,
+                        c * free / total,
+                        "{c} * {free} / {total}"
+                    );
                 }
             }
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let v = x & top;
-            assert_eq!(div.div(v), v / d, "{v} / {d}");
-            assert_eq!(div.div(top), top / d);
         }
     }
 
