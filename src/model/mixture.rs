@@ -256,6 +256,16 @@ impl SparseHistogram {
     #[inline]
     pub fn log2_likelihoods(&self, by_symbol: &[f64], out: &mut [f64]) {
         let k = out.len();
+        // Powers of two (the component counts the encoder tries) with the accumulators
+        // in registers; the same operations in the same order.
+        match k {
+            2 => return self.log2_likelihoods_fixed::<2>(by_symbol, out),
+            4 => return self.log2_likelihoods_fixed::<4>(by_symbol, out),
+            8 => return self.log2_likelihoods_fixed::<8>(by_symbol, out),
+            16 => return self.log2_likelihoods_fixed::<16>(by_symbol, out),
+            32 => return self.log2_likelihoods_fixed::<32>(by_symbol, out),
+            _ => {}
+        }
         out.iter_mut().for_each(|o| *o = 0.0);
         for &(c, n) in &self.entries {
             let nf = n as f64;
@@ -264,6 +274,20 @@ impl SparseHistogram {
                 *o += nf * l;
             }
         }
+    }
+
+    fn log2_likelihoods_fixed<const K: usize>(&self, by_symbol: &[f64], out: &mut [f64]) {
+        let mut acc = [0.0f64; K];
+        for &(c, n) in &self.entries {
+            let nf = n as f64;
+            let row: &[f64; K] = by_symbol[c as usize * K..][..K]
+                .try_into()
+                .expect("row of K entries");
+            for (a, &l) in acc.iter_mut().zip(row) {
+                *a += nf * l;
+            }
+        }
+        out.copy_from_slice(&acc);
     }
 }
 
@@ -570,12 +594,21 @@ fn e_step(hists: &[SparseHistogram], by_symbol: &[f32], log2_w: &[f64], n: usize
         if h.total == 0 {
             continue;
         }
-        ll.iter_mut().for_each(|o| *o = 0.0);
-        for &(c, cnt) in &h.entries {
-            let nf = cnt as f32;
-            let row = &by_symbol[c as usize * k..(c as usize + 1) * k];
-            for (o, &l) in ll.iter_mut().zip(row) {
-                *o += nf * l;
+        match k {
+            2 => lik_fixed::<2>(h, by_symbol, &mut ll),
+            4 => lik_fixed::<4>(h, by_symbol, &mut ll),
+            8 => lik_fixed::<8>(h, by_symbol, &mut ll),
+            16 => lik_fixed::<16>(h, by_symbol, &mut ll),
+            32 => lik_fixed::<32>(h, by_symbol, &mut ll),
+            _ => {
+                ll.iter_mut().for_each(|o| *o = 0.0);
+                for &(c, cnt) in &h.entries {
+                    let nf = cnt as f32;
+                    let row = &by_symbol[c as usize * k..(c as usize + 1) * k];
+                    for (o, &l) in ll.iter_mut().zip(row) {
+                        *o += nf * l;
+                    }
+                }
             }
         }
         for ((j, &w), &l) in lj.iter_mut().zip(log2_w).zip(&ll) {
@@ -593,6 +626,23 @@ fn e_step(hists: &[SparseHistogram], by_symbol: &[f32], log2_w: &[f64], n: usize
         }
     }
     out
+}
+
+/// The E-step's log-likelihoods for a `K` known at compile time: the same sums in the
+/// same order as the general loop, with the accumulators in registers.
+#[inline]
+fn lik_fixed<const K: usize>(h: &SparseHistogram, by_symbol: &[f32], out: &mut [f32]) {
+    let mut acc = [0.0f32; K];
+    for &(c, cnt) in &h.entries {
+        let nf = cnt as f32;
+        let row: &[f32; K] = by_symbol[c as usize * K..][..K]
+            .try_into()
+            .expect("row of K entries");
+        for (a, &l) in acc.iter_mut().zip(row) {
+            *a += nf * l;
+        }
+    }
+    out.copy_from_slice(&acc);
 }
 
 /// Responsibilities `2^(lj - max)` normalized, with the latents more than
