@@ -175,6 +175,18 @@ impl QuantizedCategorical {
     /// where its weight is 0; otherwise zero weights give zero probability. Uses only
     /// IEEE-exact operations, so the result is the same on every machine.
     pub fn from_float_weights(weights: &[f64], leaky: bool) -> Result<Self, CategoricalError> {
+        Self::build(&Self::float_probs(weights, leaky)?, true)
+    }
+
+    /// [`QuantizedCategorical::from_float_weights`] without the eager `log2` table
+    /// ([`QuantizedCategorical::log2_prob`] computes the same values on demand): for
+    /// distributions that code one symbol, such as a block's posterior.
+    pub fn from_float_weights_lean(weights: &[f64], leaky: bool) -> Result<Self, CategoricalError> {
+        Self::build(&Self::float_probs(weights, leaky)?, false)
+    }
+
+    /// The fixed-point probabilities of [`QuantizedCategorical::from_float_weights`].
+    fn float_probs(weights: &[f64], leaky: bool) -> Result<Vec<u32>, CategoricalError> {
         check_alphabet(weights.len())?;
         let clean = |w: f64| if w.is_finite() && w > 0.0 { w } else { 0.0 };
         let mut total = 0.0;
@@ -203,7 +215,7 @@ impl QuantizedCategorical {
             })
             .collect();
         distribute_leftover(&mut probs, |i| clean(weights[i]));
-        Self::from_fixed_point(&probs)
+        Ok(probs)
     }
 
     /// Uniform distribution over `0..n` (remainder on the first symbols).

@@ -562,7 +562,7 @@ pub fn exact_elbo(log2_joint: &[f64], q: &[f64]) -> f64 {
 
 /// Quantize a float posterior for coding: leaky, so every latent stays poppable.
 pub fn quantize_posterior(q: &[f64]) -> QuantizedCategorical {
-    QuantizedCategorical::from_float_weights(q, true).expect("posterior has positive mass")
+    QuantizedCategorical::from_float_weights_lean(q, true).expect("posterior has positive mass")
 }
 
 /// Index of the largest entry (first on ties).
