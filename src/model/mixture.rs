@@ -536,14 +536,15 @@ fn em(
             .par_chunks(shard_len)
             .map(|shard| e_step(shard, &by_symbol, &log2_w, n))
             .collect();
-        let mut total = EStep::new(k, n);
-        for sh in &shards {
+        let mut shards = shards.into_iter();
+        let mut total = shards.next().expect("at least one shard");
+        for sh in shards {
             total.loglik += sh.loglik;
-            for z in 0..k {
-                total.mass[z] += sh.mass[z];
-                for (a, &b) in total.counts[z].iter_mut().zip(&sh.counts[z]) {
-                    *a += b;
-                }
+            for (a, &b) in total.mass.iter_mut().zip(&sh.mass) {
+                *a += b;
+            }
+            for (a, &b) in total.counts.iter_mut().zip(&sh.counts) {
+                *a += b;
             }
         }
         if it > 0 && total.loglik - last_loglik < EM_TOLERANCE * total.loglik.abs() {
@@ -553,7 +554,7 @@ fn em(
         let total_mass: f64 = total.mass.iter().sum();
         for z in 0..k {
             fm.weights[z] = (total.mass[z] + 0.5) / (total_mass + 0.5 * k as f64);
-            fm.theta[z] = smoothed(&total.counts[z], pooled, strength);
+            fm.theta[z] = smoothed(&total.counts[z * n..(z + 1) * n], pooled, strength);
             fm.log2_theta[z] = log2_vec(&fm.theta[z]);
         }
     }
@@ -567,7 +568,8 @@ const EM_TOLERANCE: f64 = 3e-4;
 
 /// Expected sufficient statistics of one shard of blocks.
 struct EStep {
-    counts: Vec<Vec<f64>>,
+    /// Expected symbol counts, component-major (`[z * n + c]`).
+    counts: Vec<f64>,
     mass: Vec<f64>,
     loglik: f64,
 }
@@ -575,7 +577,7 @@ struct EStep {
 impl EStep {
     fn new(k: usize, n: usize) -> Self {
         Self {
-            counts: vec![vec![0.0; n]; k],
+            counts: vec![0.0; k * n],
             mass: vec![0.0; k],
             loglik: 0.0,
         }
@@ -615,7 +617,7 @@ fn e_step(hists: &[SparseHistogram], by_symbol: &[f32], log2_w: &[f64], n: usize
             *j = w + l as f64;
         }
         out.loglik += normalize_sparse(&lj, &mut resp);
-        for ((&r, m), cz) in resp.iter().zip(&mut out.mass).zip(&mut out.counts) {
+        for ((&r, m), cz) in resp.iter().zip(&mut out.mass).zip(out.counts.chunks_mut(n)) {
             if r < RESP_FLOOR {
                 continue;
             }
