@@ -387,7 +387,7 @@ pub fn fit_params(
     let centers = farthest_first(&sub, &pooled, support_size, max_k);
 
     // Candidate K: the powers of two below max_k, then max_k (each EM stops early once
-    // it converges, and the search stops at the first candidate that costs more).
+    // it converges, and the search stops after two candidates in a row that cost more).
     let ladder: Vec<usize> = match options.fixed_components {
         Some(k) => vec![k.clamp(1, max_k)],
         None => (0..)
@@ -398,6 +398,7 @@ pub fn fit_params(
     };
 
     let mut best: Option<(f64, FloatMixture)> = None;
+    let mut worse_in_a_row = 0;
     for &k in &ladder {
         let fm = em(
             &sub,
@@ -409,9 +410,18 @@ pub fn fit_params(
         let params = quantize(&fm, &support, alphabet);
         let cost = total_cost_bits(&params, &sub, scale);
         match &best {
-            // Doubling K again is not expected to help once it stopped paying.
-            Some((b, _)) if cost >= *b => break,
-            _ => best = Some((cost, fm)),
+            // One more doubling after the first that costs more (a 2 GiB stream of
+            // the corpus files codes 0.1% larger when the search stops at the first).
+            Some((b, _)) if cost >= *b => {
+                worse_in_a_row += 1;
+                if worse_in_a_row >= 2 {
+                    break;
+                }
+            }
+            _ => {
+                worse_in_a_row = 0;
+                best = Some((cost, fm));
+            }
         }
     }
     let fm = best.expect("ladder is never empty").1;
