@@ -267,8 +267,11 @@ fn encode_chunk(
     let (params, enc, components) = match h.model {
         ModelKind::Mixture => {
             let model = MixtureModel::fit(&blocks, 256, &fit_options(h));
+            // Only BBVI fits are worth farming out: exact and MAP posteriors cost less
+            // than the dispatch (and the chain recomputes each block's terms anyway).
+            let bbvi = matches!(h.fit.posterior, PosteriorKind::Bbvi(_));
             let enc = BitsBackCoder::new(&model, bs, h.fit)
-                .with_parallel_fits(parallel)
+                .with_parallel_fits(parallel && bbvi)
                 .encode(&symbols, index)?;
             (
                 encode_params(model.params()),
