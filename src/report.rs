@@ -67,8 +67,9 @@ impl ElboTerms {
             ..Default::default()
         };
         let mut mean_ell = 0.0;
-        for z in 0..k {
-            let (qz, lq) = q(z);
+        // q is asked once per latent (its log2 may be computed on demand).
+        let qs: Vec<(f64, f64)> = (0..k).map(&q).collect();
+        for (z, &(qz, lq)) in qs.iter().enumerate() {
             if qz <= 0.0 {
                 continue;
             }
@@ -82,8 +83,7 @@ impl ElboTerms {
         }
         // Var = E[(ell - mean)^2], computed in a second pass for accuracy.
         let mut var = 0.0;
-        for z in 0..k {
-            let (qz, lq) = q(z);
+        for (z, &(qz, lq)) in qs.iter().enumerate() {
             if qz > 0.0 {
                 let d = lj[z] - lq - mean_ell;
                 var += qz * d * d;
