@@ -2,9 +2,9 @@
 //!
 //! Lossless compression by **bits-back coding on an ANS stack** with a latent-variable
 //! model `P(z) P(x | z)`, fitting the variational posterior `Q(z | x)` of every block by
-//! **black-box variational inference**, and **measuring** the result: the empirical net
-//! bit rate against `-ELBO`, and the overhead over `-log2 P(x)` against the predicted
-//! `KL(Q || P(z | x))`.
+//! **black-box variational inference** (or enumerating it where the latent allows: the
+//! mixture's default), and **measuring** the result: the empirical net bit rate against
+//! `-ELBO`, and the overhead over `-log2 P(x)` against the predicted `KL(Q || P(z | x))`.
 //!
 //! Layers (data flows one way):
 //!
