@@ -660,16 +660,21 @@ fn lik_fixed<const K: usize>(h: &SparseHistogram, by_symbol: &[f32], out: &mut [
 /// Responsibilities `2^(lj - max)` normalized, with the latents more than
 /// [`SPARSE_BITS`] below the best set to exactly 0 (no `exp2` call for them).
 fn normalize_sparse(lj: &[f64], out: &mut [f64]) -> f64 {
+    debug_assert!(lj.len() <= 64);
     let m = lj.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    // Mark the latents within range first, then exponentiate and add only those, in
+    // increasing order (the zeros left out of the sum would not change it).
+    let mut near = 0u64;
+    for (z, (o, &v)) in out.iter_mut().zip(lj).enumerate() {
+        *o = 0.0;
+        near |= ((v - m >= -SPARSE_BITS) as u64) << z;
+    }
     let mut s = 0.0;
-    for (o, &v) in out.iter_mut().zip(lj) {
-        let d = v - m;
-        *o = if d >= -SPARSE_BITS {
-            math::exp2(d)
-        } else {
-            0.0
-        };
-        s += *o;
+    while near != 0 {
+        let z = near.trailing_zeros() as usize;
+        near &= near - 1;
+        out[z] = math::exp2(lj[z] - m);
+        s += out[z];
     }
     let inv = 1.0 / s;
     for o in out.iter_mut() {
