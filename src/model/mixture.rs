@@ -163,8 +163,14 @@ impl DiscreteLatentModel for MixtureModel {
     /// Histogram form: `log2 P(x | z) = sum_c n_c log2 theta_z[c]` over the distinct
     /// symbols `c` of the block, in increasing symbol order.
     fn log2_likelihoods(&self, x: &[u16], out: &mut [f64]) {
-        let hist = SparseHistogram::of(x, self.params.alphabet);
-        hist.log2_likelihoods(&self.log2_by_symbol, out);
+        thread_local! {
+            // One histogram buffer per thread, reused block after block.
+            static HIST: std::cell::RefCell<SparseHistogram> = Default::default();
+        }
+        HIST.with_borrow_mut(|hist| {
+            hist.fill(x, self.params.alphabet);
+            hist.log2_likelihoods(&self.log2_by_symbol, out);
+        });
     }
 }
 
@@ -459,7 +465,7 @@ fn total_cost_bits(params: &MixtureParams, hists: &[SparseHistogram], scale: f64
         for (v, &p) in lj.iter_mut().zip(&log2_prior) {
             *v += p;
         }
-        bits -= math::log2_sum_exp2(&lj);
+        bits -= log2_sum_exp2_near(&lj);
     }
     header + scale * bits
 }
@@ -655,6 +661,19 @@ fn lik_fixed<const K: usize>(h: &SparseHistogram, by_symbol: &[f32], out: &mut [
         }
     }
     out.copy_from_slice(&acc);
+}
+
+/// `log2 sum_z 2^lj[z]` leaving out the terms more than [`SPARSE_BITS`] below the
+/// largest (they change the encoder's size estimate by less than `K 2^-16` of a bit).
+fn log2_sum_exp2_near(lj: &[f64]) -> f64 {
+    let m = lj.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mut s = 0.0;
+    for &v in lj {
+        if v - m >= -SPARSE_BITS {
+            s += math::exp2(v - m);
+        }
+    }
+    m + math::log2(s)
 }
 
 /// Responsibilities `2^(lj - max)` normalized, with the latents more than
