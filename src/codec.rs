@@ -214,8 +214,9 @@ impl Workers {
     }
 }
 
-fn fit_options(h: &Header) -> MixtureFitOptions {
+fn fit_options(h: &Header, parallel: bool) -> MixtureFitOptions {
     MixtureFitOptions {
+        parallel,
         max_components: h.max_components as usize,
         fixed_components: if h.fixed_components == 0 {
             None
@@ -258,6 +259,7 @@ fn encode_chunk(
     h: &Header,
     raw_fallback: bool,
     parallel: bool,
+    parallel_em: bool,
     image: Option<&ImageModel>,
 ) -> Result<ChunkOutcome, Error> {
     let crc = crc32fast::hash(data);
@@ -266,7 +268,7 @@ fn encode_chunk(
     let blocks: Vec<&[u16]> = symbols.chunks(bs).collect();
     let (params, enc, components) = match h.model {
         ModelKind::Mixture => {
-            let model = MixtureModel::fit(&blocks, 256, &fit_options(h));
+            let model = MixtureModel::fit(&blocks, 256, &fit_options(h, parallel_em));
             // Only BBVI fits are worth farming out: exact and MAP posteriors cost less
             // than the dispatch (and the chain recomputes each block's terms anyway).
             let bbvi = matches!(h.fit.posterior, PosteriorKind::Bbvi(_));
@@ -649,6 +651,9 @@ pub fn encode_stream(
             }
         }
         let base = index;
+        // The mixture's EM shards go to the pool only when the batch's chunks do not
+        // divide evenly among the threads (the fit is the same either way).
+        let parallel_em = parallel && datas.len() % workers.threads() != 0;
         let outcomes = workers.map(datas.iter().collect(), |i, d: &Vec<u8>| {
             encode_chunk(
                 d,
@@ -656,6 +661,7 @@ pub fn encode_stream(
                 &h,
                 options.raw_fallback,
                 parallel,
+                parallel_em,
                 image,
             )
         });

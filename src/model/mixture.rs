@@ -307,6 +307,10 @@ pub struct MixtureFitOptions {
     /// Largest number of EM iterations per candidate K (each stops earlier once an
     /// iteration gains less than 3e-4 of the log-likelihood).
     pub em_iterations: usize,
+    /// Run the E-step's fixed shards on the current rayon pool (default) or one after
+    /// the other. The fit is the same either way; sequential shards avoid the dispatch
+    /// when other chunks already keep the pool busy.
+    pub parallel: bool,
 }
 
 impl Default for MixtureFitOptions {
@@ -315,6 +319,7 @@ impl Default for MixtureFitOptions {
             max_components: 32,
             fixed_components: None,
             em_iterations: 12,
+            parallel: true,
         }
     }
 }
@@ -412,6 +417,7 @@ pub fn fit_params(
             &centers[..k],
             support_size,
             options.em_iterations,
+            options.parallel,
         );
         let params = quantize(&fm, &support, alphabet);
         let cost = total_cost_bits(&params, &sub, scale);
@@ -432,7 +438,14 @@ pub fn fit_params(
     }
     let fm = best.expect("ladder is never empty").1;
     let fm = if stride > 1 {
-        em(&hists, &pooled, &fm.theta, support_size, REFINE_ITERATIONS)
+        em(
+            &hists,
+            &pooled,
+            &fm.theta,
+            support_size,
+            REFINE_ITERATIONS,
+            options.parallel,
+        )
     } else {
         fm
     };
@@ -525,6 +538,7 @@ fn em(
     centers: &[Vec<f64>],
     support: f64,
     iters: usize,
+    parallel: bool,
 ) -> FloatMixture {
     use rayon::prelude::*;
     let k = centers.len();
@@ -548,10 +562,17 @@ fn em(
                 by_symbol[c * k + z] = fm.log2_theta[z][c] as f32;
             }
         }
-        let shards: Vec<EStep> = hists
-            .par_chunks(shard_len)
-            .map(|shard| e_step(shard, &by_symbol, &log2_w, n))
-            .collect();
+        let shards: Vec<EStep> = if parallel {
+            hists
+                .par_chunks(shard_len)
+                .map(|shard| e_step(shard, &by_symbol, &log2_w, n))
+                .collect()
+        } else {
+            hists
+                .chunks(shard_len)
+                .map(|shard| e_step(shard, &by_symbol, &log2_w, n))
+                .collect()
+        };
         let mut shards = shards.into_iter();
         let mut total = shards.next().expect("at least one shard");
         for sh in shards {
