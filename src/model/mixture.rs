@@ -1221,6 +1221,40 @@ mod tests {
     }
 
     #[test]
+    fn parallel_and_sequential_em_fit_the_same_parameters() {
+        // Several regimes and enough blocks for every shard and a subsample, on a pool
+        // of 3 threads: the shards' sums are added in shard order either way.
+        let mut x = Vec::new();
+        let mut r = 0x1234_5678u64;
+        for b in 0..3000u32 {
+            for _ in 0..64 {
+                r = r
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let span = 8 + (b % 5) * 40;
+                x.push(((b % 5) * 30 + (r >> 33) as u32 % span) as u16 % 256);
+            }
+        }
+        let blocks: Vec<&[u16]> = x.chunks(64).collect();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        let fit = |parallel| {
+            pool.install(|| {
+                let opts = MixtureFitOptions {
+                    parallel,
+                    ..Default::default()
+                };
+                fit_params(&blocks, 256, &opts)
+            })
+        };
+        let (a, b) = (fit(true), fit(false));
+        assert!(a.weight_levels.len() >= 2);
+        assert_eq!(a, b);
+    }
+
+    #[test]
     fn two_regimes_choose_more_than_one_component() {
         let mut x = Vec::new();
         for b in 0..64u32 {
