@@ -269,11 +269,11 @@ fn encode_chunk(
     let (params, enc, components) = match h.model {
         ModelKind::Mixture => {
             let model = MixtureModel::fit(&blocks, 256, &fit_options(h, parallel_em));
-            // Only BBVI fits are worth farming out: exact and MAP posteriors cost less
-            // than the dispatch (and the chain recomputes each block's terms anyway).
+            // BBVI fits go to the pool whenever there are threads; the cheap exact and
+            // MAP fits only when this batch leaves threads idle (as the EM shards).
             let bbvi = matches!(h.fit.posterior, PosteriorKind::Bbvi(_));
             let enc = BitsBackCoder::new(&model, bs, h.fit)
-                .with_parallel_fits(parallel && bbvi)
+                .with_parallel_fits(if bbvi { parallel } else { parallel_em })
                 .encode(&symbols, index)?;
             (
                 encode_params(model.params()),

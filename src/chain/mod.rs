@@ -273,7 +273,9 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
         let mut blocks = Vec::with_capacity(symbols.len().div_ceil(self.block_size));
         let mut totals = RateTotals::default();
         let mut bootstrap_blocks = 0;
-        let fitted: Option<Vec<(Option<QuantizedCategorical>, usize)>> = if self.parallel_fits {
+        // Each block's fit with its log-likelihoods (so the chain does not recompute them).
+        type Fitted = (Option<QuantizedCategorical>, usize, Vec<f64>);
+        let fitted: Option<Vec<Fitted>> = if self.parallel_fits {
             use rayon::prelude::*;
             Some(
                 symbols
@@ -281,7 +283,10 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
                     .enumerate()
                     .map_init(
                         || self.work(),
-                        |w, (i, x)| self.fit_block(w, x, chunk, i, false),
+                        |w, (i, x)| {
+                            let (q, map) = self.fit_block(w, x, chunk, i, false);
+                            (q, map, w.lik.clone())
+                        },
                     )
                     .collect(),
             )
@@ -296,11 +301,15 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
             }
             let (q, map) = match &fitted {
                 Some(f) => {
-                    self.fill(&mut w, x);
+                    let (q, map, lik) = &f[i];
+                    w.lik.copy_from_slice(lik);
+                    for z in 0..w.lj.len() {
+                        w.lj[z] = w.lik[z] + w.log2_prior[z];
+                    }
                     if bootstrap {
-                        (None, f[i].1)
+                        (None, *map)
                     } else {
-                        f[i].clone()
+                        (q.clone(), *map)
                     }
                 }
                 None => self.fit_block(&mut w, x, chunk, i, bootstrap),
