@@ -27,6 +27,11 @@ pub fn encode_options(a: &EncodeArgs) -> Result<EncodeOptions, String> {
         None if wants_bbvi => "bbvi",
         None => o.fit.posterior.name(),
     };
+    if wants_bbvi && matches!(posterior, "exact" | "map") {
+        return Err(format!(
+            "--estimator, --iters, --samples and --lr set the BBVI fit; they do not apply to --posterior {posterior}"
+        ));
+    }
     o.fit.posterior = posterior_from_names(posterior, estimator).ok_or_else(|| {
         if !["bbvi", "exact", "map"].contains(&posterior) {
             format!("--posterior is '{posterior}', expected one of: bbvi, exact, map")

@@ -231,6 +231,13 @@ fn usage_errors_exit_2_and_bad_values_exit_1() {
             .args(["--posterior", "magic"]),
     );
     assert!(err.contains("--posterior"), "{err}");
+    let err = assert_clean_failure(bbcodec().arg("encode").arg(&inp).args([
+        "--posterior",
+        "exact",
+        "--iters",
+        "8",
+    ]));
+    assert!(err.contains("--posterior exact"), "{err}");
     let err = assert_clean_failure(
         bbcodec()
             .arg("encode")
