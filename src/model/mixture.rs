@@ -530,8 +530,8 @@ fn farthest_first(
 ///
 /// Stops early once an E-step raises the total log-likelihood by less than
 /// [`EM_TOLERANCE`] of its size. The E-step runs over [`EM_SHARDS`] fixed, contiguous
-/// shards of blocks in parallel (on the current rayon pool); their sums are added in
-/// shard order, so the result does not depend on the number of threads.
+/// shards of blocks, on the current rayon pool if `parallel`, else one after the other;
+/// their sums are added in shard order, so the result depends on neither.
 fn em(
     hists: &[SparseHistogram],
     pooled: &[f64],
