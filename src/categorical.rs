@@ -182,7 +182,30 @@ impl QuantizedCategorical {
     /// ([`QuantizedCategorical::log2_prob`] computes the same values on demand): for
     /// distributions that code one symbol, such as a block's posterior.
     pub fn from_float_weights_lean(weights: &[f64], leaky: bool) -> Result<Self, CategoricalError> {
-        Self::build(&Self::float_probs(weights, leaky)?, false)
+        Self::build_in_place(Self::float_probs(weights, leaky)?)
+    }
+
+    /// [`QuantizedCategorical::build`] without a log table, turning `probs` into the
+    /// cumulative table in place (one allocation per distribution, not two).
+    fn build_in_place(mut probs: Vec<u32>) -> Result<Self, CategoricalError> {
+        check_alphabet(probs.len())?;
+        let sum: u64 = probs.iter().map(|&p| p as u64).sum();
+        if sum != TOTAL as u64 {
+            return Err(CategoricalError::Mass {
+                got: sum,
+                expected: TOTAL as u64,
+            });
+        }
+        probs.push(0);
+        probs.rotate_right(1);
+        for i in 1..probs.len() {
+            probs[i] += probs[i - 1];
+        }
+        Ok(Self {
+            cdf: probs,
+            log2_p: Vec::new(),
+            lookup: Vec::new(),
+        })
     }
 
     /// The fixed-point probabilities of [`QuantizedCategorical::from_float_weights`].
@@ -202,18 +225,17 @@ impl QuantizedCategorical {
             weights.iter().filter(|&&w| clean(w) > 0.0).count()
         } as f64;
         let free = TOTAL as f64 - floor_count;
-        let mut probs: Vec<u32> = weights
-            .iter()
-            .map(|&w| {
-                let w = clean(w);
-                if w == 0.0 && !leaky {
-                    0
-                } else {
-                    let share = (w / total * free).floor();
-                    1 + share.clamp(0.0, free) as u32
-                }
-            })
-            .collect();
+        // One spare slot: build_in_place turns this vector into the cumulative table.
+        let mut probs: Vec<u32> = Vec::with_capacity(weights.len() + 1);
+        probs.extend(weights.iter().map(|&w| {
+            let w = clean(w);
+            if w == 0.0 && !leaky {
+                0
+            } else {
+                let share = (w / total * free).floor();
+                1 + share.clamp(0.0, free) as u32
+            }
+        }));
         distribute_leftover(&mut probs, |i| clean(weights[i]));
         Ok(probs)
     }

@@ -487,10 +487,18 @@ pub fn posterior_fit(
             phi: Vec::new(),
         },
         PosteriorKind::Exact => {
-            let mut q = vec![0.0; k];
-            math::normalize_log2(log2_joint, &mut q);
+            thread_local! {
+                // The float posterior of one block at a time, per thread.
+                static Q: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+            }
+            let coded = Q.with_borrow_mut(|q| {
+                q.clear();
+                q.resize(k, 0.0);
+                math::normalize_log2(log2_joint, q);
+                quantize_posterior(q)
+            });
             FittedPosterior {
-                coded: Some(quantize_posterior(&q)),
+                coded: Some(coded),
                 map,
                 phi: Vec::new(),
             }
