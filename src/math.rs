@@ -123,7 +123,10 @@ pub fn softmax(phi: &[f64], out: &mut [f64]) {
 }
 
 /// Posterior from base-2 log joints: `out[k] = 2^{lj[k]} / sum_j 2^{lj[j]}`.
-pub fn normalize_log2(lj: &[f64], out: &mut [f64]) {
+///
+/// Returns `(m, s)`, the largest log joint and `sum_j 2^{lj[j] - m}` added in index
+/// order: `m + log2(s)` is [`log2_sum_exp2`] of `lj`, bit for bit.
+pub fn normalize_log2(lj: &[f64], out: &mut [f64]) -> (f64, f64) {
     let m = lj.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let mut s = 0.0;
     for (o, &v) in out.iter_mut().zip(lj) {
@@ -134,6 +137,7 @@ pub fn normalize_log2(lj: &[f64], out: &mut [f64]) {
     for o in out.iter_mut() {
         *o *= inv;
     }
+    (m, s)
 }
 
 #[cfg(test)]

@@ -56,12 +56,24 @@ impl ElboTerms {
         prior: &QuantizedCategorical,
         q: impl Fn(usize) -> (f64, f64),
     ) -> Self {
-        let k = log2_lik.len();
-        let mut lj = Vec::with_capacity(k);
+        let mut lj = Vec::with_capacity(log2_lik.len());
         for (z, &l) in log2_lik.iter().enumerate() {
             lj.push(l + prior.log2_prob(z));
         }
         let log_evidence = math::log2_sum_exp2(&lj);
+        Self::of_block_parts(log2_lik, &lj, log_evidence, prior, q)
+    }
+
+    /// [`ElboTerms::of_block`] given the log joints `lj[z] = log2_lik[z] + log2 P(z)`
+    /// and `log_evidence = log2_sum_exp2(lj)`, already computed by the caller.
+    pub fn of_block_parts(
+        log2_lik: &[f64],
+        lj: &[f64],
+        log_evidence: f64,
+        prior: &QuantizedCategorical,
+        q: impl Fn(usize) -> (f64, f64),
+    ) -> Self {
+        let k = log2_lik.len();
         let mut t = ElboTerms {
             log_evidence,
             ..Default::default()

@@ -114,6 +114,9 @@ struct BlockWork {
     log2_prior: Vec<f64>,
     /// The one-latent posterior (probability 1), built once.
     certain: QuantizedCategorical,
+    /// The exact fit's normalizer of `lj` (see [`crate::math::normalize_log2`]), when
+    /// the last fit enumerated the posterior.
+    normalizer: Option<(f64, f64)>,
 }
 
 impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
@@ -187,6 +190,7 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
             log2_prior: (0..k).map(|z| prior.log2_prob(z)).collect(),
             certain: QuantizedCategorical::from_fixed_point(&[crate::categorical::TOTAL])
                 .expect("valid"),
+            normalizer: None,
         }
     }
 
@@ -209,6 +213,7 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
         bootstrap: bool,
     ) -> (Option<QuantizedCategorical>, usize) {
         self.fill(w, x);
+        w.normalizer = None;
         if bootstrap || w.lj.len() == 1 {
             let map = crate::inference::argmax(&w.lj);
             let coded = if bootstrap || self.config.posterior == PosteriorKind::Map {
@@ -220,6 +225,7 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
         }
         let mut rng = BlockRng::for_block(self.config.seed, chunk, i as u64);
         let fit = posterior_fit(&w.lj, &self.config, &mut rng, None);
+        w.normalizer = fit.normalizer;
         (fit.coded, fit.map)
     }
 
@@ -238,11 +244,17 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
         let terms = if !self.accounting {
             ElboTerms::default()
         } else {
+            let prior = self.model.prior();
+            // log2 P(x): from the exact fit when it ran (the same sum), else computed.
+            let evidence = match w.normalizer {
+                Some((m, s)) => m + crate::math::log2(s),
+                None => crate::math::log2_sum_exp2(&w.lj),
+            };
             match q {
-                Some(q) => {
-                    ElboTerms::of_block(&w.lik, self.model.prior(), |z| (q.prob(z), q.log2_prob(z)))
-                }
-                None => ElboTerms::of_block(&w.lik, self.model.prior(), |z| {
+                Some(q) => ElboTerms::of_block_parts(&w.lik, &w.lj, evidence, prior, |z| {
+                    (q.prob(z), q.log2_prob(z))
+                }),
+                None => ElboTerms::of_block_parts(&w.lik, &w.lj, evidence, prior, |z| {
                     if z == latent {
                         (1.0, 0.0)
                     } else {
@@ -274,7 +286,12 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
         let mut totals = RateTotals::default();
         let mut bootstrap_blocks = 0;
         // Each block's fit with its log-likelihoods (so the chain does not recompute them).
-        type Fitted = (Option<QuantizedCategorical>, usize, Vec<f64>);
+        type Fitted = (
+            Option<QuantizedCategorical>,
+            usize,
+            Vec<f64>,
+            Option<(f64, f64)>,
+        );
         let fitted: Option<Vec<Fitted>> = if self.parallel_fits {
             use rayon::prelude::*;
             Some(
@@ -285,7 +302,7 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
                         || self.work(),
                         |w, (i, x)| {
                             let (q, map) = self.fit_block(w, x, chunk, i, false);
-                            (q, map, w.lik.clone())
+                            (q, map, w.lik.clone(), w.normalizer)
                         },
                     )
                     .collect(),
@@ -301,14 +318,16 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
             }
             let (q, map) = match &fitted {
                 Some(f) => {
-                    let (q, map, lik) = &f[i];
+                    let (q, map, lik, normalizer) = &f[i];
                     w.lik.copy_from_slice(lik);
                     for z in 0..w.lj.len() {
                         w.lj[z] = w.lik[z] + w.log2_prior[z];
                     }
                     if bootstrap {
+                        w.normalizer = None;
                         (None, *map)
                     } else {
+                        w.normalizer = *normalizer;
                         (q.clone(), *map)
                     }
                 }

@@ -464,6 +464,9 @@ pub struct FittedPosterior {
     pub map: usize,
     /// Final natural logits (BBVI only; empty otherwise).
     pub phi: Vec<f64>,
+    /// For [`PosteriorKind::Exact`], the normalizer `(m, s)` of
+    /// [`math::normalize_log2`]: `log2 P(x) = m + log2(s)`.
+    pub normalizer: Option<(f64, f64)>,
 }
 
 /// Fit `Q(z | x)` for one block from its log joints `log2_joint[z] = log2 P(z, x)`.
@@ -485,22 +488,24 @@ pub fn posterior_fit(
             coded: None,
             map,
             phi: Vec::new(),
+            normalizer: None,
         },
         PosteriorKind::Exact => {
             thread_local! {
                 // The float posterior of one block at a time, per thread.
                 static Q: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
             }
-            let coded = Q.with_borrow_mut(|q| {
+            let (coded, normalizer) = Q.with_borrow_mut(|q| {
                 q.clear();
                 q.resize(k, 0.0);
-                math::normalize_log2(log2_joint, q);
-                quantize_posterior(q)
+                let normalizer = math::normalize_log2(log2_joint, q);
+                (quantize_posterior(q), normalizer)
             });
             FittedPosterior {
                 coded: Some(coded),
                 map,
                 phi: Vec::new(),
+                normalizer: Some(normalizer),
             }
         }
         PosteriorKind::Bbvi(estimator) => {
@@ -545,6 +550,7 @@ pub fn posterior_fit(
                 coded: Some(quantize_posterior(q)),
                 map,
                 phi,
+                normalizer: None,
             }
         }
     }
