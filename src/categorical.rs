@@ -86,7 +86,7 @@ fn log2_fixed(p: u32) -> f64 {
 impl QuantizedCategorical {
     /// Build from fixed-point probabilities that sum to exactly `2^PRECISION`.
     pub fn from_fixed_point(probs: &[u32]) -> Result<Self, CategoricalError> {
-        Self::build(probs, true)
+        Self::build(probs.to_vec(), true)
     }
 
     /// Like [`QuantizedCategorical::from_int_weights`] but without the eager `log2`
@@ -110,10 +110,12 @@ impl QuantizedCategorical {
             })
             .collect();
         distribute_leftover(&mut probs, |i| weights[i] as f64);
-        Self::build(&probs, false)
+        Self::build(probs, false)
     }
 
-    fn build(probs: &[u32], log_table: bool) -> Result<Self, CategoricalError> {
+    /// Check that `probs` sums to `2^PRECISION` and turn it into the cumulative table in
+    /// place (one allocation per distribution), with the `log2` table if asked.
+    fn build(mut probs: Vec<u32>, log_table: bool) -> Result<Self, CategoricalError> {
         check_alphabet(probs.len())?;
         let sum: u64 = probs.iter().map(|&p| p as u64).sum();
         if sum != TOTAL as u64 {
@@ -122,20 +124,18 @@ impl QuantizedCategorical {
                 expected: TOTAL as u64,
             });
         }
-        let mut cdf = Vec::with_capacity(probs.len() + 1);
-        let mut acc = 0u32;
-        cdf.push(0);
-        for &p in probs {
-            acc += p;
-            cdf.push(acc);
-        }
         let log2_p = if log_table && probs.len() <= LOG_TABLE_MAX {
             probs.iter().map(|&p| log2_fixed(p)).collect()
         } else {
             Vec::new()
         };
+        probs.push(0);
+        probs.rotate_right(1);
+        for i in 1..probs.len() {
+            probs[i] += probs[i - 1];
+        }
         Ok(Self {
-            cdf,
+            cdf: probs,
             log2_p,
             lookup: Vec::new(),
         })
@@ -166,7 +166,7 @@ impl QuantizedCategorical {
             })
             .collect();
         distribute_leftover(&mut probs, |i| weights[i] as f64);
-        Self::from_fixed_point(&probs)
+        Self::build(probs, true)
     }
 
     /// Build from non-negative float weights (need not be normalized).
@@ -175,37 +175,14 @@ impl QuantizedCategorical {
     /// where its weight is 0; otherwise zero weights give zero probability. Uses only
     /// IEEE-exact operations, so the result is the same on every machine.
     pub fn from_float_weights(weights: &[f64], leaky: bool) -> Result<Self, CategoricalError> {
-        Self::build(&Self::float_probs(weights, leaky)?, true)
+        Self::build(Self::float_probs(weights, leaky)?, true)
     }
 
     /// [`QuantizedCategorical::from_float_weights`] without the eager `log2` table
     /// ([`QuantizedCategorical::log2_prob`] computes the same values on demand): for
     /// distributions that code one symbol, such as a block's posterior.
     pub fn from_float_weights_lean(weights: &[f64], leaky: bool) -> Result<Self, CategoricalError> {
-        Self::build_in_place(Self::float_probs(weights, leaky)?)
-    }
-
-    /// [`QuantizedCategorical::build`] without a log table, turning `probs` into the
-    /// cumulative table in place (one allocation per distribution, not two).
-    fn build_in_place(mut probs: Vec<u32>) -> Result<Self, CategoricalError> {
-        check_alphabet(probs.len())?;
-        let sum: u64 = probs.iter().map(|&p| p as u64).sum();
-        if sum != TOTAL as u64 {
-            return Err(CategoricalError::Mass {
-                got: sum,
-                expected: TOTAL as u64,
-            });
-        }
-        probs.push(0);
-        probs.rotate_right(1);
-        for i in 1..probs.len() {
-            probs[i] += probs[i - 1];
-        }
-        Ok(Self {
-            cdf: probs,
-            log2_p: Vec::new(),
-            lookup: Vec::new(),
-        })
+        Self::build(Self::float_probs(weights, leaky)?, false)
     }
 
     /// The fixed-point probabilities of [`QuantizedCategorical::from_float_weights`].
@@ -225,7 +202,7 @@ impl QuantizedCategorical {
             weights.iter().filter(|&&w| clean(w) > 0.0).count()
         } as f64;
         let free = TOTAL as f64 - floor_count;
-        // One spare slot: build_in_place turns this vector into the cumulative table.
+        // One spare slot: build turns this vector into the cumulative table.
         let mut probs: Vec<u32> = Vec::with_capacity(weights.len() + 1);
         probs.extend(weights.iter().map(|&w| {
             let w = clean(w);
