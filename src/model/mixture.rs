@@ -261,40 +261,68 @@ impl SparseHistogram {
     /// vectorizes.
     #[inline]
     pub fn log2_likelihoods(&self, by_symbol: &[f64], out: &mut [f64]) {
-        let k = out.len();
-        // Powers of two (the component counts the encoder tries) with the accumulators
-        // in registers; the same operations in the same order.
-        match k {
-            2 => return self.log2_likelihoods_fixed::<2>(by_symbol, out),
-            4 => return self.log2_likelihoods_fixed::<4>(by_symbol, out),
-            8 => return self.log2_likelihoods_fixed::<8>(by_symbol, out),
-            16 => return self.log2_likelihoods_fixed::<16>(by_symbol, out),
-            32 => return self.log2_likelihoods_fixed::<32>(by_symbol, out),
-            _ => {}
-        }
-        out.iter_mut().for_each(|o| *o = 0.0);
-        for &(c, n) in &self.entries {
-            let nf = n as f64;
-            let row = &by_symbol[c as usize * k..(c as usize + 1) * k];
-            for (o, &l) in out.iter_mut().zip(row) {
-                *o += nf * l;
-            }
-        }
+        accumulate_rows(&self.entries, by_symbol, out);
     }
+}
 
-    fn log2_likelihoods_fixed<const K: usize>(&self, by_symbol: &[f64], out: &mut [f64]) {
-        let mut acc = [0.0f64; K];
-        for &(c, n) in &self.entries {
-            let nf = n as f64;
-            let row: &[f64; K] = by_symbol[c as usize * K..][..K]
-                .try_into()
-                .expect("row of K entries");
-            for (a, &l) in acc.iter_mut().zip(row) {
-                *a += nf * l;
+/// Element types of the per-block log-likelihood tables: `f64` for coding, `f32` for
+/// the encoder's EM.
+trait RowValue: Copy + Default + std::ops::Mul<Output = Self> + std::ops::AddAssign {
+    fn of_count(n: u32) -> Self;
+}
+
+impl RowValue for f64 {
+    fn of_count(n: u32) -> Self {
+        n as f64
+    }
+}
+
+impl RowValue for f32 {
+    fn of_count(n: u32) -> Self {
+        n as f32
+    }
+}
+
+/// `out[z] = sum_c n_c rows[c * K + z]` over the histogram `entries` in their order,
+/// `K = out.len()`. For the component counts the encoder tries (powers of two up to 32)
+/// the accumulators stay in registers; the operations and their order are the same.
+#[inline]
+fn accumulate_rows<T: RowValue>(entries: &[(u16, u32)], rows: &[T], out: &mut [T]) {
+    match out.len() {
+        2 => accumulate_rows_fixed::<T, 2>(entries, rows, out),
+        4 => accumulate_rows_fixed::<T, 4>(entries, rows, out),
+        8 => accumulate_rows_fixed::<T, 8>(entries, rows, out),
+        16 => accumulate_rows_fixed::<T, 16>(entries, rows, out),
+        32 => accumulate_rows_fixed::<T, 32>(entries, rows, out),
+        k => {
+            out.iter_mut().for_each(|o| *o = T::default());
+            for &(c, n) in entries {
+                let nf = T::of_count(n);
+                let row = &rows[c as usize * k..(c as usize + 1) * k];
+                for (o, &l) in out.iter_mut().zip(row) {
+                    *o += nf * l;
+                }
             }
         }
-        out.copy_from_slice(&acc);
     }
+}
+
+fn accumulate_rows_fixed<T: RowValue, const K: usize>(
+    entries: &[(u16, u32)],
+    rows: &[T],
+    out: &mut [T],
+) {
+    let mut acc = [T::default(); K];
+    for &(c, n) in entries {
+        let nf = T::of_count(n);
+        let row: &[T; K] = rows[c as usize * K..][..K]
+            .try_into()
+            .expect("row of K entries");
+        for (a, &l) in acc.iter_mut().zip(row) {
+            *a += nf * l;
+        }
+    }
+    out.copy_from_slice(&acc);
 }
 
 /// Options of the encoder-side mixture fit.
@@ -658,23 +686,7 @@ fn e_step(hists: &[SparseHistogram], by_symbol: &[f32], log2_w: &[f64], n: usize
         if h.total == 0 {
             continue;
         }
-        match k {
-            2 => lik_fixed::<2>(h, by_symbol, &mut ll),
-            4 => lik_fixed::<4>(h, by_symbol, &mut ll),
-            8 => lik_fixed::<8>(h, by_symbol, &mut ll),
-            16 => lik_fixed::<16>(h, by_symbol, &mut ll),
-            32 => lik_fixed::<32>(h, by_symbol, &mut ll),
-            _ => {
-                ll.iter_mut().for_each(|o| *o = 0.0);
-                for &(c, cnt) in &h.entries {
-                    let nf = cnt as f32;
-                    let row = &by_symbol[c as usize * k..(c as usize + 1) * k];
-                    for (o, &l) in ll.iter_mut().zip(row) {
-                        *o += nf * l;
-                    }
-                }
-            }
-        }
+        accumulate_rows(&h.entries, by_symbol, &mut ll);
         for ((j, &w), &l) in lj.iter_mut().zip(log2_w).zip(&ll) {
             *j = w + l as f64;
         }
@@ -692,55 +704,39 @@ fn e_step(hists: &[SparseHistogram], by_symbol: &[f32], log2_w: &[f64], n: usize
     out
 }
 
-/// The E-step's log-likelihoods for a `K` known at compile time: the same sums in the
-/// same order as the general loop, with the accumulators in registers.
-#[inline]
-fn lik_fixed<const K: usize>(h: &SparseHistogram, by_symbol: &[f32], out: &mut [f32]) {
-    let mut acc = [0.0f32; K];
-    for &(c, cnt) in &h.entries {
-        let nf = cnt as f32;
-        let row: &[f32; K] = by_symbol[c as usize * K..][..K]
-            .try_into()
-            .expect("row of K entries");
-        for (a, &l) in acc.iter_mut().zip(row) {
-            *a += nf * l;
-        }
-    }
-    out.copy_from_slice(&acc);
-}
-
-/// `log2 sum_z 2^lj[z]` leaving out the terms more than [`SPARSE_BITS`] below the
-/// largest (they change the encoder's size estimate by less than `K 2^-16` of a bit).
-fn log2_sum_exp2_near(lj: &[f64]) -> f64 {
-    let m = lj.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let mut s = 0.0;
-    for &v in lj {
-        if v - m >= -SPARSE_BITS {
-            s += math::exp2(v - m);
-        }
-    }
-    m + math::log2(s)
-}
-
-/// Responsibilities `2^(lj - max)` normalized, with the latents more than
-/// [`SPARSE_BITS`] below the best set to exactly 0 (no `exp2` call for them).
-fn normalize_sparse(lj: &[f64], out: &mut [f64]) -> f64 {
+/// The terms of `sum_z 2^(lj[z] - m)` within [`SPARSE_BITS`] of the largest `m`: calls
+/// `each(z, term)` in increasing `z` and returns `(m, sum of those terms)`. The latents
+/// in range are marked first, so the others cost no `exp2` call.
+fn near_terms(lj: &[f64], mut each: impl FnMut(usize, f64)) -> (f64, f64) {
     debug_assert!(lj.len() <= 64);
     let m = lj.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    // Mark the latents within range first, then exponentiate and add only those, in
-    // increasing order (the zeros left out of the sum would not change it).
     let mut near = 0u64;
-    for (z, (o, &v)) in out.iter_mut().zip(lj).enumerate() {
-        *o = 0.0;
+    for (z, &v) in lj.iter().enumerate() {
         near |= ((v - m >= -SPARSE_BITS) as u64) << z;
     }
     let mut s = 0.0;
     while near != 0 {
         let z = near.trailing_zeros() as usize;
         near &= near - 1;
-        out[z] = math::exp2(lj[z] - m);
-        s += out[z];
+        let t = math::exp2(lj[z] - m);
+        each(z, t);
+        s += t;
     }
+    (m, s)
+}
+
+/// `log2 sum_z 2^lj[z]` leaving out the terms more than [`SPARSE_BITS`] below the
+/// largest (they change the encoder's size estimate by less than `K 2^-16` of a bit).
+fn log2_sum_exp2_near(lj: &[f64]) -> f64 {
+    let (m, s) = near_terms(lj, |_, _| {});
+    m + math::log2(s)
+}
+
+/// Responsibilities `2^(lj - max)` normalized, with the latents more than
+/// [`SPARSE_BITS`] below the best set to exactly 0; returns the log2 normalizer.
+fn normalize_sparse(lj: &[f64], out: &mut [f64]) -> f64 {
+    out.iter_mut().for_each(|o| *o = 0.0);
+    let (m, s) = near_terms(lj, |z, t| out[z] = t);
     let inv = 1.0 / s;
     for o in out.iter_mut() {
         *o *= inv;
@@ -865,9 +861,8 @@ impl Adaptive {
         AnsModel(self)
     }
 
-    /// Cumulative sums of the probabilities without the leftover: `cum[i]` is the sum
-    /// below symbol `i`, `cum[n]` the sum of all (see the type's comment).
-    fn cumulative<'a>(&self, cum: &'a mut [u32; MAX_ADAPTIVE + 1]) -> &'a [u32] {
+    /// The cumulative table of the probabilities (see the type's comment).
+    fn cdf(&self) -> AdaptiveCdf {
         let n = self.counts.len();
         let free = TOTAL as u64 - n as u64;
         let g = ratio(free, self.total);
@@ -875,11 +870,16 @@ impl Adaptive {
         for (f, &c) in floors.iter_mut().zip(&self.counts) {
             *f = floor_times(c, g);
         }
-        cum[0] = 0;
+        let mut cum = [0u32; MAX_ADAPTIVE + 1];
         for i in 0..n {
             cum[i + 1] = cum[i] + 1 + floors[i];
         }
-        &cum[..n + 1]
+        AdaptiveCdf {
+            leftover: TOTAL - cum[n],
+            cum,
+            n,
+            best: self.best,
+        }
     }
 
     /// Symbol `s`'s probability without the rounding leftover.
@@ -923,33 +923,40 @@ impl SymbolModel for Adaptive {
         if s >= self.counts.len() {
             return None;
         }
-        let mut buf = [0u32; MAX_ADAPTIVE + 1];
-        let cum = self.cumulative(&mut buf);
-        let n = self.counts.len();
-        let leftover = TOTAL - cum[n];
-        let left_of = |i: usize| cum[i] + if i > self.best { leftover } else { 0 };
-        let right = if s + 1 == n { TOTAL } else { left_of(s + 1) };
-        Some((left_of(s), right - left_of(s)))
+        let cdf = self.cdf();
+        Some((cdf.left(s), cdf.left(s + 1) - cdf.left(s)))
     }
 
     fn quantile(&self, q: u32) -> (usize, u32, u32) {
-        let mut buf = [0u32; MAX_ADAPTIVE + 1];
-        let cum = self.cumulative(&mut buf);
-        let n = self.counts.len();
-        let leftover = TOTAL - cum[n];
-        let left_of = |i: usize| cum[i] + if i > self.best { leftover } else { 0 };
-        // The last i < n with left_of(i) <= q (left_of(0) = 0 <= q).
-        let (mut lo, mut hi) = (0usize, n);
+        let cdf = self.cdf();
+        // The last i < n with left(i) <= q (left(0) = 0 <= q).
+        let (mut lo, mut hi) = (0usize, cdf.n);
         while hi - lo > 1 {
             let mid = (lo + hi) / 2;
-            if left_of(mid) <= q {
+            if cdf.left(mid) <= q {
                 lo = mid;
             } else {
                 hi = mid;
             }
         }
-        let right = if lo + 1 == n { TOTAL } else { left_of(lo + 1) };
-        (lo, left_of(lo), right - left_of(lo))
+        (lo, cdf.left(lo), cdf.left(lo + 1) - cdf.left(lo))
+    }
+}
+
+/// An [`Adaptive`] model's cumulative table: sums without the rounding leftover, which
+/// [`AdaptiveCdf::left`] adds above the first largest count.
+struct AdaptiveCdf {
+    cum: [u32; MAX_ADAPTIVE + 1],
+    n: usize,
+    best: usize,
+    leftover: u32,
+}
+
+impl AdaptiveCdf {
+    /// The probability mass below symbol `i` (`TOTAL` for `i = n`).
+    fn left(&self, i: usize) -> u32 {
+        debug_assert!(i <= self.n);
+        self.cum[i] + if i > self.best { self.leftover } else { 0 }
     }
 }
 
