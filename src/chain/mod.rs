@@ -119,6 +119,15 @@ struct BlockWork {
     normalizer: Option<(f64, f64)>,
 }
 
+/// One block's fit made ahead of the chain (encoder, parallel fits), with the terms the
+/// chain would otherwise recompute.
+struct BlockFit {
+    coded: Option<QuantizedCategorical>,
+    map: usize,
+    lik: Vec<f64>,
+    normalizer: Option<(f64, f64)>,
+}
+
 impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
     /// A coder for `model` with blocks of `block_size` symbols and fit `config`.
     pub fn new(model: &'m M, block_size: usize, config: FitConfig) -> Self {
@@ -285,14 +294,7 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
         let mut blocks = Vec::with_capacity(symbols.len().div_ceil(self.block_size));
         let mut totals = RateTotals::default();
         let mut bootstrap_blocks = 0;
-        // Each block's fit with its log-likelihoods (so the chain does not recompute them).
-        type Fitted = (
-            Option<QuantizedCategorical>,
-            usize,
-            Vec<f64>,
-            Option<(f64, f64)>,
-        );
-        let fitted: Option<Vec<Fitted>> = if self.parallel_fits {
+        let fitted: Option<Vec<BlockFit>> = if self.parallel_fits {
             use rayon::prelude::*;
             Some(
                 symbols
@@ -301,8 +303,13 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
                     .map_init(
                         || self.work(),
                         |w, (i, x)| {
-                            let (q, map) = self.fit_block(w, x, chunk, i, false);
-                            (q, map, w.lik.clone(), w.normalizer)
+                            let (coded, map) = self.fit_block(w, x, chunk, i, false);
+                            BlockFit {
+                                coded,
+                                map,
+                                lik: w.lik.clone(),
+                                normalizer: w.normalizer,
+                            }
                         },
                     )
                     .collect(),
@@ -318,17 +325,17 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
             }
             let (q, map) = match &fitted {
                 Some(f) => {
-                    let (q, map, lik, normalizer) = &f[i];
-                    w.lik.copy_from_slice(lik);
+                    let fit = &f[i];
+                    w.lik.copy_from_slice(&fit.lik);
                     for z in 0..w.lj.len() {
                         w.lj[z] = w.lik[z] + w.log2_prior[z];
                     }
                     if bootstrap {
                         w.normalizer = None;
-                        (None, *map)
+                        (None, fit.map)
                     } else {
-                        w.normalizer = *normalizer;
-                        (q.clone(), *map)
+                        w.normalizer = fit.normalizer;
+                        (fit.coded.clone(), fit.map)
                     }
                 }
                 None => self.fit_block(&mut w, x, chunk, i, bootstrap),
