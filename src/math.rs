@@ -34,6 +34,12 @@ pub fn log2(x: f64) -> f64 {
     libm::log2(x)
 }
 
+/// Base-2 logarithm in single precision, portable.
+#[inline]
+pub fn log2f(x: f32) -> f32 {
+    libm::log2f(x)
+}
+
 /// `x^n` by repeated squaring in a fixed order (the algorithm of compiler-rt's
 /// `__powidf2`, written out so the result does not depend on how the platform expands
 /// `f64::powi`).

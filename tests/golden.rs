@@ -111,29 +111,39 @@ fn golden_files_decode_and_reencode_exactly() {
 }
 
 /// Files written by earlier encoders (same format version, different parameter search)
-/// must keep decoding: `testdata/golden/earlier/NAME.bbc` holds an encoding of `NAME`'s
-/// input from `cases()`.
+/// must keep decoding: `testdata/golden/earlier/GEN/NAME.bbc` holds an encoding of
+/// `NAME`'s input from `cases()` by the encoder of generation `GEN` (1 = oldest).
 #[test]
 fn files_of_earlier_encoders_still_decode() {
-    let mut seen = 0;
-    for (golden, input, _) in cases() {
-        let path = dir().join("earlier").join(golden);
-        if !path.exists() {
-            continue;
+    let mut seen = Vec::new();
+    for generation in ["1", "2"] {
+        for (golden, input, _) in cases() {
+            let path = dir().join("earlier").join(generation).join(golden);
+            if !path.exists() {
+                continue;
+            }
+            let file = std::fs::read(path).unwrap();
+            let data = std::fs::read(dir().join(input)).unwrap();
+            let (back, _) = decompress(&file, &DecodeOptions::default()).unwrap();
+            assert!(
+                back == data,
+                "earlier/{generation}/{golden}: decodes to different bytes"
+            );
+            assert!(
+                file != std::fs::read(dir().join(golden)).unwrap(),
+                "earlier/{generation}/{golden} is the current encoding; it tests nothing new"
+            );
+            seen.push(format!("{generation}/{golden}"));
         }
-        let file = std::fs::read(path).unwrap();
-        let data = std::fs::read(dir().join(input)).unwrap();
-        let (back, _) = decompress(&file, &DecodeOptions::default()).unwrap();
-        assert!(back == data, "earlier/{golden}: decodes to different bytes");
-        assert!(
-            file != std::fs::read(dir().join(golden)).unwrap(),
-            "earlier/{golden} is the current encoding; it tests nothing new"
-        );
-        seen += 1;
     }
     assert_eq!(
-        seen, 2,
-        "earlier/ holds kppkn3k.exact.bbc and kppkn3k.map.bbc"
+        seen,
+        [
+            "1/kppkn3k.exact.bbc",
+            "1/kppkn3k.map.bbc",
+            "2/kppkn3k.exact.bbc"
+        ],
+        "earlier/ holds the files of the two earlier encoders"
     );
 }
 
