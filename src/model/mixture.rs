@@ -1365,6 +1365,80 @@ mod tests {
     }
 
     #[test]
+    fn incremental_e_step_counts_stand_for_current_responsibilities() {
+        // 300 blocks of 64 symbols over 40 symbols, 4 components, and three E-steps
+        // under different tables: after each, the kept sums must be exactly the sums of
+        // the tracked responsibilities (up to f64 rounding), every tracked value within
+        // RESP_MOVE of the block's current responsibility (floored), and the
+        // log-likelihood that of the current table.
+        let (k, n) = (4usize, 40usize);
+        let mut r = 0x9e37_79b9u64;
+        let mut next = move || {
+            r = r
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (r >> 33) as u32
+        };
+        let hists: Vec<SparseHistogram> = (0..300)
+            .map(|b| {
+                let x: Vec<u16> = (0..64)
+                    .map(|_| ((b % 4) * 8 + next() % 16) as u16 % n as u16)
+                    .collect();
+                SparseHistogram::of(&x, n)
+            })
+            .collect();
+        let mut st = EStep::new(k, n, hists.len());
+        for step in 0..3 {
+            let table: Vec<f32> = (0..n * k)
+                .map(|i| -1.0 - ((i as u32 * 7 + step * 13 + next() % 5) % 23) as f32 / 4.0)
+                .collect();
+            let log2_w = vec![-2.0; k];
+            st.update(&hists, &table, &log2_w);
+            let mut counts = vec![0.0; n * k];
+            let mut mass = vec![0.0; k];
+            let mut loglik = 0.0;
+            let (mut stale, mut soft) = (0, 0);
+            for (b, h) in hists.iter().enumerate() {
+                let mut ll = vec![0.0f32; k];
+                accumulate_rows(&h.entries, &table, &mut ll);
+                let lj: Vec<f64> = ll
+                    .iter()
+                    .zip(&log2_w)
+                    .map(|(&l, &w)| w + l as f64)
+                    .collect();
+                let mut fresh = vec![0.0; k];
+                let (m, sum) = near_terms(&lj, |z, t| fresh[z] = t);
+                loglik += m + math::log2(sum);
+                for z in 0..k {
+                    let r = fresh[z] / sum;
+                    let r = if r < RESP_FLOOR { 0.0 } else { r };
+                    let t = st.tracked[b * k + z];
+                    assert!((t - r).abs() < RESP_MOVE, "block {b} z {z}: {t} vs {r}");
+                    stale += ((t - r).abs() > 1e-12) as usize;
+                    soft += (r > 0.0 && r < 1.0) as usize;
+                    assert_eq!(r == 0.0, t == 0.0, "block {b} z {z}");
+                    assert_eq!(st.counted[b] >> z & 1 == 1, t != 0.0);
+                    mass[z] += t;
+                    for &(c, cnt) in &h.entries {
+                        counts[c as usize * k + z] += t * cnt as f64;
+                    }
+                }
+            }
+            // The case must exercise soft responsibilities, and (after the first step,
+            // which adds every block) updates that were skipped.
+            assert!(soft > 0);
+            assert!(step == 0 || stale > 0, "step {step}: no update was skipped");
+            assert!((st.loglik - loglik).abs() <= 1e-9 * loglik.abs());
+            for (a, b) in st.mass.iter().zip(&mass) {
+                assert!((a - b).abs() <= 1e-9 * b.abs().max(1.0), "{a} vs {b}");
+            }
+            for (a, b) in st.counts.iter().zip(&counts) {
+                assert!((a - b).abs() <= 1e-9 * b.abs().max(1.0), "{a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
     fn two_regimes_choose_more_than_one_component() {
         let mut x = Vec::new();
         for b in 0..64u32 {
