@@ -259,7 +259,6 @@ fn encode_chunk(
     h: &Header,
     raw_fallback: bool,
     parallel: bool,
-    parallel_em: bool,
     image: Option<&ImageModel>,
 ) -> Result<ChunkOutcome, Error> {
     let crc = crc32fast::hash(data);
@@ -268,12 +267,13 @@ fn encode_chunk(
     let blocks: Vec<&[u16]> = symbols.chunks(bs).collect();
     let (params, enc, components) = match h.model {
         ModelKind::Mixture => {
-            let model = MixtureModel::fit(&blocks, 256, &fit_options(h, parallel_em));
-            // BBVI fits go to the pool whenever there are threads; the cheap exact and
-            // MAP fits only when this batch leaves threads idle (as the EM shards).
-            let bbvi = matches!(h.fit.posterior, PosteriorKind::Bbvi(_));
+            // The fit's candidates and E-step shards, and the per-block posterior fits,
+            // go to the pool whenever there are threads: while other chunks keep every
+            // thread busy they run in place, and at the end of a batch the threads that
+            // are done help with the chunks still running.
+            let model = MixtureModel::fit(&blocks, 256, &fit_options(h, parallel));
             let enc = BitsBackCoder::new(&model, bs, h.fit)
-                .with_parallel_fits(if bbvi { parallel } else { parallel_em })
+                .with_parallel_fits(parallel)
                 .encode(&symbols, index)?;
             (
                 encode_params(model.params()),
@@ -651,9 +651,6 @@ pub fn encode_stream(
             }
         }
         let base = index;
-        // The mixture's EM shards go to the pool only when the batch's chunks do not
-        // divide evenly among the threads (the fit is the same either way).
-        let parallel_em = parallel && datas.len() % workers.threads() != 0;
         let outcomes = workers.map(datas.iter().collect(), |i, d: &Vec<u8>| {
             encode_chunk(
                 d,
@@ -661,7 +658,6 @@ pub fn encode_stream(
                 &h,
                 options.raw_fallback,
                 parallel,
-                parallel_em,
                 image,
             )
         });

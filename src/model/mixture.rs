@@ -357,9 +357,10 @@ pub struct MixtureFitOptions {
     /// Largest number of EM iterations per candidate K (each stops earlier once an
     /// iteration gains less than 3e-4 of the log-likelihood).
     pub em_iterations: usize,
-    /// Run the E-step's fixed shards on the current rayon pool (default) or one after
-    /// the other. The fit is the same either way; sequential shards avoid the dispatch
-    /// when other chunks already keep the pool busy.
+    /// Fit the candidate K and run the E-step's fixed shards on the current rayon pool
+    /// (default), or one after the other (then the search stops as soon as its rule
+    /// says, without the candidates it would not look at). The fit is the same either
+    /// way.
     pub parallel: bool,
 }
 
