@@ -209,8 +209,11 @@ impl QuantizedCategorical {
             if w == 0.0 && !leaky {
                 0
             } else {
-                let share = (w / total * free).floor();
-                1 + share.clamp(0.0, free) as u32
+                // `w <= total`, so the share lies in `[0, free]`, where truncation is
+                // the floor (the same integer on every machine, without a call to
+                // `floor`).
+                let share = w / total * free;
+                1 + (share as u32).min(free as u32)
             }
         }));
         distribute_leftover(&mut probs, |i| clean(weights[i]));

@@ -771,6 +771,7 @@ impl EStep {
         let mut lj = vec![0.0f64; k];
         let mut resp = vec![0.0f64; k];
         self.loglik = 0.0;
+        let (mut product, mut in_product) = (1.0f64, 0);
         debug_assert!(k <= 64);
         let blocks = hists
             .iter()
@@ -791,7 +792,14 @@ impl EStep {
                 near |= 1 << z;
                 resp[z] = t;
             });
-            self.loglik += m + math::log2(sum);
+            // log2 of the sums sixteen at a time (each sum is in [1, K], K <= 64).
+            self.loglik += m;
+            product *= sum;
+            in_product += 1;
+            if in_product == 16 {
+                self.loglik += math::log2(product);
+                (product, in_product) = (1.0, 0);
+            }
             let inv = 1.0 / sum;
             let mut visit = near | *counted;
             while visit != 0 {
@@ -820,6 +828,7 @@ impl EStep {
                 }
             }
         }
+        self.loglik += math::log2(product);
     }
 }
 
@@ -837,7 +846,12 @@ fn near_terms(lj: &[f64], mut each: impl FnMut(usize, f64)) -> (f64, f64) {
     while near != 0 {
         let z = near.trailing_zeros() as usize;
         near &= near - 1;
-        let t = math::exp2(lj[z] - m);
+        // 2^0 = 1 exactly: the largest term needs no call.
+        let t = if lj[z] == m {
+            1.0
+        } else {
+            math::exp2(lj[z] - m)
+        };
         each(z, t);
         s += t;
     }
