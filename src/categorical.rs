@@ -204,9 +204,14 @@ impl QuantizedCategorical {
         let free = TOTAL as f64 - floor_count;
         // One spare slot: build turns this vector into the cumulative table.
         let mut probs: Vec<u32> = Vec::with_capacity(weights.len() + 1);
-        probs.extend(weights.iter().map(|&w| {
+        // The first largest weight takes the rounding leftover.
+        let (mut best, mut best_w) = (0, clean(weights[0]));
+        for (i, &w) in weights.iter().enumerate() {
             let w = clean(w);
-            if w == 0.0 && !leaky {
+            if w > best_w {
+                (best, best_w) = (i, w);
+            }
+            probs.push(if w == 0.0 && !leaky {
                 0
             } else {
                 // `w <= total`, so the share lies in `[0, free]`, where truncation is
@@ -214,9 +219,9 @@ impl QuantizedCategorical {
                 // `floor`).
                 let share = w / total * free;
                 1 + (share as u32).min(free as u32)
-            }
-        }));
-        distribute_leftover(&mut probs, |i| clean(weights[i]));
+            });
+        }
+        add_leftover(&mut probs, best);
         Ok(probs)
     }
 
@@ -334,14 +339,20 @@ fn check_alphabet(n: usize) -> Result<(), CategoricalError> {
 
 /// Give `2^PRECISION - sum(probs)` to the first symbol of largest weight.
 fn distribute_leftover(probs: &mut [u32], weight: impl Fn(usize) -> f64) {
-    let sum: u64 = probs.iter().map(|&p| p as u64).sum();
-    let leftover = TOTAL as u64 - sum.min(TOTAL as u64);
     let mut best = 0;
     for i in 1..probs.len() {
         if weight(i) > weight(best) {
             best = i;
         }
     }
+    add_leftover(probs, best);
+}
+
+/// Give what rounding left of `TOTAL` to `probs[best]`, the entry of the first largest
+/// weight.
+fn add_leftover(probs: &mut [u32], best: usize) {
+    let sum: u64 = probs.iter().map(|&p| p as u64).sum();
+    let leftover = TOTAL as u64 - sum.min(TOTAL as u64);
     probs[best] += leftover as u32;
     // Rounding can only lose mass, never add it; if a pathological input made the sum
     // exceed TOTAL, take the excess from the largest entry.
