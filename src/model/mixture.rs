@@ -954,12 +954,19 @@ fn floor_times(c: f64, g: f64) -> u32 {
 /// least `1 / total > 2^-17` from the integers around it, so `u` lies strictly between
 /// `floor(v) - 1/2` and `floor(v) + 1/2` and rounds to `floor(v)`. Adding `2^52` rounds
 /// to nearest at unit spacing, with no ties, so the low bits of the sum are `floor(v)`.
+///
+/// Counts start at 1 and a symbol's count changes only when it is coded, so the symbols
+/// never coded (usually most of them) share one probability: the cumulative table is
+/// computed in sparse form, at a cost of the symbols coded so far rather than of the
+/// alphabet (with the same integers).
 struct Adaptive {
     /// Counts as doubles (integers below `2^17`, exact).
     counts: Vec<f64>,
     total: u64,
     /// The first index of the largest count (it takes the rounding leftover).
     best: usize,
+    /// The symbols coded so far, in increasing order: every other count is 1.
+    touched: Vec<u16>,
 }
 
 impl Adaptive {
@@ -971,30 +978,32 @@ impl Adaptive {
             counts: vec![1.0; n],
             total: n as u64,
             best: 0,
+            touched: Vec::new(),
         }
     }
     fn model(&self) -> AnsModel<'_, Self> {
         AnsModel(self)
     }
 
-    /// The cumulative table of the probabilities (see the type's comment).
-    fn cdf(&self) -> AdaptiveCdf {
+    /// The cumulative table of the probabilities, in sparse form (see the type's
+    /// comment).
+    fn cdf(&self) -> AdaptiveCdf<'_> {
         let n = self.counts.len();
-        let free = TOTAL as u64 - n as u64;
-        let g = ratio(free, self.total);
-        let mut floors = [0u32; MAX_ADAPTIVE];
-        for (f, &c) in floors.iter_mut().zip(&self.counts) {
-            *f = floor_times(c, g);
-        }
-        let mut cum = [0u32; MAX_ADAPTIVE + 1];
-        for i in 0..n {
-            cum[i + 1] = cum[i] + 1 + floors[i];
-        }
+        let g = ratio(TOTAL as u64 - n as u64, self.total);
+        // Every symbol outside `touched` has count 1 and probability 1 + floor(g).
+        let f1 = floor_times(1.0, g);
+        let excess: u32 = self
+            .touched
+            .iter()
+            .map(|&t| floor_times(self.counts[t as usize], g) - f1)
+            .sum();
+        let step = 1 + f1;
         AdaptiveCdf {
-            leftover: TOTAL - cum[n],
-            cum,
-            n,
-            best: self.best,
+            model: self,
+            g,
+            f1,
+            step,
+            leftover: TOTAL - (n as u32 * step + excess),
         }
     }
 
@@ -1005,6 +1014,9 @@ impl Adaptive {
     }
 
     fn update(&mut self, s: usize) {
+        if let Err(at) = self.touched.binary_search(&(s as u16)) {
+            self.touched.insert(at, s as u16);
+        }
         self.counts[s] += Self::STEP as f64;
         self.total += Self::STEP;
         // Only counts[s] grew: the first largest is the old one or s.
@@ -1040,39 +1052,92 @@ impl SymbolModel for Adaptive {
             return None;
         }
         let cdf = self.cdf();
-        Some((cdf.left(s), cdf.left(s + 1) - cdf.left(s)))
+        Some((cdf.left(s), cdf.prob(s)))
     }
 
     fn quantile(&self, q: u32) -> (usize, u32, u32) {
         let cdf = self.cdf();
-        // The last i < n with left(i) <= q (left(0) = 0 <= q).
-        let (mut lo, mut hi) = (0usize, cdf.n);
-        while hi - lo > 1 {
-            let mid = (lo + hi) / 2;
-            if cdf.left(mid) <= q {
-                lo = mid;
-            } else {
-                hi = mid;
+        let n = self.counts.len();
+        // The last i < n with left(i) <= q, segment by segment: between two coded
+        // symbols the cumulative table grows by `step` per symbol.
+        let (mut lo, mut excess) = (0usize, 0u32);
+        let mut touched = self.touched.iter();
+        loop {
+            // Positions lo..hi all have `excess` below them; hi has `next` below it.
+            let (hi, next) = match touched.next() {
+                Some(&t) => (t as usize + 1, excess + cdf.excess(t as usize)),
+                None => (n, excess),
+            };
+            if hi < n && cdf.left_with(hi, next) <= q {
+                (lo, excess) = (hi, next);
+                continue;
             }
+            let (mut a, mut b) = (lo, hi);
+            while b - a > 1 {
+                let mid = (a + b) / 2;
+                if cdf.left_with(mid, excess) <= q {
+                    a = mid;
+                } else {
+                    b = mid;
+                }
+            }
+            return (a, cdf.left_with(a, excess), cdf.prob(a));
         }
-        (lo, cdf.left(lo), cdf.left(lo + 1) - cdf.left(lo))
     }
 }
 
-/// An [`Adaptive`] model's cumulative table: sums without the rounding leftover, which
-/// [`AdaptiveCdf::left`] adds above the first largest count.
-struct AdaptiveCdf {
-    cum: [u32; MAX_ADAPTIVE + 1],
-    n: usize,
-    best: usize,
+/// An [`Adaptive`] model's cumulative table in sparse form: below symbol `i` lie `i`
+/// probabilities of `step` (the symbols' share at count 1), what the floors of the coded
+/// symbols below `i` exceed that of count 1, and the rounding leftover if `i` is above
+/// the first largest count.
+struct AdaptiveCdf<'a> {
+    model: &'a Adaptive,
+    /// `g` of [`floor_times`].
+    g: f64,
+    /// The floor of count 1.
+    f1: u32,
+    /// `1 + f1`.
+    step: u32,
     leftover: u32,
 }
 
-impl AdaptiveCdf {
+impl AdaptiveCdf<'_> {
+    /// What symbol `s`'s floor exceeds that of count 1.
+    fn excess(&self, s: usize) -> u32 {
+        floor_times(self.model.counts[s], self.g) - self.f1
+    }
+
+    /// The probability of symbol `s`.
+    fn prob(&self, s: usize) -> u32 {
+        let leftover = if s == self.model.best {
+            self.leftover
+        } else {
+            0
+        };
+        1 + floor_times(self.model.counts[s], self.g) + leftover
+    }
+
+    /// [`AdaptiveCdf::left`] given the coded symbols' `excess` below `i`.
+    fn left_with(&self, i: usize, excess: u32) -> u32 {
+        let leftover = if i > self.model.best {
+            self.leftover
+        } else {
+            0
+        };
+        i as u32 * self.step + excess + leftover
+    }
+
     /// The probability mass below symbol `i` (`TOTAL` for `i = n`).
     fn left(&self, i: usize) -> u32 {
-        debug_assert!(i <= self.n);
-        self.cum[i] + if i > self.best { self.leftover } else { 0 }
+        debug_assert!(i <= self.model.counts.len());
+        let excess = self
+            .model
+            .touched
+            .iter()
+            .take_while(|&&t| (t as usize) < i)
+            .map(|&t| self.excess(t as usize))
+            .sum();
+        self.left_with(i, excess)
     }
 }
 
