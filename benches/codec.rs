@@ -1,6 +1,6 @@
 //! Benchmarks: raw ANS push/pop, one BBVI fit per block per estimator and family (the
 //! mixture's estimators, the linear-Gaussian and the image model), the bits-back chain
-//! alone with the exact posterior, and end-to-end encode/decode throughput (on a corpus file when `../shared/corpus` is present).
+//! alone with the exact posterior, the mixture's parameter search, and end-to-end encode/decode throughput (on a corpus file when `../shared/corpus` is present).
 //! `cargo test` runs each once as a smoke test; `cargo bench` measures.
 
 use std::path::PathBuf;
@@ -148,6 +148,28 @@ fn chain(c: &mut Criterion) {
     g.finish();
 }
 
+/// The encoder's parameter search for the mixture (K chosen by size, EM on a subsample,
+/// refined on every block) on one chunk: one core (`sequential`, the candidates one
+/// after the other until the search stops) and the current pool (`pool`, all candidates
+/// at once).
+fn mixture_search(c: &mut Criterion) {
+    use bbcodec::model::mixture::{fit_params, MixtureFitOptions};
+    let data = sample();
+    let symbols: Vec<u16> = data.iter().map(|&b| b as u16).collect();
+    let blocks: Vec<&[u16]> = symbols.chunks(64).collect();
+    let mut g = c.benchmark_group("mixture_search");
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(data.len() as u64));
+    for (name, parallel) in [("sequential", false), ("pool", true)] {
+        let options = MixtureFitOptions {
+            parallel,
+            ..Default::default()
+        };
+        g.bench_function(name, |b| b.iter(|| fit_params(&blocks, 256, &options)));
+    }
+    g.finish();
+}
+
 fn gaussian_fits(c: &mut Criterion) {
     use bbcodec::inference::gaussian::{reparam_fit, ReparamConfig};
     use bbcodec::model::LinearGaussian;
@@ -245,6 +267,7 @@ criterion_group!(
     fit,
     gaussian_fits,
     chain,
+    mixture_search,
     end_to_end,
     image_fit
 );
