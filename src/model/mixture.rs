@@ -1541,6 +1541,23 @@ mod tests {
         }
     }
 
+    /// The dispatching and the portable row sums, compared bit for bit.
+    fn same_row_sums<T: RowValue + std::fmt::Debug>(
+        entries: &[(u16, u32)],
+        rows: &[T],
+        k: usize,
+        bits: impl Fn(T) -> u64,
+    ) {
+        let (mut a, mut b) = (vec![T::default(); k], vec![T::default(); k]);
+        accumulate_rows(entries, rows, &mut a);
+        accumulate_rows_portable(entries, rows, &mut b);
+        let (a, b): (Vec<u64>, Vec<u64>) = (
+            a.into_iter().map(&bits).collect(),
+            b.into_iter().map(&bits).collect(),
+        );
+        assert_eq!(a, b, "K = {k}");
+    }
+
     #[test]
     fn vector_and_portable_row_sums_agree_bit_for_bit() {
         // The dispatching `accumulate_rows` (AVX2 where the CPU has it) against the
@@ -1564,22 +1581,8 @@ mod tests {
                         entries.push((c, 1 + (next() * 64.0) as u32));
                     }
                 }
-                let (mut a, mut b) = (vec![0.0f64; k], vec![0.0f64; k]);
-                accumulate_rows(&entries, &rows, &mut a);
-                accumulate_rows_portable(&entries, &rows, &mut b);
-                assert_eq!(
-                    a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-                    b.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-                    "f64, K = {k}"
-                );
-                let (mut a, mut b) = (vec![0.0f32; k], vec![0.0f32; k]);
-                accumulate_rows(&entries, &rows32, &mut a);
-                accumulate_rows_portable(&entries, &rows32, &mut b);
-                assert_eq!(
-                    a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-                    b.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-                    "f32, K = {k}"
-                );
+                same_row_sums(&entries, &rows, k, f64::to_bits);
+                same_row_sums(&entries, &rows32, k, |v| v.to_bits() as u64);
             }
         }
     }
