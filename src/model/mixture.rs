@@ -1407,6 +1407,41 @@ mod tests {
     }
 
     #[test]
+    fn adaptive_model_matches_its_table_when_coded_symbols_fall_back_to_count_one() {
+        // Symbols 3 and 90 are coded once, then symbol 7 some 12,000 times: the halvings
+        // bring 3 and 90 back to count 1 while they stay among the coded symbols of the
+        // sparse table.
+        use constriction::stream::model::{DecoderModel, EncoderModel};
+        let mut a = Adaptive::new(DELTA_SYMBOLS);
+        a.update(3);
+        a.update(90);
+        let mut checked_at_one = 0;
+        for step in 0..12_000 {
+            a.update(if step % 1000 == 999 { 150 } else { 7 });
+            if step % 500 != 0 {
+                continue;
+            }
+            if a.counts[3] == 1.0 && a.counts[90] == 1.0 {
+                checked_at_one += 1;
+            }
+            let counts: Vec<u64> = a.counts.iter().map(|&c| c as u64).collect();
+            let table = QuantizedCategorical::from_int_weights_lean(&counts).unwrap();
+            for t in 0..DELTA_SYMBOLS {
+                let (l, p) = table.left_cumulative_and_probability(t).unwrap();
+                assert_eq!(a.interval(t), Some((l, p.get())), "step {step}, symbol {t}");
+                for q in [l, l + p.get() / 2, l + p.get() - 1] {
+                    assert_eq!(a.quantile(q), (t, l, p.get()));
+                    assert_eq!(table.quantile_function(q).0, t);
+                }
+            }
+        }
+        assert!(
+            checked_at_one > 0,
+            "no check with coded symbols back at count 1"
+        );
+    }
+
+    #[test]
     fn level_weights_are_monotone_and_positive() {
         for l in 1..MAX_LEVEL {
             assert!(level_weight(l) > level_weight(l + 1));
