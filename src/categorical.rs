@@ -385,9 +385,10 @@ impl DecoderModel<PRECISION> for QuantizedCategorical {
     fn quantile_function(&self, quantile: u32) -> (usize, u32, NonZeroU32) {
         let n = self.len();
         let s = if let Some(&start) = self.lookup.get((quantile >> LOOKUP_SHIFT) as usize) {
-            // The bucket's first quantile lies in `start`'s interval; scan forward.
+            // The bucket's first quantile lies in `start`'s interval; scan forward (the
+            // scan ends by `cdf[n] = 2^PRECISION > quantile`, or at the table's end).
             let mut s = start as usize;
-            while s + 1 < n && self.cdf[s + 1] <= quantile {
+            while self.cdf.get(s + 1).is_some_and(|&c| c <= quantile) {
                 s += 1;
             }
             s
