@@ -115,3 +115,61 @@ fn seeded_sweep_of_small_inputs() {
         roundtrip(&data, &options(32, 2048, None));
     }
 }
+
+/// A user model that gives an occurring symbol probability 0 (here under every latent):
+/// the encoder refuses it with an error naming the block, position, symbol and latent,
+/// and never panics.
+#[test]
+fn symbol_impossible_under_a_latent_is_an_error() {
+    use bbcodec::categorical::QuantizedCategorical;
+    use bbcodec::model::DiscreteLatentModel;
+    use bbcodec::{BitsBackCoder, CodecError, FitConfig};
+
+    struct Gap {
+        prior: QuantizedCategorical,
+        regimes: [QuantizedCategorical; 2],
+        per_position: bool,
+    }
+    impl DiscreteLatentModel for Gap {
+        fn num_latents(&self) -> usize {
+            2
+        }
+        fn alphabet_size(&self) -> usize {
+            4
+        }
+        fn prior(&self) -> &QuantizedCategorical {
+            &self.prior
+        }
+        fn likelihood(&self, z: usize, _position: usize) -> &QuantizedCategorical {
+            &self.regimes[z]
+        }
+        fn same_likelihood_at_every_position(&self) -> bool {
+            !self.per_position
+        }
+    }
+    for per_position in [false, true] {
+        let model = Gap {
+            prior: QuantizedCategorical::from_int_weights(&[1, 1_000_000]).unwrap(),
+            // No latent can produce symbol 3.
+            regimes: [
+                QuantizedCategorical::from_int_weights(&[1, 2, 1, 0]).unwrap(),
+                QuantizedCategorical::from_int_weights(&[1, 1, 2, 0]).unwrap(),
+            ],
+            per_position,
+        };
+        let x: Vec<u16> = vec![0, 1, 2, 0, 1, 2, 3, 0];
+        let coder = BitsBackCoder::new(&model, 4, FitConfig::default());
+        match coder.encode(&x, 0) {
+            Err(CodecError::ImpossibleSymbol {
+                block,
+                position,
+                symbol,
+                latent,
+            }) => {
+                assert_eq!((block, position, symbol), (1, 2, 3));
+                assert!(latent < 2);
+            }
+            other => panic!("expected ImpossibleSymbol, got {:?}", other.map(|_| ())),
+        }
+    }
+}

@@ -349,19 +349,28 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
                 }
                 None => map,
             };
+            let same = self.model.same_likelihood_at_every_position();
+            let first = self.model.likelihood(z, 0);
             for (j, &s) in x.iter().enumerate().rev() {
-                let model = self.model.likelihood(z, j);
-                if (s as usize) >= n || model.len() != n || model.fixed_prob(s as usize) == 0 {
-                    return Err(CodecError::ImpossibleSymbol {
-                        block: i,
-                        position: j,
-                        symbol: s as usize,
-                        latent: z,
-                    });
+                let model = if same {
+                    first
+                } else {
+                    self.model.likelihood(z, j)
+                };
+                let impossible = || CodecError::ImpossibleSymbol {
+                    block: i,
+                    position: j,
+                    symbol: s as usize,
+                    latent: z,
+                };
+                if model.len() != n {
+                    return Err(impossible());
                 }
+                // The coder refuses a symbol outside the alphabet or of probability 0
+                // (its only error with a vector backend), before it touches the stack.
                 coder
                     .encode_symbol(s as usize, model)
-                    .map_err(|_| CodecError::Corrupt("push onto the encoder stack failed"))?;
+                    .map_err(|_| impossible())?;
             }
             coder.encode_symbol(z, self.model.prior()).map_err(|_| {
                 CodecError::Model(format!("prior gives latent {z} zero probability"))
@@ -399,11 +408,21 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
             let z = coder
                 .decode_symbol(self.model.prior())
                 .map_err(|_| CodecError::Corrupt("latent"))?;
-            for (j, s) in symbols[start..end].iter_mut().enumerate() {
-                let v = coder
-                    .decode_symbol(self.model.likelihood(z, j))
-                    .map_err(|_| CodecError::Corrupt("symbol"))?;
-                *s = v as u16;
+            if self.model.same_likelihood_at_every_position() {
+                let lik = self.model.likelihood(z, 0);
+                for s in symbols[start..end].iter_mut() {
+                    let v = coder
+                        .decode_symbol(lik)
+                        .map_err(|_| CodecError::Corrupt("symbol"))?;
+                    *s = v as u16;
+                }
+            } else {
+                for (j, s) in symbols[start..end].iter_mut().enumerate() {
+                    let v = coder
+                        .decode_symbol(self.model.likelihood(z, j))
+                        .map_err(|_| CodecError::Corrupt("symbol"))?;
+                    *s = v as u16;
+                }
             }
             let x = &symbols[start..end];
             let bootstrap = i < bootstrap_blocks;

@@ -160,6 +160,9 @@ impl DiscreteLatentModel for MixtureModel {
     fn likelihood(&self, z: usize, _position: usize) -> &QuantizedCategorical {
         &self.components[z]
     }
+    fn same_likelihood_at_every_position(&self) -> bool {
+        true
+    }
     /// Histogram form: `log2 P(x | z) = sum_c n_c log2 theta_z[c]` over the distinct
     /// symbols `c` of the block, in increasing symbol order.
     fn log2_likelihoods(&self, x: &[u16], out: &mut [f64]) {

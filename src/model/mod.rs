@@ -92,6 +92,12 @@ pub trait DiscreteLatentModel: Sync {
     /// The likelihood `P(x_j | z)` of the symbol at `position` (0-based, inside the block).
     fn likelihood(&self, z: usize, position: usize) -> &QuantizedCategorical;
 
+    /// Whether `likelihood(z, j)` is the same distribution for every position `j` (then
+    /// the coder asks for it once per block). The default, `false`, is always correct.
+    fn same_likelihood_at_every_position(&self) -> bool {
+        false
+    }
+
     /// `out[z] = log2 P(x | z)` for every latent `z` (the block's log-likelihoods).
     ///
     /// The default sums `likelihood(z, j).log2_prob(x_j)` in position order; override
