@@ -584,6 +584,17 @@ impl<R: Read> Read for CountingReader<R> {
     }
 }
 
+/// Input bytes a batch of chunks may hold (in and out, a batch is about twice this).
+const BATCH_BYTES: u64 = 16 << 20;
+
+/// Chunks coded at once between two writes: eight per thread, so that the threads
+/// rarely wait for a batch's slowest chunk, within [`BATCH_BYTES`] of input, and never
+/// fewer than two per thread. The output does not depend on it.
+fn batch_chunks(threads: usize, chunk_size: u32) -> usize {
+    let by_memory = (BATCH_BYTES / chunk_size.max(1) as u64) as usize;
+    (8 * threads).min(by_memory).max(2 * threads)
+}
+
 /// Compress everything from `input` to `output`; returns the report.
 ///
 /// `progress` is called with the number of input bytes done after each batch.
@@ -604,7 +615,7 @@ pub fn encode_stream(
     h.write(&mut out)?;
     let mut rb = ReportBuilder::new(&h, false);
     let mut content_crc = crc32fast::Hasher::new();
-    let batch = workers.threads() * 2;
+    let batch = batch_chunks(workers.threads(), h.chunk_size);
     let parallel = workers.threads() > 1;
     let cs = h.chunk_size as usize;
     let mut index = 0u64;
@@ -705,7 +716,7 @@ pub fn decode_stream(
     } else {
         None
     };
-    let batch = workers.threads() * 2;
+    let batch = batch_chunks(workers.threads(), h.chunk_size);
     let mut rb = ReportBuilder::new(&h, options.keep_blocks);
     let mut content_crc = crc32fast::Hasher::new();
     let mut index = 0u64;
