@@ -4,8 +4,9 @@
 //! Chunks are independent (own parameters, own ANS stack, own checksum), so they are
 //! coded in parallel; the output bytes never depend on the thread count because every
 //! chunk's bytes are a function of its data, its index and the header alone. Input is
-//! read and output written in batches of a few chunks, so memory stays bounded by a
-//! small multiple of the chunk size whatever the input size.
+//! read and output written in batches of up to eight chunks per thread (within 16 MiB
+//! of input, and at least two chunks per thread), so memory stays bounded whatever the
+//! input size.
 
 use std::io::{self, Read, Write};
 use std::sync::Arc;
