@@ -204,6 +204,16 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
     }
 
     /// The block's log-likelihoods and log joints into `w`.
+    /// `P(x_j | z)` by position `j`, asked of the model once per block when it says the
+    /// likelihood is the same at every position.
+    fn likelihoods(&self, z: usize) -> impl Fn(usize) -> &'m QuantizedCategorical {
+        let model = self.model;
+        let same = model
+            .same_likelihood_at_every_position()
+            .then(|| model.likelihood(z, 0));
+        move |j| same.unwrap_or_else(|| model.likelihood(z, j))
+    }
+
     fn fill(&self, w: &mut BlockWork, x: &[u16]) {
         self.model.log2_likelihoods(x, &mut w.lik);
         for z in 0..w.lj.len() {
@@ -349,14 +359,9 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
                 }
                 None => map,
             };
-            let same = self.model.same_likelihood_at_every_position();
-            let first = self.model.likelihood(z, 0);
+            let likelihood = self.likelihoods(z);
             for (j, &s) in x.iter().enumerate().rev() {
-                let model = if same {
-                    first
-                } else {
-                    self.model.likelihood(z, j)
-                };
+                let model = likelihood(j);
                 let impossible = || CodecError::ImpossibleSymbol {
                     block: i,
                     position: j,
@@ -408,21 +413,12 @@ impl<'m, M: DiscreteLatentModel + ?Sized> BitsBackCoder<'m, M> {
             let z = coder
                 .decode_symbol(self.model.prior())
                 .map_err(|_| CodecError::Corrupt("latent"))?;
-            if self.model.same_likelihood_at_every_position() {
-                let lik = self.model.likelihood(z, 0);
-                for s in symbols[start..end].iter_mut() {
-                    let v = coder
-                        .decode_symbol(lik)
-                        .map_err(|_| CodecError::Corrupt("symbol"))?;
-                    *s = v as u16;
-                }
-            } else {
-                for (j, s) in symbols[start..end].iter_mut().enumerate() {
-                    let v = coder
-                        .decode_symbol(self.model.likelihood(z, j))
-                        .map_err(|_| CodecError::Corrupt("symbol"))?;
-                    *s = v as u16;
-                }
+            let likelihood = self.likelihoods(z);
+            for (j, s) in symbols[start..end].iter_mut().enumerate() {
+                let v = coder
+                    .decode_symbol(likelihood(j))
+                    .map_err(|_| CodecError::Corrupt("symbol"))?;
+                *s = v as u16;
             }
             let x = &symbols[start..end];
             let bootstrap = i < bootstrap_blocks;
