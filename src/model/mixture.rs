@@ -816,7 +816,9 @@ impl EStep {
                 let r = if r < RESP_FLOOR { 0.0 } else { r };
                 let t = &mut tracked[z];
                 let d = r - *t;
-                if d.abs() < RESP_MOVE && !(r == 0.0 && *t != 0.0) {
+                // A small move is skipped unless the component enters or leaves the
+                // block's counts.
+                if d.abs() < RESP_MOVE && (r == 0.0) == (*t == 0.0) {
                     continue;
                 }
                 *t = r;
