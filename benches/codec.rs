@@ -118,7 +118,7 @@ fn end_to_end(c: &mut Criterion) {
 /// and the container.
 fn chain(c: &mut Criterion) {
     use bbcodec::model::mixture::{MixtureFitOptions, MixtureModel};
-    use bbcodec::BitsBackCoder;
+    use bbcodec::DiscreteBitsBackCoder;
     let data = sample();
     let symbols: Vec<u16> = data.iter().map(|&b| b as u16).collect();
     let blocks: Vec<&[u16]> = symbols.chunks(64).collect();
@@ -131,7 +131,7 @@ fn chain(c: &mut Criterion) {
     g.sample_size(10);
     g.throughput(Throughput::Bytes(data.len() as u64));
     for accounting in [true, false] {
-        let coder = BitsBackCoder::new(&model, 64, config).with_accounting(accounting);
+        let coder = DiscreteBitsBackCoder::new(&model, 64, config).with_accounting(accounting);
         let name = if accounting { "" } else { "_plain" };
         g.bench_function(format!("encode{name}"), |b| {
             b.iter(|| coder.encode(&symbols, 0).unwrap())
@@ -217,13 +217,15 @@ fn gaussian_fits(c: &mut Criterion) {
 /// encoder's output), and the pixel coding distributions of one image.
 fn image_fit(c: &mut Criterion) {
     use bbcodec::inference::gaussian::{reparam_fit, ReparamConfig};
-    use bbcodec::model::image::{builtin_image_model, PIXELS};
+    use bbcodec::model::mnist::{builtin_mnist_model, PIXELS};
     use bbcodec::model::ContinuousLatentModel;
     let file =
         std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/golden/mnist4.idx"))
             .unwrap();
-    let x = bbcodec::idx::read_images(&file).unwrap().remove(1);
-    let m = builtin_image_model().unwrap();
+    let x = bbcodec::model::mnist::idx::read_images(&file)
+        .unwrap()
+        .remove(1);
+    let m = builtin_mnist_model().unwrap();
     let d = m.latent_dim();
     let mut g = c.benchmark_group("image_model");
     g.bench_function("encoder", |b| b.iter(|| m.initial_posterior(&x)));

@@ -10,8 +10,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use bbcodec::idx::{read_images, IdxHeader};
-use bbcodec::model::image::PIXELS;
+use bbcodec::model::mnist::idx::{read_images, IdxHeader};
+use bbcodec::model::mnist::PIXELS;
 use bbcodec::{compress, decompress, DecodeOptions, EncodeOptions, ModelKind};
 
 const CORPUS: &str = "../shared/corpus/t10k-images-idx3-ubyte.gz";

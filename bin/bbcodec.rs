@@ -8,7 +8,7 @@ use std::io::{self, BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches;
 
 use bbcodec::{BlockRecord, DecodeOptions, RateReport};
 use cli::{Cli, Command, IoArgs};
@@ -21,8 +21,13 @@ fn fail(path: &Path, e: impl std::fmt::Display) -> Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli) {
+    let matches = cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    let values = cli::model_values(&matches);
+    match run(cli, &values) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(msg)) => {
             eprintln!("bbcodec: {msg}");
@@ -31,10 +36,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<(), Failure> {
+fn run(cli: Cli, values: &[(&'static str, String)]) -> Result<(), Failure> {
     match cli.command {
         Command::Encode(a) => {
-            let opts = options::encode_options(&a).map_err(Failure)?;
+            let opts = options::encode_options(&a, values).map_err(Failure)?;
             let bar = progress_bar(&a.io);
             transcode(&a.io, true, |r, w| {
                 bbcodec::encode_stream(r, w, &opts, |n| bar.set_position(n))
@@ -47,7 +52,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 threads: a.io.threads,
                 keep_blocks: false,
                 skip_accounting: a.io.quiet && a.io.report.is_none(),
-                image_model: options::image_model(a.io.weights.as_deref()).map_err(Failure)?,
+                models: options::decode_models(values).map_err(Failure)?,
             };
             let bar = progress_bar(&a.io);
             transcode(&a.io, false, |r, w| {
@@ -55,14 +60,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
             })
             .inspect(|_| bar.finish_and_clear())
         }
-        Command::Inspect(a) => inspect(&a),
-        Command::Analyze(a) => analyze(&a),
+        Command::Inspect(a) => inspect(&a, values),
+        Command::Analyze(a) => analyze(&a, values),
         Command::Train(a) => train(&a),
     }
 }
 
 fn train(a: &cli::TrainArgs) -> Result<(), Failure> {
-    use bbcodec::model::image_train::{evaluate, train, TrainConfig};
+    use bbcodec::model::mnist::train::{evaluate, train, TrainConfig};
     if a.model != "mnist" {
         return Err(Failure(format!(
             "--model is '{}', expected mnist (the only trainable model)",
@@ -76,7 +81,7 @@ fn train(a: &cli::TrainArgs) -> Result<(), Failure> {
     open_input(&a.input)?
         .read_to_end(&mut bytes)
         .map_err(|e| fail(&a.input, e))?;
-    let images = bbcodec::idx::read_images(&bytes).map_err(|e| fail(&a.input, e))?;
+    let images = bbcodec::model::mnist::idx::read_images(&bytes).map_err(|e| fail(&a.input, e))?;
     if a.first == 0 || a.first > images.len() {
         return Err(Failure(format!(
             "--first is {}, expected 1..={} (the images in {})",
@@ -115,8 +120,8 @@ fn train(a: &cli::TrainArgs) -> Result<(), Failure> {
     let tmp = temp_sibling(&a.output);
     fs::write(&tmp, &bytes).map_err(|e| fail(&tmp, e))?;
     fs::rename(&tmp, &a.output).map_err(|e| fail(&a.output, e))?;
-    let saved = bbcodec::model::image::ImageModel::from_bytes(&bytes)
-        .map_err(|e| Failure(e.to_string()))?;
+    let saved =
+        bbcodec::model::MnistModel::from_bytes(&bytes).map_err(|e| Failure(e.to_string()))?;
     let (tr, _) = evaluate(&saved, train_set, 1);
     print!(
         "{}: {} bytes, hash {:016x}; amortized -ELBO {:.4} bits/pixel on the training images",
@@ -349,7 +354,7 @@ fn report_table(r: &RateReport) -> String {
     s
 }
 
-fn inspect(a: &cli::InspectArgs) -> Result<(), Failure> {
+fn inspect(a: &cli::InspectArgs, values: &[(&'static str, String)]) -> Result<(), Failure> {
     if is_stdio(&a.input) && io::stdin().is_terminal() {
         return Err(Failure(
             "stdin is a terminal; refusing to read compressed data from it".into(),
@@ -360,7 +365,7 @@ fn inspect(a: &cli::InspectArgs) -> Result<(), Failure> {
         threads: a.threads,
         keep_blocks: a.blocks.is_some() || a.plot.is_some(),
         skip_accounting: false,
-        image_model: options::image_model(a.weights.as_deref()).map_err(Failure)?,
+        models: options::decode_models(values).map_err(Failure)?,
     };
     let (report, blocks) =
         bbcodec::decode_stream(input, io::sink(), &opts, |_| {}).map_err(|e| fail(&a.input, e))?;
@@ -409,18 +414,12 @@ fn write_blocks_csv(p: &Path, blocks: &[BlockRecord]) -> Result<(), Failure> {
     fs::write(p, s).map_err(|e| fail(p, e))
 }
 
-fn analyze(a: &cli::AnalyzeArgs) -> Result<(), Failure> {
-    let model = bbcodec::ModelKind::from_name(&a.model).ok_or_else(|| {
-        Failure(format!(
-            "--model is '{}', expected one of: mixture, logistic, mnist",
-            a.model
-        ))
-    })?;
-    let mut o = bbcodec::EncodeOptions::for_model(model);
+fn analyze(a: &cli::AnalyzeArgs, values: &[(&'static str, String)]) -> Result<(), Failure> {
+    let mut o =
+        bbcodec::EncodeOptions::with_model(options::model(&a.model, values).map_err(Failure)?);
     o.threads = a.threads;
-    o.image_model = options::image_model(a.weights.as_deref()).map_err(Failure)?;
     options::set_sizes(&mut o, a.block_size, a.chunk_size);
-    o.validate().map_err(|e| Failure(format!("options: {e}")))?;
+    o.validate().map_err(|e| Failure(options::explain(&e)))?;
     let mut data = Vec::new();
     open_input(&a.input)?
         .read_to_end(&mut data)

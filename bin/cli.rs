@@ -80,9 +80,6 @@ pub struct AnalyzeArgs {
     /// Worker threads (0 = all cores).
     #[arg(short = 'T', long = "threads", default_value_t = 0)]
     pub threads: usize,
-    /// Weights of the mnist model (default: built in).
-    #[arg(long = "weights")]
-    pub weights: Option<PathBuf>,
 }
 
 /// Options shared by encode and decode.
@@ -114,9 +111,6 @@ pub struct IoArgs {
     /// Write the rate report as JSON to this file.
     #[arg(long = "report")]
     pub report: Option<PathBuf>,
-    /// Weights of the mnist model (a .bbim file from `bbcodec train`; default: built in).
-    #[arg(long = "weights")]
-    pub weights: Option<PathBuf>,
 }
 
 /// `bbcodec encode`.
@@ -126,15 +120,10 @@ pub struct EncodeArgs {
     #[command(flatten)]
     pub io: IoArgs,
     /// Latent-variable model: mixture (discrete latent), logistic (continuous latent), or
-    /// mnist (the trained image model, for IDX files of 28x28 images).
+    /// mnist (the trained image model, for IDX files of 28x28 images). Each model's own
+    /// options are listed below.
     #[arg(long = "model", default_value = "mixture")]
     pub model: String,
-    /// Latent dimension of the logistic model.
-    #[arg(long = "latent-dim")]
-    pub latent_dim: Option<u8>,
-    /// Bins per latent dimension of the logistic model are 2^BITS.
-    #[arg(long = "bin-bits")]
-    pub bin_bits: Option<u8>,
     /// Posterior: bbvi (fitted by black-box VI), exact (enumeration) or map (no bits back).
     /// Default: exact for the mixture (its latent is enumerable), bbvi for the logistic
     /// and mnist models; bbvi whenever --estimator, --iters, --samples or --lr is given.
@@ -159,12 +148,6 @@ pub struct EncodeArgs {
     /// Bytes per chunk (independent unit of coding).
     #[arg(long = "chunk-size")]
     pub chunk_size: Option<u32>,
-    /// Use exactly this many mixture components.
-    #[arg(long = "components")]
-    pub components: Option<u8>,
-    /// Largest number of mixture components tried when choosing by size.
-    #[arg(long = "max-components")]
-    pub max_components: Option<u8>,
     /// Seed of the posterior fits.
     #[arg(long = "seed")]
     pub seed: Option<u64>,
@@ -195,7 +178,50 @@ pub struct InspectArgs {
     /// Worker threads (0 = all cores).
     #[arg(short = 'T', long = "threads", default_value_t = 0)]
     pub threads: usize,
-    /// Weights of the mnist model (default: built in).
-    #[arg(long = "weights")]
-    pub weights: Option<PathBuf>,
+}
+
+/// The options the models declare, as flags of the subcommands that take them (every
+/// model option on encode and analyze; those a decoder needs on decode and inspect).
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    for (sub, decode_only) in [
+        ("encode", false),
+        ("analyze", false),
+        ("decode", true),
+        ("inspect", true),
+    ] {
+        cmd = cmd.mut_subcommand(sub, |mut c| {
+            for o in bbcodec::model::registry::model_options() {
+                if decode_only && !o.decode {
+                    continue;
+                }
+                c = c.arg(
+                    clap::Arg::new(o.name)
+                        .long(o.name)
+                        .value_name(o.value)
+                        .help(o.help)
+                        .action(clap::ArgAction::Set),
+                );
+            }
+            c
+        });
+    }
+    cmd
+}
+
+/// The model options given on the command line, in the order the models declare them.
+pub fn model_values(m: &clap::ArgMatches) -> Vec<(&'static str, String)> {
+    let Some((_, sub)) = m.subcommand() else {
+        return Vec::new();
+    };
+    bbcodec::model::registry::model_options()
+        .into_iter()
+        .filter_map(|o| {
+            sub.try_get_one::<String>(o.name)
+                .ok()
+                .flatten()
+                .map(|v| (o.name, v.clone()))
+        })
+        .collect()
 }

@@ -1,24 +1,74 @@
 //! Turns parsed arguments into library options, with messages that name the flag.
 
 use bbcodec::codec::posterior_from_names;
-use bbcodec::{EncodeOptions, ModelKind};
+use bbcodec::model::registry::{apply_options, decode_configs};
+use bbcodec::{EncodeOptions, Field, FormatError, ModelConfig, ModelKind, PosteriorKind};
 
 use crate::cli::EncodeArgs;
 
-/// Build and validate encode options.
-pub fn encode_options(a: &EncodeArgs) -> Result<EncodeOptions, String> {
-    let model = ModelKind::from_name(&a.model).ok_or_else(|| {
-        format!(
-            "--model is '{}', expected one of: mixture, logistic, mnist",
-            a.model
-        )
+/// The model named by `--model`, with its own options set.
+pub fn model(name: &str, values: &[(&'static str, String)]) -> Result<ModelConfig, String> {
+    let kind = ModelKind::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = ModelKind::ALL.iter().map(|k| k.name()).collect();
+        format!("--model is '{name}', expected one of: {}", names.join(", "))
     })?;
-    let mut o = EncodeOptions::for_model(model);
+    let mut config = kind.default_config();
+    apply_options(&mut config, values).map_err(|e| e.to_string())?;
+    Ok(config)
+}
+
+/// The configurations a decoder takes from the command line (e.g. `--weights`).
+pub fn decode_models(values: &[(&'static str, String)]) -> Result<Vec<ModelConfig>, String> {
+    decode_configs(values).map_err(|e| e.to_string())
+}
+
+/// The flag that sets a field.
+fn flag(field: Field) -> String {
+    match field {
+        Field::BlockSize => "--block-size".into(),
+        Field::ChunkSize => "--chunk-size".into(),
+        Field::Iterations => "--iters".into(),
+        Field::Samples => "--samples".into(),
+        Field::LearningRate => "--lr".into(),
+        Field::FitWork => "--iters/--samples/--block-size".into(),
+        Field::Posterior | Field::Estimator => "--posterior/--estimator".into(),
+        Field::ModelOption(name) => format!("--{name}"),
+        _ => "options".into(),
+    }
+}
+
+/// Prefix a validation error with the flag to fix.
+pub fn explain(e: &FormatError) -> String {
+    let f = match e {
+        FormatError::Limit { field, .. }
+        | FormatError::Invalid { field, .. }
+        | FormatError::TooSmall { field, .. } => flag(*field),
+        FormatError::Posterior { .. } => flag(Field::Posterior),
+        _ => "options".into(),
+    };
+    format!("{f}: {e}")
+}
+
+/// Build and validate encode options.
+pub fn encode_options(
+    a: &EncodeArgs,
+    values: &[(&'static str, String)],
+) -> Result<EncodeOptions, String> {
+    let mut o = EncodeOptions::with_model(model(&a.model, values)?);
     o.threads = a.io.threads;
-    let estimator = match (a.estimator.as_str(), model) {
-        ("auto", ModelKind::Logistic | ModelKind::Mnist) => "reparam",
-        ("auto", _) => "score",
-        (e, _) => e,
+    let default_estimator = o
+        .model
+        .model()
+        .posteriors()
+        .iter()
+        .find_map(|p| match p {
+            PosteriorKind::Bbvi(e) => Some(e.name()),
+            _ => None,
+        })
+        .unwrap_or("score");
+    let estimator = match a.estimator.as_str() {
+        "auto" => default_estimator,
+        e => e,
     };
     let wants_bbvi =
         a.estimator != "auto" || a.iters.is_some() || a.samples.is_some() || a.lr.is_some();
@@ -42,18 +92,6 @@ pub fn encode_options(a: &EncodeArgs) -> Result<EncodeOptions, String> {
             )
         }
     })?;
-    if let Some(v) = a.latent_dim {
-        if model == ModelKind::Mnist {
-            return Err(
-                "--latent-dim: the mnist model's latent dimension comes from its weights".into(),
-            );
-        }
-        o.latent_dim = v;
-    }
-    o.image_model = image_model(a.io.weights.as_deref())?;
-    if let Some(v) = a.bin_bits {
-        o.bin_bits = v;
-    }
     if let Some(v) = a.iters {
         o.fit.iterations = v;
     }
@@ -67,56 +105,8 @@ pub fn encode_options(a: &EncodeArgs) -> Result<EncodeOptions, String> {
         o.fit.seed = v;
     }
     set_sizes(&mut o, a.block_size, a.chunk_size);
-    if let Some(k) = a.components {
-        if k == 0 {
-            return Err("--components is 0, expected 1..=64".into());
-        }
-        o.fixed_components = Some(k);
-        o.max_components = o.max_components.max(k);
-    }
-    if let Some(k) = a.max_components {
-        o.max_components = k;
-    }
-    o.validate().map_err(|e| {
-        let flag = match &e {
-            bbcodec::FormatError::Limit { what, .. }
-            | bbcodec::FormatError::Invalid { what, .. } => {
-                if what.starts_with("block") {
-                    "--block-size"
-                } else if what.starts_with("chunk") {
-                    "--chunk-size"
-                } else if what.starts_with("iter") || what.starts_with("BBVI") {
-                    "--iters/--samples/--block-size"
-                } else if what.starts_with("samples") {
-                    "--samples"
-                } else if what.starts_with("learning") {
-                    "--lr"
-                } else if what.starts_with("latent") {
-                    "--latent-dim"
-                } else if what.starts_with("bin") {
-                    "--bin-bits"
-                } else if what.starts_with("posterior") || what.starts_with("estimator") {
-                    "--posterior/--estimator"
-                } else {
-                    "--components/--max-components"
-                }
-            }
-            _ => "options",
-        };
-        format!("{flag}: {e}")
-    })?;
+    o.validate().map_err(|e| explain(&e))?;
     Ok(o)
-}
-
-/// Load `--weights` (None: the built-in model).
-pub fn image_model(
-    p: Option<&std::path::Path>,
-) -> Result<Option<std::sync::Arc<bbcodec::model::image::ImageModel>>, String> {
-    let Some(p) = p else { return Ok(None) };
-    let bytes = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
-    bbcodec::model::image::ImageModel::from_bytes(&bytes)
-        .map(|m| Some(std::sync::Arc::new(m)))
-        .map_err(|e| format!("{}: {e}", p.display()))
 }
 
 /// Apply `--block-size` and `--chunk-size`; a chunk is never smaller than a block.

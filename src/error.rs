@@ -1,14 +1,112 @@
-//! Error types, one enum per layer.
+//! Error types, one enum per layer. A leaf module: it imports nothing of the crate.
 
+use std::fmt;
 use std::io;
 
-/// Errors of the file format layer (container and stored parameters).
-#[derive(Debug, thiserror::Error)]
+/// A field of the file format or of the encoder's options: what a [`FormatError`] is
+/// about. The command line maps it to the flag that sets it, without reading messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Field {
+    /// The file header as a whole (its bytes, its checksum).
+    FileHeader,
+    /// Length of the header's sections.
+    HeaderLength,
+    /// A section's id and length.
+    Section,
+    /// The model kind.
+    ModelKind,
+    /// The model's own configuration section.
+    ModelConfig,
+    /// One of the model's own options (its command-line name, without `--`).
+    ModelOption(&'static str),
+    /// The posterior kind.
+    Posterior,
+    /// The BBVI gradient estimator.
+    Estimator,
+    /// BBVI iterations.
+    Iterations,
+    /// BBVI samples per iteration.
+    Samples,
+    /// BBVI learning rate.
+    LearningRate,
+    /// BBVI work per symbol (iterations, samples, block size together).
+    FitWork,
+    /// Symbols per block.
+    BlockSize,
+    /// Bytes per chunk.
+    ChunkSize,
+    /// The encoder's level.
+    Level,
+    /// A chunk record's head (kind and length).
+    ChunkRecord,
+    /// A chunk's original length.
+    ChunkLength,
+    /// A chunk's stored bytes.
+    ChunkPayload,
+    /// The original bytes of one chunk (its checksum).
+    Chunk,
+    /// A chunk's model parameters.
+    Parameters,
+    /// A chunk's ANS segment list.
+    Segment,
+    /// Chunk-start blocks of a segment.
+    BootstrapBlocks,
+    /// ANS words of a segment.
+    Words,
+    /// The end of the member (total length and content checksum).
+    EndRecord,
+    /// The whole original content (its checksum).
+    Content,
+}
+
+impl Field {
+    /// What the field is, in words.
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::FileHeader => "the file header",
+            Field::HeaderLength => "header length",
+            Field::Section => "header section",
+            Field::ModelKind => "model kind",
+            Field::ModelConfig => "model configuration",
+            Field::ModelOption(n) => n,
+            Field::Posterior => "posterior",
+            Field::Estimator => "estimator",
+            Field::Iterations => "iterations",
+            Field::Samples => "samples",
+            Field::LearningRate => "learning rate",
+            Field::FitWork => "BBVI work per symbol",
+            Field::BlockSize => "block size",
+            Field::ChunkSize => "chunk size",
+            Field::Level => "level",
+            Field::ChunkRecord => "chunk record",
+            Field::ChunkLength => "chunk length",
+            Field::ChunkPayload => "chunk payload",
+            Field::Chunk => "chunk",
+            Field::Parameters => "model parameters",
+            Field::Segment => "ANS segment",
+            Field::BootstrapBlocks => "chunk-start block count",
+            Field::Words => "ANS words",
+            Field::EndRecord => "end record",
+            Field::Content => "whole content",
+        }
+    }
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Errors of the file format layer (container and stored parameters), and of options
+/// that the format could not store.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FormatError {
-    /// The input ends before a field that must be present.
+    /// The input ends inside a field that must be present.
     #[error("truncated: input ends inside {0}")]
-    Truncated(&'static str),
+    Truncated(Field),
     /// The magic bytes are not bbcodec's.
     #[error("not a bbcodec file (magic is {got:02x?}, expected {expected:02x?})")]
     BadMagic {
@@ -18,50 +116,84 @@ pub enum FormatError {
         expected: [u8; 4],
     },
     /// The format version is not one this build reads.
-    #[error("format version is {got}, expected {expected}")]
+    #[error("format version is {got}, expected 1 or 2")]
     Version {
         /// Version found.
         got: u8,
-        /// Version this build reads.
-        expected: u8,
     },
     /// A field holds a value that is not allowed.
-    #[error("{what} is {got}, which is not a valid value")]
+    #[error("{field} is {got}, which is not a valid value")]
     Invalid {
-        /// Field name.
-        what: &'static str,
+        /// The field.
+        field: Field,
         /// Value found.
         got: u64,
     },
-    /// A size field exceeds its limit.
-    #[error("{what} is {got}, expected at most {max}")]
+    /// A field exceeds its limit.
+    #[error("{field} is {got}, expected at most {max}")]
     Limit {
-        /// Field name.
-        what: &'static str,
+        /// The field.
+        field: Field,
         /// Value found.
         got: u64,
         /// Limit.
         max: u64,
     },
+    /// A field is below its lower limit.
+    #[error("{field} is {got}, expected at least {min}")]
+    TooSmall {
+        /// The field.
+        field: Field,
+        /// Value found.
+        got: u64,
+        /// Lower limit.
+        min: u64,
+    },
+    /// A posterior the model does not allow.
+    #[error(
+        "posterior {posterior} does not apply to the {model} model, expected one of: {allowed}"
+    )]
+    Posterior {
+        /// The model's name.
+        model: &'static str,
+        /// The posterior (and estimator) given.
+        posterior: String,
+        /// The posteriors the model allows.
+        allowed: String,
+    },
     /// A checksum does not match.
-    #[error("checksum mismatch in {what}: stored {stored:08x}, computed {computed:08x}")]
+    #[error("checksum mismatch in {field}: stored {stored:08x}, computed {computed:08x}")]
     Checksum {
         /// What the checksum covers.
-        what: &'static str,
+        field: Field,
         /// Stored value.
         stored: u32,
         /// Recomputed value.
         computed: u32,
     },
-    /// Data that cannot be decoded.
+    /// A section this build does not know and may not skip.
+    #[error("header section {0} is not one this build reads (written by a newer bbcodec?)")]
+    UnknownSection(u64),
+    /// Sections out of order or repeated.
+    #[error("header section {got} follows section {after}, expected increasing ids")]
+    SectionOrder {
+        /// The section found.
+        got: u64,
+        /// The section before it.
+        after: u64,
+    },
+    /// A required section is missing.
+    #[error("the header has no {0} section")]
+    MissingSection(Field),
+    /// Stored bytes that do not decode.
     #[error("corrupt data in {0}")]
-    Corrupt(&'static str),
-    /// Bytes follow the end record.
+    Corrupt(Field),
+    /// Bytes follow the end of the member.
     #[error("trailing data after the end of the compressed stream")]
     TrailingData,
 }
 
-/// Errors of the bits-back chain.
+/// Errors of the bits-back chain and of the models it codes with.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CodecError {
@@ -86,6 +218,85 @@ pub enum CodecError {
     /// An invalid configuration.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The file names a model whose weights are not the ones given.
+    #[error("the file was coded with {model} model {stored:016x}, these weights are {given:016x} (pass the right --weights)")]
+    WrongWeights {
+        /// The model's name.
+        model: &'static str,
+        /// Hash recorded in the file.
+        stored: u64,
+        /// Hash of the weights given.
+        given: u64,
+    },
+}
+
+/// Why an input is not what the model codes (an IDX file of 28x28 images).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InputError {
+    /// Shorter than a header.
+    #[error("not an IDX image file: {0} bytes, shorter than the 16-byte header")]
+    Short(usize),
+    /// A gzip stream that does not decompress.
+    #[error("gzip-compressed input does not decompress: {0}")]
+    Gzip(String),
+    /// Wrong magic.
+    #[error("not an uncompressed IDX image file: magic {0:02x?}, expected 00 00 08 03 (gunzip .gz files first)")]
+    Magic([u8; 4]),
+    /// Not 28x28.
+    #[error("IDX images are {rows}x{cols}, the mnist model codes 28x28 images")]
+    Size {
+        /// Rows.
+        rows: u32,
+        /// Columns.
+        cols: u32,
+    },
+    /// The pixel bytes do not match the declared count.
+    #[error("IDX header declares {declared} images but the file holds {bytes} pixel bytes ({expected} expected)")]
+    Length {
+        /// Declared images.
+        declared: u32,
+        /// Pixel bytes present.
+        bytes: u64,
+        /// Pixel bytes expected.
+        expected: u64,
+    },
+}
+
+/// A model option given a value it does not take.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OptionError {
+    /// The model takes no such option.
+    #[error("--{option} does not apply to the {model} model (its options: {options})")]
+    Unknown {
+        /// The option's name.
+        option: String,
+        /// The model's name.
+        model: &'static str,
+        /// The options the model takes.
+        options: String,
+    },
+    /// The value does not parse or is out of range.
+    #[error("--{option} is '{got}', expected {expected}")]
+    Value {
+        /// The option's name.
+        option: &'static str,
+        /// The value given.
+        got: String,
+        /// What the option takes.
+        expected: &'static str,
+    },
+    /// The option names a file that cannot be loaded.
+    #[error("--{option}: {path}: {reason}")]
+    File {
+        /// The option's name.
+        option: &'static str,
+        /// The path given.
+        path: String,
+        /// Why it failed.
+        reason: String,
+    },
 }
 
 /// Top-level error of the library.
@@ -95,7 +306,7 @@ pub enum Error {
     /// Reading or writing failed.
     #[error("{0}")]
     Io(#[from] io::Error),
-    /// The container is malformed.
+    /// The container is malformed, or an option cannot be stored.
     #[error("{0}")]
     Format(#[from] FormatError),
     /// The bits-back chain failed.
@@ -103,7 +314,10 @@ pub enum Error {
     Codec(#[from] CodecError),
     /// The input is not what the model codes (e.g. not an IDX image file).
     #[error("{0}")]
-    Idx(#[from] crate::idx::IdxError),
+    Input(#[from] InputError),
+    /// A model option is wrong.
+    #[error("{0}")]
+    Option(#[from] OptionError),
 }
 
 impl From<Error> for io::Error {

@@ -6,14 +6,18 @@
 //! mixture's default), and **measuring** the result: the empirical net bit rate against
 //! `-ELBO`, and the overhead over `-log2 P(x)` against the predicted `KL(Q || P(z | x))`.
 //!
-//! Layers (data flows one way):
+//! Layers (data flows one way, each imports only those below it):
 //!
+//! * [`analysis`]: side-by-side runs of every posterior, and plots;
 //! * [`codec`]: whole files, chunks, threads, streaming, the [`RateReport`];
-//! * [`container`]: the byte layout;
-//! * [`chain`]: the bits-back chain on one ANS stack ([`BitsBackCoder`]);
-//! * [`model`]: latent-variable models ([`model::DiscreteLatentModel`], the mixture);
-//! * [`inference`]: posterior fits (BBVI estimators, Adam, exact, MAP);
-//! * [`report`]: rate accounting and the seed's three ELBO forms.
+//! * [`container`]: the byte layout (format version 2, and version 1 read only);
+//! * [`model`]: the built-in file models ([`model::FileModel`], listed in
+//!   [`model::registry`]) and the reference models;
+//! * [`chain`]: the bits-back chains on one ANS stack ([`DiscreteBitsBackCoder`],
+//!   [`ContinuousBitsBackCoder`]) and the model traits they code with;
+//! * [`inference`]: posterior fits (BBVI estimators, Adam, exact, MAP) and traces;
+//! * [`report`]: rate accounting and the seed's three ELBO forms;
+//! * leaves: [`categorical`], [`math`], [`rng`], [`wire`], [`error`].
 //!
 //! ```
 //! let data = b"abracadabra, abracadabra, abracadabra!".repeat(50);
@@ -31,18 +35,18 @@ pub mod chain;
 pub mod codec;
 pub mod container;
 pub mod error;
-pub mod idx;
 pub mod inference;
 pub mod math;
 pub mod model;
 pub mod report;
 pub mod rng;
+pub mod wire;
 
 pub use chain::{
-    BitsBackCoder, ContinuousBitsBackCoder, ContinuousConfig, DecodedChunk, EncodedChunk,
+    ContinuousBitsBackCoder, ContinuousConfig, DecodedChunk, DiscreteBitsBackCoder, EncodedChunk,
 };
 pub use codec::{compress, decode_stream, decompress, encode_stream, DecodeOptions, EncodeOptions};
-pub use container::ModelKind;
-pub use error::{CodecError, Error, FormatError};
+pub use error::{CodecError, Error, Field, FormatError, InputError, OptionError};
 pub use inference::{Estimator, FitConfig, PosteriorKind};
+pub use model::{ModelConfig, ModelKind};
 pub use report::{BlockRecord, RateReport};

@@ -342,7 +342,7 @@ fn train_writes_weights_that_code() {
         .success();
     let bbc = dir.path().join("four.idx.bbc");
     let err = assert_clean_failure(bbcodec().args(["decode", "-q", "-c"]).arg(&bbc));
-    assert!(err.contains("coded with image model"), "{err}");
+    assert!(err.contains("coded with mnist model"), "{err}");
     let back = bbcodec()
         .args(["decode", "-q", "-c", "--weights"])
         .arg(&w)

@@ -7,11 +7,12 @@ mod common;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use bbcodec::idx::{read_images, IdxHeader};
-use bbcodec::model::image::{builtin_image_model, ImageDims, ImageModel, Workspace, PIXELS};
-use bbcodec::model::image_train::{init_model, train, TrainConfig};
+use bbcodec::model::mnist::idx::{read_images, IdxHeader};
+use bbcodec::model::mnist::train::{init_model, train, TrainConfig};
+use bbcodec::model::mnist::{builtin_mnist_model, MnistDims, MnistModel, Workspace, PIXELS};
 use bbcodec::model::ContinuousLatentModel;
-use bbcodec::{compress, decompress, DecodeOptions, EncodeOptions, ModelKind};
+use bbcodec::model::MnistConfig;
+use bbcodec::{compress, decompress, DecodeOptions, EncodeOptions, ModelConfig, ModelKind};
 
 fn sample() -> Vec<u8> {
     std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/golden/mnist4.idx"))
@@ -27,8 +28,11 @@ fn options(images_per_chunk: u32) -> EncodeOptions {
 /// The chunk start is one image coded with its MAP latent: it pays the point-mass
 /// latent's `d * b` bits against `-log P(x)`; twice that is a sanity bound.
 fn initial_bound(o: &EncodeOptions) -> f64 {
-    let m = o.image_model().unwrap();
-    2.0 * (m.dims().latent as f64) * o.bin_bits as f64
+    let ModelConfig::Mnist(c) = &o.model else {
+        panic!("not the mnist model")
+    };
+    let m = c.model().unwrap();
+    2.0 * (m.dims().latent as f64) * c.bin_bits as f64
 }
 
 #[test]
@@ -67,7 +71,7 @@ fn coded_likelihood_matches_the_continuous_one() {
     // The fixed-point CDF loses at most one unit of 2^-24 per bin edge and spreads
     // 256 units of leak: far below 0.001 bits per pixel for any pixel the model gives
     // p >= 1e-3. An off-by-one edge or a wrong neighbour at decode costs whole bits.
-    let m = builtin_image_model().unwrap();
+    let m = builtin_mnist_model().unwrap();
     let images = read_images(&sample()).unwrap();
     let mut ws = Workspace::default();
     for x in &images {
@@ -120,26 +124,29 @@ fn inputs_that_are_not_28x28_idx_images_are_clean_errors() {
 fn wrong_weights_are_a_clear_error() {
     let data = sample();
     let (file, _) = compress(&data, &options(4)).unwrap();
-    let dims = ImageDims {
+    let dims = MnistDims {
         latent: 16,
         enc_hidden: 8,
         dec_hidden: 8,
         ..Default::default()
     };
-    let other = ImageModel::from_bytes(&init_model(dims, 1).unwrap().to_bytes()).unwrap();
+    let other = MnistModel::from_bytes(&init_model(dims, 1).unwrap().to_bytes()).unwrap();
     let d = DecodeOptions {
-        image_model: Some(Arc::new(other)),
+        models: vec![ModelConfig::Mnist(MnistConfig {
+            weights: Some(Arc::new(other)),
+            ..Default::default()
+        })],
         ..Default::default()
     };
     let e = decompress(&file, &d).unwrap_err().to_string();
-    assert!(e.contains("coded with image model"), "{e}");
+    assert!(e.contains("coded with mnist model"), "{e}");
 }
 
 #[test]
 fn training_is_deterministic_across_thread_counts() {
     let images = read_images(&sample()).unwrap();
     let config = TrainConfig {
-        dims: ImageDims {
+        dims: MnistDims {
             latent: 2,
             enc_hidden: 16,
             dec_hidden: 16,

@@ -1,8 +1,10 @@
 //! Property tests: any bytes, any valid block/chunk/posterior choice, round trip exactly
 //! with the stack accounted for; and decoding arbitrary bytes never panics.
 
+use bbcodec::model::{LogisticConfig, MixtureConfig};
 use bbcodec::{
-    compress, decompress, DecodeOptions, EncodeOptions, Estimator, ModelKind, PosteriorKind,
+    compress, decompress, DecodeOptions, EncodeOptions, Estimator, ModelConfig, ModelKind,
+    PosteriorKind,
 };
 use proptest::prelude::*;
 
@@ -33,7 +35,7 @@ proptest! {
         let mut o = EncodeOptions {
             block_size: block,
             chunk_size: block * chunk_blocks,
-            fixed_components: k,
+            model: ModelConfig::Mixture(MixtureConfig { max_components: 32, fixed_components: k }),
             threads: 1,
             ..Default::default()
         };
@@ -57,8 +59,7 @@ proptest! {
         let mut o = EncodeOptions::for_model(ModelKind::Logistic);
         o.block_size = block;
         o.chunk_size = block * 4;
-        o.latent_dim = d;
-        o.bin_bits = bits;
+        o.model = ModelConfig::Logistic(LogisticConfig { latent_dim: d, bin_bits: bits });
         o.fit.iterations = 8;
         o.threads = 1;
         let (file, _) = compress(&data, &o).unwrap();
@@ -70,8 +71,8 @@ proptest! {
     fn decoding_garbage_never_panics(data in prop::collection::vec(any::<u8>(), 0..600), prefix in any::<bool>()) {
         let mut file = Vec::new();
         if prefix {
-            let (f, _) = compress(b"", &EncodeOptions { block_size: 16, chunk_size: 64, ..Default::default() }).unwrap();
-            file.extend_from_slice(&f[..bbcodec::container::HEADER_BYTES]);
+            let h = EncodeOptions { block_size: 16, chunk_size: 64, ..Default::default() }.header_bytes().unwrap();
+            file.extend_from_slice(&h);
         }
         file.extend_from_slice(&data);
         let _ = decompress(&file, &DecodeOptions { threads: 1, ..Default::default() });

@@ -123,7 +123,7 @@ fn seeded_sweep_of_small_inputs() {
 fn symbol_impossible_under_a_latent_is_an_error() {
     use bbcodec::categorical::QuantizedCategorical;
     use bbcodec::model::DiscreteLatentModel;
-    use bbcodec::{BitsBackCoder, CodecError, FitConfig};
+    use bbcodec::{CodecError, DiscreteBitsBackCoder, FitConfig};
 
     struct Gap {
         prior: QuantizedCategorical,
@@ -158,7 +158,7 @@ fn symbol_impossible_under_a_latent_is_an_error() {
             per_position,
         };
         let x: Vec<u16> = vec![0, 1, 2, 0, 1, 2, 3, 0];
-        let coder = BitsBackCoder::new(&model, 4, FitConfig::default());
+        let coder = DiscreteBitsBackCoder::new(&model, 4, FitConfig::default());
         match coder.encode(&x, 0) {
             Err(CodecError::ImpossibleSymbol {
                 block,

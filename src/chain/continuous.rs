@@ -27,6 +27,8 @@ use core::num::NonZeroU32;
 
 use constriction::stream::model::{EncoderModel, EntropyModel};
 
+use super::bins::LatentBins;
+use super::ContinuousLatentModel;
 use crate::categorical::{AnsModel, QuantizedCategorical, MAX_ALPHABET, PRECISION};
 use crate::error::CodecError;
 use crate::inference::gaussian::{
@@ -34,8 +36,6 @@ use crate::inference::gaussian::{
 };
 use crate::inference::{Estimator, PosteriorKind};
 use crate::math;
-use crate::model::bins::LatentBins;
-use crate::model::ContinuousLatentModel;
 use crate::report::{BlockRecord, ElboTerms, RateTotals};
 use crate::rng::BlockRng;
 

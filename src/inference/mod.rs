@@ -21,6 +21,7 @@
 #![allow(clippy::needless_range_loop)] // index loops read like the formulas
 
 pub mod gaussian;
+pub mod trace;
 
 use crate::categorical::QuantizedCategorical;
 use crate::math;

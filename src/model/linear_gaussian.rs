@@ -9,8 +9,8 @@
 //! symbol and its likelihood the normal density integrated over `[x - 1/2, x + 1/2)`.
 #![allow(clippy::needless_range_loop)] // index loops read like the formulas
 
-use super::continuous::ContinuousLatentModel;
 use crate::categorical::QuantizedCategorical;
+use crate::chain::ContinuousLatentModel;
 use crate::inference::gaussian::DiagGaussian;
 use crate::math;
 

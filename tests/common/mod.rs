@@ -3,8 +3,10 @@
 
 use std::path::PathBuf;
 
+use bbcodec::model::MixtureConfig;
 use bbcodec::{
-    compress, decompress, DecodeOptions, EncodeOptions, Estimator, PosteriorKind, RateReport,
+    compress, decompress, DecodeOptions, EncodeOptions, Estimator, ModelConfig, PosteriorKind,
+    RateReport,
 };
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -174,14 +176,14 @@ pub fn bbvi() -> EncodeOptions {
 
 /// [`bbvi`] options with a given block size, chunk size and fixed component count.
 pub fn options(block: u32, chunk: u32, k: Option<u8>) -> EncodeOptions {
-    let mut o = EncodeOptions {
+    let mixture = MixtureConfig {
+        fixed_components: k,
+        max_components: k.map_or(32, |k| k.max(32)),
+    };
+    EncodeOptions {
         block_size: block,
         chunk_size: chunk,
-        fixed_components: k,
+        model: ModelConfig::Mixture(mixture),
         ..bbvi()
-    };
-    if let Some(k) = k {
-        o.max_components = o.max_components.max(k);
     }
-    o
 }

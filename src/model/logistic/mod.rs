@@ -10,12 +10,15 @@
 //! The dequantized values define the model on both sides.
 #![allow(clippy::needless_range_loop)] // index loops read like the formulas
 
-use super::continuous::ContinuousLatentModel;
 use crate::categorical::QuantizedCategorical;
-use crate::error::FormatError;
+use crate::chain::ContinuousLatentModel;
+use crate::error::{Field, FormatError};
 use crate::inference::gaussian::{map_fit, ReparamConfig};
 use crate::inference::Adam;
 use crate::math;
+
+mod config;
+pub use config::LogisticConfig;
 
 /// Alphabet of the byte model.
 pub const ALPHABET: usize = 256;
@@ -61,15 +64,15 @@ impl LogisticParams {
     pub fn decode(bytes: &[u8], expected_d: usize) -> Result<Self, FormatError> {
         let d = *bytes
             .first()
-            .ok_or(FormatError::Corrupt("logistic parameters"))? as usize;
+            .ok_or(FormatError::Truncated(Field::Parameters))? as usize;
         if d != expected_d || d == 0 || d > MAX_LATENT_DIM {
             return Err(FormatError::Invalid {
-                what: "logistic latent dimension",
+                field: Field::Parameters,
                 got: d as u64,
             });
         }
         if bytes.len() != 1 + 512 + 4 * d + 256 * d {
-            return Err(FormatError::Corrupt("logistic parameters"));
+            return Err(FormatError::Corrupt(Field::Parameters));
         }
         let b = bytes[1..513]
             .chunks_exact(2)
@@ -83,7 +86,7 @@ impl LogisticParams {
             .iter()
             .any(|s| !s.is_finite() || *s < 0.0 || *s > 1e3)
         {
-            return Err(FormatError::Corrupt("logistic loading scale"));
+            return Err(FormatError::Corrupt(Field::Parameters));
         }
         let w = bytes[513 + 4 * d..].iter().map(|&v| v as i8).collect();
         Ok(Self { d, b, w_scale, w })

@@ -45,11 +45,17 @@
 //! xxHash identifies the model in every coded file.
 #![allow(clippy::needless_range_loop)] // index loops read like the formulas
 
+pub mod config;
+pub mod idx;
+pub mod train;
+
+pub use config::MnistConfig;
+
 use crate::categorical::{SymbolModel, PRECISION, TOTAL};
+use crate::chain::{BlockLikelihood, ContinuousLatentModel};
 use crate::error::CodecError;
 use crate::inference::gaussian::DiagGaussian;
 use crate::math;
-use crate::model::continuous::{BlockLikelihood, ContinuousLatentModel};
 
 /// Image side in pixels.
 pub const SIDE: usize = 28;
@@ -98,9 +104,9 @@ const CTX_SKIP: usize = 7;
 /// Number of layers.
 pub const LAYERS: usize = 8;
 
-/// The shape of an [`ImageModel`].
+/// The shape of an [`MnistModel`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ImageDims {
+pub struct MnistDims {
     /// Latent dimension `d`.
     pub latent: usize,
     /// Hidden units of the amortized encoder.
@@ -115,7 +121,7 @@ pub struct ImageDims {
     pub components: usize,
 }
 
-impl Default for ImageDims {
+impl Default for MnistDims {
     fn default() -> Self {
         Self {
             latent: 16,
@@ -128,7 +134,7 @@ impl Default for ImageDims {
     }
 }
 
-impl ImageDims {
+impl MnistDims {
     /// Inputs of the pixel network: features and neighbours.
     pub fn ctx_inputs(&self) -> usize {
         self.features + NEIGHBOURS.len()
@@ -510,8 +516,8 @@ pub struct Workspace {
 
 /// The trained model. See the module documentation.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ImageModel {
-    dims: ImageDims,
+pub struct MnistModel {
+    dims: MnistDims,
     layers: Vec<Linear>,
     hash: u64,
     /// Output-major copies of the pixel network's output layers (`[o * n_in + j]`):
@@ -523,10 +529,10 @@ pub struct ImageModel {
 /// Per-layer gradients (same shapes as the model's layers).
 pub type Gradients = Vec<Linear>;
 
-impl ImageModel {
+impl MnistModel {
     /// A model with the given shape and weights drawn from `init(layer, n_in)` (used by
     /// training), unhashed.
-    pub fn with_layers(dims: ImageDims, layers: Vec<Linear>) -> Result<Self, CodecError> {
+    pub fn with_layers(dims: MnistDims, layers: Vec<Linear>) -> Result<Self, CodecError> {
         dims.validate()?;
         let shapes = dims.layer_shapes();
         if layers.len() != LAYERS
@@ -566,7 +572,7 @@ impl ImageModel {
     }
 
     /// Shape.
-    pub fn dims(&self) -> ImageDims {
+    pub fn dims(&self) -> MnistDims {
         self.dims
     }
 
@@ -576,7 +582,7 @@ impl ImageModel {
         &self.layers
     }
 
-    /// Mutable layers (training; call [`ImageModel::sync`] after changing them).
+    /// Mutable layers (training; call [`MnistModel::sync`] after changing them).
     pub fn layers_mut(&mut self) -> &mut [Linear] {
         &mut self.layers
     }
@@ -655,7 +661,7 @@ impl ImageModel {
     ///
     /// # Panics
     ///
-    /// If `i >= PIXELS`, `x` is shorter than `i`, or [`ImageModel::begin`] has not
+    /// If `i >= PIXELS`, `x` is shorter than `i`, or [`MnistModel::begin`] has not
     /// filled `ws`.
     pub fn pixel(&self, x: &[u16], i: usize, ws: &mut Workspace) -> PixelMixture {
         self.pixel_outputs(x, i, ws);
@@ -822,7 +828,7 @@ impl ImageModel {
     }
 
     /// Serialize to the weights file format, quantizing every weight to `i8` with one
-    /// scale per output unit. Returns the bytes; [`ImageModel::from_bytes`] of them gives
+    /// scale per output unit. Returns the bytes; [`MnistModel::from_bytes`] of them gives
     /// the model that coding uses.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
@@ -889,7 +895,7 @@ impl ImageModel {
         if u(0) != SIDE {
             return Err(bad(&format!("image side {} (expected {SIDE})", u(0))));
         }
-        let dims = ImageDims {
+        let dims = MnistDims {
             latent: u(1),
             enc_hidden: u(2),
             dec_hidden: u(3),
@@ -962,26 +968,26 @@ impl ImageModel {
 
 /// The weights file shipped with bbcodec: trained on the first 8000 images of the
 /// MNIST test set (recipe in the README). Its hash is in every file coded with it.
-pub static BUILTIN_WEIGHTS: &[u8] = include_bytes!("../../models/mnist.bbim");
+pub static BUILTIN_WEIGHTS: &[u8] = include_bytes!("../../../models/mnist.bbim");
 
 /// The built-in model, parsed once.
-pub fn builtin_image_model() -> Result<&'static ImageModel, CodecError> {
-    static MODEL: std::sync::OnceLock<Result<ImageModel, String>> = std::sync::OnceLock::new();
+pub fn builtin_mnist_model() -> Result<&'static MnistModel, CodecError> {
+    static MODEL: std::sync::OnceLock<Result<MnistModel, String>> = std::sync::OnceLock::new();
     MODEL
-        .get_or_init(|| ImageModel::from_bytes(BUILTIN_WEIGHTS).map_err(|e| e.to_string()))
+        .get_or_init(|| MnistModel::from_bytes(BUILTIN_WEIGHTS).map_err(|e| e.to_string()))
         .as_ref()
         .map_err(|e| CodecError::Model(e.clone()))
 }
 
 /// The coding distributions of one image at one latent, pixel by pixel.
-struct ImageLikelihood<'a> {
-    model: &'a ImageModel,
+struct MnistLikelihood<'a> {
+    model: &'a MnistModel,
     ws: Workspace,
     len: usize,
     current: PixelMixture,
 }
 
-impl BlockLikelihood for ImageLikelihood<'_> {
+impl BlockLikelihood for MnistLikelihood<'_> {
     fn position(&mut self, j: usize, prefix: &[u16]) -> Result<&dyn SymbolModel, CodecError> {
         if self.len != PIXELS || j >= PIXELS || prefix.len() != j {
             return Err(CodecError::Model(format!(
@@ -994,7 +1000,7 @@ impl BlockLikelihood for ImageLikelihood<'_> {
     }
 }
 
-impl ContinuousLatentModel for ImageModel {
+impl ContinuousLatentModel for MnistModel {
     type Block = Vec<u16>;
 
     fn latent_dim(&self) -> usize {
@@ -1015,7 +1021,7 @@ impl ContinuousLatentModel for ImageModel {
             return f64::NEG_INFINITY;
         }
         let mut ws = Workspace::default();
-        ImageModel::log_lik(self, x, z, Some(grad), None, &mut ws)
+        MnistModel::log_lik(self, x, z, Some(grad), None, &mut ws)
     }
 
     fn log_lik(&self, x: &Vec<u16>, z: &[f64]) -> f64 {
@@ -1023,13 +1029,13 @@ impl ContinuousLatentModel for ImageModel {
             return f64::NEG_INFINITY;
         }
         let mut ws = Workspace::default();
-        ImageModel::log_lik(self, x, z, None, None, &mut ws)
+        MnistModel::log_lik(self, x, z, None, None, &mut ws)
     }
 
     fn block_likelihood<'a>(&'a self, z: &[f64], len: usize) -> Box<dyn BlockLikelihood + 'a> {
         let mut ws = Workspace::default();
         self.begin(z, &mut ws);
-        Box::new(ImageLikelihood {
+        Box::new(MnistLikelihood {
             model: self,
             ws,
             len,
@@ -1049,11 +1055,11 @@ impl ContinuousLatentModel for ImageModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::image_train::init_model;
+    use crate::model::mnist::train::init_model;
     use crate::rng::BlockRng;
 
-    fn small() -> ImageModel {
-        let dims = ImageDims {
+    fn small() -> MnistModel {
+        let dims = MnistDims {
             latent: 3,
             enc_hidden: 8,
             dec_hidden: 8,
@@ -1193,13 +1199,13 @@ mod tests {
     fn weights_roundtrip_and_reject_damage() {
         let m = small();
         let bytes = m.to_bytes();
-        let r = ImageModel::from_bytes(&bytes).unwrap();
+        let r = MnistModel::from_bytes(&bytes).unwrap();
         assert_eq!(r.to_bytes(), bytes, "quantization is idempotent");
         assert_ne!(r.hash(), 0);
-        assert!(ImageModel::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+        assert!(MnistModel::from_bytes(&bytes[..bytes.len() - 1]).is_err());
         let mut b = bytes.clone();
         b[7] = 0xff; // latent dimension 0xff..
-        assert!(ImageModel::from_bytes(&b).is_err());
-        assert!(ImageModel::from_bytes(b"BBIM").is_err());
+        assert!(MnistModel::from_bytes(&b).is_err());
+        assert!(MnistModel::from_bytes(b"BBIM").is_err());
     }
 }

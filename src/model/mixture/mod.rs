@@ -13,10 +13,14 @@
 use constriction::stream::queue::{DefaultRangeDecoder, DefaultRangeEncoder};
 use constriction::stream::{Decode, Encode};
 
-use super::DiscreteLatentModel;
 use crate::categorical::{AnsModel, QuantizedCategorical, SymbolModel, PRECISION, TOTAL};
-use crate::error::FormatError;
+use crate::chain::DiscreteLatentModel;
+use crate::error::{Field, FormatError};
 use crate::math;
+
+mod config;
+mod traces;
+pub use config::MixtureConfig;
 
 /// Largest log-level: probability ratio to the component's most likely symbol of
 /// `2^{-(MAX_LEVEL - 1) / 4}`, about `2^-24.75`.
@@ -89,7 +93,7 @@ impl MixtureModel {
         let k = params.weight_levels.len();
         if k == 0 || k > MAX_COMPONENTS || params.component_levels.len() != k {
             return Err(FormatError::Invalid {
-                what: "mixture component count",
+                field: Field::Parameters,
                 got: k as u64,
             });
         }
@@ -100,7 +104,7 @@ impl MixtureModel {
             .collect();
         let prior =
             QuantizedCategorical::from_int_weights(&w).map_err(|_| FormatError::Invalid {
-                what: "mixture weights",
+                field: Field::Parameters,
                 got: 0,
             })?;
         let mut components = Vec::with_capacity(k);
@@ -110,7 +114,7 @@ impl MixtureModel {
                 QuantizedCategorical::from_int_weights(&w)
                     .map(|c| if lookup { c.with_lookup() } else { c })
                     .map_err(|_| FormatError::Invalid {
-                        what: "mixture component",
+                        field: Field::Parameters,
                         got: 0,
                     })?,
             );
@@ -1213,12 +1217,12 @@ pub fn encode_params(params: &MixtureParams) -> Vec<u8> {
 
 /// Parse mixture parameters over an alphabet of `alphabet` symbols.
 pub fn decode_params(bytes: &[u8], alphabet: usize) -> Result<MixtureParams, FormatError> {
-    let corrupt = || FormatError::Corrupt("mixture parameters");
+    let corrupt = || FormatError::Corrupt(Field::Parameters);
     let (&k1, rest) = bytes.split_first().ok_or_else(corrupt)?;
     let k = k1 as usize + 1;
     if k > MAX_COMPONENTS {
         return Err(FormatError::Invalid {
-            what: "mixture component count",
+            field: Field::Parameters,
             got: k as u64,
         });
     }

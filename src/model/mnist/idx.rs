@@ -2,7 +2,8 @@
 //! big-endian `u32` image count, rows and columns) followed by the pixels, one byte each,
 //! row-major, image after image.
 
-use crate::model::image::{PIXELS, SIDE};
+use super::{PIXELS, SIDE};
+use crate::error::InputError as IdxError;
 
 /// Bytes of an IDX image-file header.
 pub const IDX_HEADER_BYTES: usize = 16;
@@ -18,38 +19,6 @@ pub struct IdxHeader {
     pub rows: u32,
     /// Columns per image.
     pub cols: u32,
-}
-
-/// Why a byte string is not an IDX file of 28x28 images.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum IdxError {
-    /// Shorter than a header.
-    #[error("not an IDX image file: {0} bytes, shorter than the 16-byte header")]
-    Short(usize),
-    /// A gzip stream that does not decompress.
-    #[error("gzip-compressed input does not decompress: {0}")]
-    Gzip(String),
-    /// Wrong magic.
-    #[error("not an uncompressed IDX image file: magic {0:02x?}, expected 00 00 08 03 (gunzip .gz files first)")]
-    Magic([u8; 4]),
-    /// Not 28x28.
-    #[error("IDX images are {rows}x{cols}, the mnist model codes 28x28 images")]
-    Size {
-        /// Rows.
-        rows: u32,
-        /// Columns.
-        cols: u32,
-    },
-    /// The pixel bytes do not match the declared count.
-    #[error("IDX header declares {declared} images but the file holds {bytes} pixel bytes ({expected} expected)")]
-    Length {
-        /// Declared images.
-        declared: u32,
-        /// Pixel bytes present.
-        bytes: u64,
-        /// Pixel bytes expected.
-        expected: u64,
-    },
 }
 
 impl IdxHeader {

@@ -1,4 +1,4 @@
-//! Training the [`super::image::ImageModel`] by amortized variational
+//! Training the [`super::MnistModel`] by amortized variational
 //! inference: minibatch Adam on the single-draw reparameterized ELBO (seed Eq. 4 with
 //! the analytic Gaussian KL, gradients by Eq. 7) of the encoder, decoder and pixel
 //! network jointly.
@@ -9,7 +9,7 @@
 
 use rayon::prelude::*;
 
-use super::image::{Gradients, ImageDims, ImageModel, Linear, Workspace, PIXELS, SIDE};
+use super::{Gradients, Linear, MnistDims, MnistModel, Workspace, PIXELS, SIDE};
 use crate::error::CodecError;
 use crate::inference::gaussian::standard_normal;
 use crate::math;
@@ -19,7 +19,7 @@ use crate::rng::BlockRng;
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainConfig {
     /// Model shape.
-    pub dims: ImageDims,
+    pub dims: MnistDims,
     /// Passes over the training images.
     pub epochs: usize,
     /// Images per Adam step.
@@ -54,7 +54,7 @@ pub fn shifted(x: &[u16], dr: isize, dc: isize) -> Vec<u16> {
 impl Default for TrainConfig {
     fn default() -> Self {
         Self {
-            dims: ImageDims::default(),
+            dims: MnistDims::default(),
             epochs: 50,
             batch: 32,
             learning_rate: 1e-3,
@@ -79,7 +79,7 @@ pub struct EpochStats {
 
 /// A freshly initialized model: He-uniform weights, output layers scaled down, and
 /// pixel-mixture biases spread over the pixel range.
-pub fn init_model(dims: ImageDims, seed: u64) -> Result<ImageModel, CodecError> {
+pub fn init_model(dims: MnistDims, seed: u64) -> Result<MnistModel, CodecError> {
     let mut rng = BlockRng::for_block(seed, u64::MAX, 0);
     let shapes = dims.layer_shapes();
     let mut layers = Vec::new();
@@ -110,7 +110,7 @@ pub fn init_model(dims: ImageDims, seed: u64) -> Result<ImageModel, CodecError> 
         layers[6].b[k + c] = m as f32;
         layers[6].b[2 * k + c] = -2.0;
     }
-    ImageModel::with_layers(dims, layers)
+    MnistModel::with_layers(dims, layers)
 }
 
 struct Shard {
@@ -123,8 +123,8 @@ struct Shard {
 pub fn train(
     images: &[Vec<u16>],
     config: &TrainConfig,
-    mut on_epoch: impl FnMut(&EpochStats, &ImageModel),
-) -> Result<ImageModel, CodecError> {
+    mut on_epoch: impl FnMut(&EpochStats, &MnistModel),
+) -> Result<MnistModel, CodecError> {
     if images.is_empty() || images.iter().any(|x| x.len() != PIXELS) {
         return Err(CodecError::Config(format!(
             "training needs at least one image of {PIXELS} pixels"
@@ -248,7 +248,7 @@ pub fn train(
 
 /// Mean amortized `-ELBO` in bits per pixel of `images` under `model` (one draw per
 /// image from the encoder's `Q`, seeded by `seed`), and the mean KL in bits per image.
-pub fn evaluate(model: &ImageModel, images: &[Vec<u16>], seed: u64) -> (f64, f64) {
+pub fn evaluate(model: &MnistModel, images: &[Vec<u16>], seed: u64) -> (f64, f64) {
     let d = model.dims().latent;
     let parts: Vec<(f64, f64)> = images
         .par_iter()

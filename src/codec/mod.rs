@@ -1,0 +1,512 @@
+//! Whole files: chunking, the model's framing, parallel chunk coding, streaming I/O
+//! and the file-level [`RateReport`]. One chunk's coding is in `codec/chunk.rs`.
+//!
+//! Chunks are independent (own parameters, own ANS stack, own checksum), so they are
+//! coded in parallel; the output bytes never depend on the thread count because every
+//! chunk's bytes are a function of its data, its index and the header alone. Input is
+//! read and output written in batches of up to eight chunks per thread (within 16 MiB
+//! of input, and at least two chunks per thread), so memory stays bounded whatever the
+//! input size.
+
+mod chunk;
+
+use std::io::{self, Read, Write};
+
+use chunk::{decode_chunk, encode_chunk, raw_outcome, ChunkOutcome};
+
+use crate::container::{v2, Header, MemberReader, Record};
+use crate::error::{Error, Field, FormatError};
+use crate::inference::{Estimator, FitConfig, PosteriorKind};
+use crate::model::{Coding, LatentKind, ModelConfig, ModelKind};
+use crate::report::{BlockRecord, RateReport, RateTotals};
+
+/// Everything `encode` can be told.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EncodeOptions {
+    /// The model and its own options ([`ModelConfig`]).
+    pub model: ModelConfig,
+    /// Posterior fit configuration.
+    pub fit: FitConfig,
+    /// Symbols (bytes) per block, i.e. per latent.
+    pub block_size: u32,
+    /// Bytes per chunk.
+    pub chunk_size: u32,
+    /// Worker threads (0 = all cores). Never changes the output bytes.
+    pub threads: usize,
+    /// Store a chunk raw when coding would make it larger (default). `analyze` turns
+    /// this off to measure every posterior, however bad.
+    pub raw_fallback: bool,
+}
+
+impl Default for EncodeOptions {
+    fn default() -> Self {
+        Self::for_model(ModelKind::Mixture)
+    }
+}
+
+impl EncodeOptions {
+    /// Defaults for a model kind (its [`crate::model::FileModel::defaults`]): the
+    /// mixture with its exact (enumerated) posterior on 64-byte blocks; the logistic
+    /// model with reparameterization gradients on 512-byte blocks (64 iterations of 4
+    /// draws, step 0.1, 4 latent dimensions, 2^10 bins per dimension); the mnist model
+    /// on whole images (784 pixels), 128 images per chunk, 32 iterations of 1 draw from
+    /// the amortized encoder's posterior, step 0.05, 2^10 bins per dimension.
+    pub fn for_model(kind: ModelKind) -> Self {
+        Self::with_model(kind.default_config())
+    }
+
+    /// Defaults for a configured model.
+    pub fn with_model(model: ModelConfig) -> Self {
+        let d = model.model().defaults();
+        Self {
+            model,
+            fit: d.coding.fit,
+            block_size: d.coding.block_size,
+            chunk_size: d.chunk_size,
+            threads: 0,
+            raw_fallback: true,
+        }
+    }
+
+    /// The chain's configuration.
+    pub fn coding(&self) -> Coding {
+        Coding {
+            fit: self.fit,
+            block_size: self.block_size,
+        }
+    }
+
+    fn header(&self) -> Header {
+        Header {
+            version: crate::container::VERSION,
+            model: self.model.clone(),
+            coding: self.coding(),
+            level: 0,
+            chunk_size: Some(self.chunk_size),
+        }
+    }
+
+    /// The header a file coded with these options starts with (validated).
+    pub fn header_bytes(&self) -> Result<Vec<u8>, FormatError> {
+        v2::header_bytes(&self.header())
+    }
+
+    /// Check the options against the format's limits and the model's.
+    pub fn validate(&self) -> Result<(), FormatError> {
+        crate::container::validate(&self.model, &self.coding(), Some(self.chunk_size), 0)
+    }
+}
+
+/// Options of decoding.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DecodeOptions {
+    /// Worker threads (0 = all cores).
+    pub threads: usize,
+    /// Keep per-block records in the returned report.
+    pub keep_blocks: bool,
+    /// Skip the rate accounting (ELBO terms, IWAE): the returned report then has sizes
+    /// and measured net bits only. For plain decompression, where nobody reads it.
+    pub skip_accounting: bool,
+    /// Model configurations that supply what a file of their kind cannot carry (e.g.
+    /// the mnist model's weights); the file's own section sets the rest.
+    pub models: Vec<ModelConfig>,
+}
+
+/// Runs the chunks of a batch: in the calling thread, or on a rayon pool. The results
+/// come back in input order either way, so the output never depends on the choice.
+enum Workers {
+    Serial,
+    Pool(rayon::ThreadPool),
+}
+
+impl Workers {
+    fn new(threads: usize) -> Result<Self, Error> {
+        let threads = if threads == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            threads
+        };
+        if threads == 1 {
+            return Ok(Workers::Serial);
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map(Workers::Pool)
+            .map_err(|e| Error::Io(io::Error::other(e.to_string())))
+    }
+
+    fn threads(&self) -> usize {
+        match self {
+            Workers::Serial => 1,
+            Workers::Pool(p) => p.current_num_threads(),
+        }
+    }
+
+    fn map<T: Send, R: Send>(&self, items: Vec<T>, f: impl Fn(usize, T) -> R + Sync) -> Vec<R> {
+        match self {
+            Workers::Serial => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, t)| f(i, t))
+                .collect(),
+            Workers::Pool(pool) => pool.install(|| {
+                use rayon::prelude::*;
+                items
+                    .into_par_iter()
+                    .enumerate()
+                    .map(|(i, t)| f(i, t))
+                    .collect()
+            }),
+        }
+    }
+}
+
+/// Fill `buf` from `r` as far as possible; returns the number of bytes read.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Accumulates the file-level report.
+struct ReportBuilder {
+    report: RateReport,
+    totals: RateTotals,
+    counts: [u64; 256],
+    keep_blocks: bool,
+    blocks: Vec<BlockRecord>,
+}
+
+impl ReportBuilder {
+    fn new(h: &Header, keep_blocks: bool) -> Self {
+        let model = h.model.model();
+        let mut report = RateReport {
+            model: model.name().into(),
+            posterior: h.coding.fit.posterior.name().into(),
+            estimator: match h.coding.fit.posterior {
+                PosteriorKind::Bbvi(e) => e.name().into(),
+                _ => String::new(),
+            },
+            block_size: h.coding.block_size as u64,
+            chunk_size: h.chunk_size.unwrap_or(0) as u64,
+            ..Default::default()
+        };
+        if let LatentKind::Continuous { bin_bits } = model.latent() {
+            report.bin_bits = bin_bits as u64;
+            report.iwae_samples = crate::chain::continuous::EVAL_SAMPLES as u64;
+            report.neg_log_px_method = "iwae".into();
+        }
+        Self {
+            report,
+            totals: RateTotals::default(),
+            counts: [0; 256],
+            keep_blocks,
+            blocks: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, c: &mut ChunkOutcome, original: &[u8]) {
+        self.report.chunks += 1;
+        self.report.input_bytes += original.len() as u64;
+        for &b in original {
+            self.counts[b as usize] += 1;
+        }
+        match c.latents {
+            Some(k) => self.report.components.push(k),
+            None => {
+                self.report.raw_chunks += 1;
+                self.report.raw_bits += 8.0 * original.len() as f64;
+            }
+        }
+        self.report.header_bits += c.header_bits;
+        self.totals.merge(&c.totals);
+        if self.keep_blocks {
+            self.blocks.append(&mut c.blocks);
+        }
+    }
+
+    fn finish(mut self, compressed_bytes: u64) -> (RateReport, Vec<BlockRecord>) {
+        let r = &mut self.report;
+        r.set_totals(&self.totals);
+        r.compressed_bytes = compressed_bytes;
+        r.bits_per_byte = if r.input_bytes == 0 {
+            0.0
+        } else {
+            8.0 * compressed_bytes as f64 / r.input_bytes as f64
+        };
+        r.container_bits = 8.0 * compressed_bytes as f64
+            - (r.net_bits + r.bootstrap_bits + r.raw_bits + r.header_bits);
+        let n = r.input_bytes as f64;
+        r.order0_bits = self
+            .counts
+            .iter()
+            .filter(|&&c| c > 0)
+            .map(|&c| c as f64 * crate::math::log2(n / c as f64))
+            .sum();
+        (self.report, self.blocks)
+    }
+}
+
+/// Counts bytes written through it.
+struct CountingWriter<W> {
+    inner: W,
+    count: u64,
+}
+
+impl<W: Write> Write for CountingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Counts bytes read through it.
+struct CountingReader<R> {
+    inner: R,
+    count: u64,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+/// Input bytes a batch of chunks may hold (in and out, a batch is about twice this).
+const BATCH_BYTES: u64 = 16 << 20;
+
+/// Chunks coded at once between two writes: eight per thread, so that the threads
+/// rarely wait for a batch's slowest chunk, within [`BATCH_BYTES`] of input, and never
+/// fewer than two per thread. The output does not depend on it.
+fn batch_chunks(threads: usize, chunk_size: u32) -> usize {
+    let by_memory = (BATCH_BYTES / chunk_size.max(1) as u64) as usize;
+    (8 * threads).min(by_memory).max(2 * threads)
+}
+
+/// Read up to `cs` bytes (fewer only at the end of the input).
+fn read_chunk(input: &mut impl Read, cs: usize) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; cs];
+    let n = read_full(input, &mut buf)?;
+    buf.truncate(n);
+    Ok(buf)
+}
+
+/// Compress everything from `input` to `output`; returns the report.
+///
+/// `progress` is called with the number of input bytes done after each batch.
+pub fn encode_stream(
+    input: impl Read,
+    output: impl Write,
+    options: &EncodeOptions,
+    mut progress: impl FnMut(u64),
+) -> Result<RateReport, Error> {
+    options.validate()?;
+    let h = options.header();
+    let model = h.model.model();
+    model.prepare()?;
+    let workers = Workers::new(options.threads)?;
+    let mut input = input;
+    let mut out = CountingWriter {
+        inner: output,
+        count: 0,
+    };
+    v2::write_header(&mut out, &h)?;
+    let mut rb = ReportBuilder::new(&h, false);
+    let mut content_crc = crc32fast::Hasher::new();
+    let batch = batch_chunks(workers.threads(), h.chunk_size.unwrap_or(1));
+    let parallel = workers.threads() > 1;
+    let cs = options.chunk_size as usize;
+    let mut index = 0u64;
+    let mut buf = Vec::new();
+    // A framed prefix (an IDX header) is stored as a raw chunk of its own; the body
+    // follows in chunks of whole units.
+    let mut framed = None;
+    let mut prefix_outcome = None;
+    if let Some(f) = model.framing() {
+        let prefix = read_chunk(&mut input, f.prefix_len())?;
+        let declared = f.body_len(&prefix)?;
+        prefix_outcome = Some(raw_outcome(prefix.clone()));
+        framed = Some((f, prefix, declared));
+    }
+    let mut next = read_chunk(&mut input, cs)?;
+    if let Some(mut o) = prefix_outcome {
+        let (_, prefix, _) = framed.as_ref().expect("framed");
+        buf.clear();
+        v2::write_record(&mut buf, &o.record, next.is_empty());
+        out.write_all(&buf)?;
+        content_crc.update(prefix);
+        rb.add(&mut o, prefix);
+        index += 1;
+    }
+    let mut body = 0u64;
+    loop {
+        let mut datas = Vec::with_capacity(batch);
+        while datas.len() < batch && !next.is_empty() {
+            let full = next.len() == cs;
+            let cur = std::mem::take(&mut next);
+            if full {
+                next = read_chunk(&mut input, cs)?;
+            }
+            datas.push(cur);
+        }
+        let eof = next.is_empty();
+        body += datas.iter().map(|d| d.len() as u64).sum::<u64>();
+        if let Some((f, prefix, declared)) = &framed {
+            // The body so far must stay within the declared length and end on it.
+            if (eof && body != *declared) || body > *declared {
+                return Err(f.body_len_error(prefix, body));
+            }
+        }
+        let base = index;
+        let count = datas.len();
+        let outcomes = workers.map(datas.iter().collect(), |i, d: &Vec<u8>| {
+            encode_chunk(d, base + i as u64, &h, options.raw_fallback, parallel)
+        });
+        for (i, (o, d)) in outcomes.into_iter().zip(&datas).enumerate() {
+            let mut o = o?;
+            buf.clear();
+            v2::write_record(&mut buf, &o.record, eof && i + 1 == count);
+            out.write_all(&buf)?;
+            content_crc.update(d);
+            rb.add(&mut o, d);
+            index += 1;
+        }
+        progress(rb.report.input_bytes);
+        if eof {
+            break;
+        }
+    }
+    buf.clear();
+    v2::write_end(
+        &mut buf,
+        rb.report.chunks,
+        rb.report.input_bytes,
+        content_crc.finalize(),
+    );
+    out.write_all(&buf)?;
+    out.flush()?;
+    Ok(rb.finish(out.count).0)
+}
+
+/// Decompress everything from `input` to `output`; returns the recomputed report and,
+/// if asked, the per-block records.
+pub fn decode_stream(
+    input: impl Read,
+    output: impl Write,
+    options: &DecodeOptions,
+    mut progress: impl FnMut(u64),
+) -> Result<(RateReport, Vec<BlockRecord>), Error> {
+    let mut input = CountingReader {
+        inner: input,
+        count: 0,
+    };
+    let mut output = output;
+    let mut reader = MemberReader::new(&mut input, &options.models)?;
+    let h = reader.header().clone();
+    h.model.model().prepare()?;
+    let workers = Workers::new(options.threads)?;
+    let batch = batch_chunks(workers.threads(), 1);
+    let mut rb = ReportBuilder::new(&h, options.keep_blocks);
+    let mut content_crc = crc32fast::Hasher::new();
+    let mut index = 0u64;
+    let mut largest = 0u32;
+    loop {
+        let mut records: Vec<Record> = Vec::with_capacity(batch);
+        let mut bytes = 0u64;
+        let mut done = false;
+        while records.len() < batch && bytes < BATCH_BYTES {
+            match reader.next_record()? {
+                Some(r) => {
+                    bytes += r.len() as u64;
+                    largest = largest.max(r.len());
+                    records.push(r);
+                }
+                None => {
+                    done = true;
+                    break;
+                }
+            }
+        }
+        let base = index;
+        let outcomes = workers.map(records, |i, r| {
+            decode_chunk(r, base + i as u64, &h, !options.skip_accounting)
+        });
+        for o in outcomes {
+            let mut o = o?;
+            output.write_all(&o.data)?;
+            content_crc.update(&o.data);
+            let data = std::mem::take(&mut o.data);
+            rb.add(&mut o, &data);
+            index += 1;
+        }
+        progress(rb.report.input_bytes);
+        if done {
+            break;
+        }
+    }
+    if let Some((total_len, crc)) = reader.end() {
+        if total_len != rb.report.input_bytes {
+            return Err(FormatError::Invalid {
+                field: Field::EndRecord,
+                got: total_len,
+            }
+            .into());
+        }
+        let computed = content_crc.finalize();
+        if computed != crc {
+            return Err(FormatError::Checksum {
+                field: Field::Content,
+                stored: crc,
+                computed,
+            }
+            .into());
+        }
+    }
+    if reader.into_inner().byte_or_end()?.is_some() {
+        return Err(FormatError::TrailingData.into());
+    }
+    output.flush()?;
+    if h.chunk_size.is_none() {
+        rb.report.chunk_size = largest as u64;
+    }
+    Ok(rb.finish(input.count))
+}
+
+/// Compress `data` in memory; returns the file bytes and the report.
+pub fn compress(data: &[u8], options: &EncodeOptions) -> Result<(Vec<u8>, RateReport), Error> {
+    let mut out = Vec::with_capacity(data.len() / 2 + 64);
+    let report = encode_stream(data, &mut out, options, |_| {})?;
+    Ok((out, report))
+}
+
+/// Decompress a whole file in memory; returns the original bytes and the recomputed
+/// report.
+pub fn decompress(file: &[u8], options: &DecodeOptions) -> Result<(Vec<u8>, RateReport), Error> {
+    let mut out = Vec::new();
+    let (report, _) = decode_stream(file, &mut out, options, |_| {})?;
+    Ok((out, report))
+}
+
+/// Shorthand for the names used on the command line.
+pub fn posterior_from_names(posterior: &str, estimator: &str) -> Option<PosteriorKind> {
+    match posterior {
+        "bbvi" => Estimator::from_name(estimator).map(PosteriorKind::Bbvi),
+        "exact" => Some(PosteriorKind::Exact),
+        "map" => Some(PosteriorKind::Map),
+        _ => None,
+    }
+}

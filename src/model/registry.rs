@@ -1,0 +1,165 @@
+//! The built-in model kinds: the one place that lists them. Adding a model means a
+//! variant of [`ModelKind`] and of [`ModelConfig`] here (the compiler then points at
+//! every match below), a folder that implements [`FileModel`], and a line of the
+//! command line's `--model` help.
+
+use super::file_model::FileModel;
+use super::logistic::LogisticConfig;
+use super::mixture::MixtureConfig;
+use super::mnist::MnistConfig;
+
+/// Which latent-variable model a file uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ModelKind {
+    /// Mixture of K categoricals over blocks of bytes.
+    Mixture,
+    /// Continuous latent, bytes i.i.d. given it with `softmax(b + W z)`.
+    Logistic,
+    /// The trained 28x28 image model ([`crate::model::mnist`]) over IDX image files.
+    Mnist,
+}
+
+impl ModelKind {
+    /// Every kind, in code order.
+    pub const ALL: [ModelKind; 3] = [ModelKind::Mixture, ModelKind::Logistic, ModelKind::Mnist];
+
+    /// Stable name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Mixture => "mixture",
+            ModelKind::Logistic => "logistic",
+            ModelKind::Mnist => "mnist",
+        }
+    }
+
+    /// Parse a name.
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == s)
+    }
+
+    /// Number stored in the container (version 1: the model byte; version 2: the model
+    /// section's first varint).
+    pub fn code(self) -> u64 {
+        match self {
+            ModelKind::Mixture => 0,
+            ModelKind::Logistic => 1,
+            ModelKind::Mnist => 2,
+        }
+    }
+
+    /// Inverse of [`ModelKind::code`].
+    pub fn from_code(c: u64) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.code() == c)
+    }
+
+    /// The kind's default configuration.
+    pub fn default_config(self) -> ModelConfig {
+        match self {
+            ModelKind::Mixture => ModelConfig::Mixture(MixtureConfig::default()),
+            ModelKind::Logistic => ModelConfig::Logistic(LogisticConfig::default()),
+            ModelKind::Mnist => ModelConfig::Mnist(MnistConfig::default()),
+        }
+    }
+}
+
+/// One configured model: its kind and its own fields.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum ModelConfig {
+    /// `--model mixture`.
+    Mixture(MixtureConfig),
+    /// `--model logistic`.
+    Logistic(LogisticConfig),
+    /// `--model mnist`.
+    Mnist(MnistConfig),
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelKind::Mixture.default_config()
+    }
+}
+
+impl ModelConfig {
+    /// The kind.
+    pub fn kind(&self) -> ModelKind {
+        match self {
+            ModelConfig::Mixture(_) => ModelKind::Mixture,
+            ModelConfig::Logistic(_) => ModelKind::Logistic,
+            ModelConfig::Mnist(_) => ModelKind::Mnist,
+        }
+    }
+
+    /// The model, for the questions of [`FileModel`].
+    pub fn model(&self) -> &dyn FileModel {
+        match self {
+            ModelConfig::Mixture(m) => m,
+            ModelConfig::Logistic(m) => m,
+            ModelConfig::Mnist(m) => m,
+        }
+    }
+
+    /// The model, to set options or read a header into.
+    pub fn model_mut(&mut self) -> &mut dyn FileModel {
+        match self {
+            ModelConfig::Mixture(m) => m,
+            ModelConfig::Logistic(m) => m,
+            ModelConfig::Mnist(m) => m,
+        }
+    }
+}
+
+/// Every option of every kind, each name once (the first declaration's help), in
+/// kind order: what a command line offers.
+pub fn model_options() -> Vec<super::file_model::ModelOption> {
+    let mut out: Vec<super::file_model::ModelOption> = Vec::new();
+    for kind in ModelKind::ALL {
+        for o in kind.default_config().model().options() {
+            if !out.iter().any(|p| p.name == o.name) {
+                out.push(*o);
+            }
+        }
+    }
+    out
+}
+
+/// Set the options given as `(name, value)` on `config`, in the model's order; an
+/// option the model does not take is an error.
+pub fn apply_options(
+    config: &mut ModelConfig,
+    given: &[(&str, String)],
+) -> Result<(), crate::error::OptionError> {
+    for (name, _) in given {
+        if !config.model().options().iter().any(|o| o.name == *name) {
+            return Err(super::file_model::unknown_option(config.model(), name));
+        }
+    }
+    for o in config.model().options() {
+        if let Some((_, v)) = given.iter().find(|(n, _)| *n == o.name) {
+            config.model_mut().set_option(o.name, v)?;
+        }
+    }
+    Ok(())
+}
+
+/// For decoding: a configuration of each kind that takes one of the given
+/// decode-time options, with them set.
+pub fn decode_configs(
+    given: &[(&str, String)],
+) -> Result<Vec<ModelConfig>, crate::error::OptionError> {
+    let mut out = Vec::new();
+    for kind in ModelKind::ALL {
+        let mut c = kind.default_config();
+        let mine: Vec<(&str, String)> = given
+            .iter()
+            .filter(|(n, _)| c.model().options().iter().any(|o| o.decode && o.name == *n))
+            .cloned()
+            .collect();
+        if !mine.is_empty() {
+            apply_options(&mut c, &mine)?;
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
