@@ -62,18 +62,12 @@ fn run(cli: Cli, values: &[(&'static str, String)]) -> Result<(), Failure> {
         }
         Command::Inspect(a) => inspect(&a, values),
         Command::Analyze(a) => analyze(&a, values),
-        Command::Train(a) => train(&a),
+        Command::Train(a) => train(&a, values),
     }
 }
 
-fn train(a: &cli::TrainArgs) -> Result<(), Failure> {
-    use bbcodec::model::mnist::train::{evaluate, train, TrainConfig};
-    if a.model != "mnist" {
-        return Err(Failure(format!(
-            "--model is '{}', expected mnist (the only trainable model)",
-            a.model
-        )));
-    }
+fn train(a: &cli::TrainArgs, values: &[(&'static str, String)]) -> Result<(), Failure> {
+    let model = options::model(&a.model, values).map_err(Failure)?;
     if a.output.exists() && !a.force {
         return Err(fail(&a.output, "already exists; use -f to overwrite"));
     }
@@ -81,63 +75,19 @@ fn train(a: &cli::TrainArgs) -> Result<(), Failure> {
     open_input(&a.input)?
         .read_to_end(&mut bytes)
         .map_err(|e| fail(&a.input, e))?;
-    let images = bbcodec::model::mnist::idx::read_images(&bytes).map_err(|e| fail(&a.input, e))?;
-    if a.first == 0 || a.first > images.len() {
-        return Err(Failure(format!(
-            "--first is {}, expected 1..={} (the images in {})",
-            a.first,
-            images.len(),
-            a.input.display()
-        )));
-    }
-    let (train_set, held_out) = images.split_at(a.first);
-    let mut config = TrainConfig {
+    let settings = bbcodec::model::file_model::TrainSettings {
+        first: a.first,
         epochs: a.epochs,
-        ..Default::default()
+        seed: a.seed,
     };
-    if let Some(s) = a.seed {
-        config.seed = s;
-    }
-    eprintln!(
-        "training on {} images, {} held out, {} epochs, shape {:?}",
-        train_set.len(),
-        held_out.len(),
-        config.epochs,
-        config.dims
-    );
-    let t = std::time::Instant::now();
-    let model = train(train_set, &config, |s, _| {
-        eprintln!(
-            "epoch {:3}: train -ELBO {:.4} bits/pixel (single draw), KL {:.1} bits/image, {:.0} s",
-            s.epoch + 1,
-            s.neg_elbo_bpp,
-            s.kl_bits,
-            t.elapsed().as_secs_f64()
-        );
-    })
-    .map_err(|e| Failure(e.to_string()))?;
-    let bytes = model.to_bytes();
+    let trained = model
+        .model()
+        .train(&bytes, &settings, &mut |line| eprintln!("{line}"))
+        .map_err(|e| fail(&a.input, e))?;
     let tmp = temp_sibling(&a.output);
-    fs::write(&tmp, &bytes).map_err(|e| fail(&tmp, e))?;
+    fs::write(&tmp, &trained.weights).map_err(|e| fail(&tmp, e))?;
     fs::rename(&tmp, &a.output).map_err(|e| fail(&a.output, e))?;
-    let saved =
-        bbcodec::model::MnistModel::from_bytes(&bytes).map_err(|e| Failure(e.to_string()))?;
-    let (tr, _) = evaluate(&saved, train_set, 1);
-    print!(
-        "{}: {} bytes, hash {:016x}; amortized -ELBO {:.4} bits/pixel on the training images",
-        a.output.display(),
-        bytes.len(),
-        saved.hash(),
-        tr
-    );
-    if !held_out.is_empty() {
-        let (te, kl) = evaluate(&saved, held_out, 1);
-        print!(
-            ", {te:.4} on the {} held-out (KL {kl:.1} bits)",
-            held_out.len()
-        );
-    }
-    println!();
+    println!("{}: {}", a.output.display(), trained.summary);
     Ok(())
 }
 

@@ -192,7 +192,10 @@ pub fn command() -> clap::Command {
         ("inspect", true),
     ] {
         cmd = cmd.mut_subcommand(sub, |mut c| {
-            for o in bbcodec::model::registry::model_options() {
+            if !decode_only {
+                c = c.mut_arg("model", |a| a.help(model_help()));
+            }
+            for o in bbcodec::model::model_options() {
                 if decode_only && !o.decode {
                     continue;
                 }
@@ -210,12 +213,21 @@ pub fn command() -> clap::Command {
     cmd
 }
 
+/// `--model`'s help: one line per model kind, from the models themselves.
+fn model_help() -> String {
+    let lines: Vec<&str> = bbcodec::ModelKind::ALL
+        .iter()
+        .map(|k| k.default_config().model().description())
+        .collect();
+    format!("Latent-variable model. {}", lines.join("; "))
+}
+
 /// The model options given on the command line, in the order the models declare them.
 pub fn model_values(m: &clap::ArgMatches) -> Vec<(&'static str, String)> {
     let Some((_, sub)) = m.subcommand() else {
         return Vec::new();
     };
-    bbcodec::model::registry::model_options()
+    bbcodec::model::model_options()
         .into_iter()
         .filter_map(|o| {
             sub.try_get_one::<String>(o.name)

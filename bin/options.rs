@@ -1,7 +1,7 @@
 //! Turns parsed arguments into library options, with messages that name the flag.
 
 use bbcodec::codec::posterior_from_names;
-use bbcodec::model::registry::{apply_options, decode_configs};
+use bbcodec::model::{apply_options, decode_configs};
 use bbcodec::{EncodeOptions, Field, FormatError, ModelConfig, ModelKind, PosteriorKind};
 
 use crate::cli::EncodeArgs;

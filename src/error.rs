@@ -287,6 +287,24 @@ pub enum OptionError {
         /// What the option takes.
         expected: &'static str,
     },
+    /// `bbcodec train` with a model that is fitted per chunk.
+    #[error("--model is {model}, which is fitted per chunk and has no weights to train")]
+    NotTrainable {
+        /// The model's name.
+        model: &'static str,
+    },
+    /// A count outside its range (e.g. `train --first`).
+    #[error("--{option} is {got}, expected {min}..={max}")]
+    Range {
+        /// The option's name.
+        option: &'static str,
+        /// The value given.
+        got: u64,
+        /// Smallest allowed.
+        min: u64,
+        /// Largest allowed.
+        max: u64,
+    },
     /// The option names a file that cannot be loaded.
     #[error("--{option}: {path}: {reason}")]
     File {

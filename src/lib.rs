@@ -12,7 +12,7 @@
 //! * [`codec`]: whole files, chunks, threads, streaming, the [`RateReport`];
 //! * [`container`]: the byte layout (format version 2, and version 1 read only);
 //! * [`model`]: the built-in file models ([`model::FileModel`], listed in
-//!   [`model::registry`]) and the reference models;
+//!   [`model`]) and the reference models;
 //! * [`chain`]: the bits-back chains on one ANS stack ([`DiscreteBitsBackCoder`],
 //!   [`ContinuousBitsBackCoder`]) and the model traits they code with;
 //! * [`inference`]: posterior fits (BBVI estimators, Adam, exact, MAP) and traces;

@@ -40,7 +40,7 @@ pub struct EncodeOptions {
 
 impl Default for EncodeOptions {
     fn default() -> Self {
-        Self::for_model(ModelKind::Mixture)
+        Self::with_model(ModelConfig::default())
     }
 }
 

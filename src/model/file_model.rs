@@ -2,7 +2,7 @@
 //! the container, `analyze` and the command line ask of a model kind, in one trait.
 //!
 //! Each built-in model implements [`FileModel`] on its configuration type, in its own
-//! folder; [`super::registry`] lists the kinds. The trait has no default for anything
+//! folder; [`crate::model`] lists the kinds. The trait has no default for anything
 //! that differs between models, so a new kind does not compile until it answers every
 //! question.
 
@@ -99,6 +99,9 @@ pub trait FileModel: fmt::Debug + Send + Sync {
     /// Stable name (`--model NAME`, the report's `model`).
     fn name(&self) -> &'static str;
 
+    /// One line for `--model`'s help: what the model is and what it codes.
+    fn description(&self) -> &'static str;
+
     /// The latent's shape.
     fn latent(&self) -> LatentKind;
 
@@ -174,6 +177,43 @@ pub trait FileModel: fmt::Debug + Send + Sync {
 
     /// Fit traces on the first chunk's body (after any framing prefix).
     fn traces(&self, first_chunk: &[u8], coding: &Coding) -> Result<Vec<Trace>, Error>;
+
+    /// Train the model's weights on `input` (`bbcodec train`); `log` receives one line
+    /// per epoch. Models fitted per chunk have nothing to train and say so.
+    fn train(
+        &self,
+        input: &[u8],
+        settings: &TrainSettings,
+        log: &mut dyn FnMut(&str),
+    ) -> Result<Trained, Error>;
+}
+
+/// What `bbcodec train` is told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrainSettings {
+    /// Train on the first this many items; the rest are evaluated as held out.
+    pub first: usize,
+    /// Passes over the training items.
+    pub epochs: usize,
+    /// Seed of the initialization, shuffles and draws (None: the model's own).
+    pub seed: Option<u64>,
+}
+
+/// A trained model: its weights file and a summary line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trained {
+    /// The weights file's bytes.
+    pub weights: Vec<u8>,
+    /// What was trained and how well it does.
+    pub summary: String,
+}
+
+/// The error of a model that has nothing to train.
+pub fn not_trainable(model: &dyn FileModel) -> Error {
+    OptionError::NotTrainable {
+        model: model.name(),
+    }
+    .into()
 }
 
 /// Parse an integer option value in `min..=max`.

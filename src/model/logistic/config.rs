@@ -11,8 +11,9 @@ use crate::model::continuous::{
     blocks_of, chain_config, check_bin_bits, check_continuous_fit, reparam_traces,
 };
 use crate::model::file_model::{
-    check_posterior, parse_option, unknown_option, CodedChunk, Coding, DecodedModelChunk, Defaults,
-    FileModel, Framing, LatentKind, ModelOption,
+    check_posterior, not_trainable, parse_option, unknown_option, CodedChunk, Coding,
+    DecodedModelChunk, Defaults, FileModel, Framing, LatentKind, ModelOption, TrainSettings,
+    Trained,
 };
 use crate::wire::{put_varint, SliceReader};
 
@@ -80,6 +81,10 @@ fn coding() -> Coding {
 impl FileModel for LogisticConfig {
     fn name(&self) -> &'static str {
         "logistic"
+    }
+
+    fn description(&self) -> &'static str {
+        "logistic: a continuous latent z ~ N(0, I_d) per block, bytes i.i.d. with softmax(b + W z)"
     }
 
     fn latent(&self) -> LatentKind {
@@ -247,5 +252,13 @@ impl FileModel for LogisticConfig {
             false,
             TRACE_BLOCKS,
         )])
+    }
+    fn train(
+        &self,
+        _input: &[u8],
+        _settings: &TrainSettings,
+        _log: &mut dyn FnMut(&str),
+    ) -> Result<Trained, Error> {
+        Err(not_trainable(self))
     }
 }

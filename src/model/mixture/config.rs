@@ -7,8 +7,9 @@ use crate::inference::trace::Trace;
 use crate::inference::{Estimator, FitConfig, PosteriorKind};
 use crate::model::continuous::blocks_of;
 use crate::model::file_model::{
-    check_posterior, check_work, parse_option, unknown_option, CodedChunk, Coding,
-    DecodedModelChunk, Defaults, FileModel, Framing, LatentKind, ModelOption,
+    check_posterior, check_work, not_trainable, parse_option, unknown_option, CodedChunk, Coding,
+    DecodedModelChunk, Defaults, FileModel, Framing, LatentKind, ModelOption, TrainSettings,
+    Trained,
 };
 use crate::wire::{put_varint, SliceReader};
 
@@ -110,6 +111,10 @@ fn check_count(field: Field, k: u8) -> Result<(), FormatError> {
 impl FileModel for MixtureConfig {
     fn name(&self) -> &'static str {
         "mixture"
+    }
+
+    fn description(&self) -> &'static str {
+        "mixture: K categoricals over 64-byte blocks of bytes, a discrete latent per block (K chosen per chunk; the default)"
     }
 
     fn latent(&self) -> LatentKind {
@@ -278,5 +283,13 @@ impl FileModel for MixtureConfig {
             &self.fit_options(true),
             &coding.fit,
         ))
+    }
+    fn train(
+        &self,
+        _input: &[u8],
+        _settings: &TrainSettings,
+        _log: &mut dyn FnMut(&str),
+    ) -> Result<Trained, Error> {
+        Err(not_trainable(self))
     }
 }

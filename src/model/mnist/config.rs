@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
+use super::idx::read_images;
 use super::idx::{IdxHeader, IDX_HEADER_BYTES};
+use super::train::{evaluate, train, TrainConfig};
 use super::{builtin_mnist_model, MnistModel, MAX_FIT_EVALUATIONS, PIXELS};
 use crate::chain::bins::{MAX_BIN_BITS, MIN_BIN_BITS};
 use crate::chain::ContinuousBitsBackCoder;
@@ -15,7 +17,8 @@ use crate::model::continuous::{
 };
 use crate::model::file_model::{
     check_posterior, check_work, parse_option, unknown_option, CodedChunk, Coding,
-    DecodedModelChunk, Defaults, FileModel, Framing, LatentKind, ModelOption,
+    DecodedModelChunk, Defaults, FileModel, Framing, LatentKind, ModelOption, TrainSettings,
+    Trained,
 };
 use crate::wire::{put_varint, SliceReader};
 
@@ -114,6 +117,10 @@ impl Framing for IdxFraming {
 impl FileModel for MnistConfig {
     fn name(&self) -> &'static str {
         "mnist"
+    }
+
+    fn description(&self) -> &'static str {
+        "mnist: the trained latent image model, for IDX files of 28x28 8-bit images"
     }
 
     fn latent(&self) -> LatentKind {
@@ -313,6 +320,66 @@ impl FileModel for MnistConfig {
             reparam_traces(model, &blocks, coding, true, 50),
             reparam_traces(model, &blocks, coding, false, 50),
         ])
+    }
+    /// Train on the first `settings.first` images of an IDX file (gzip-compressed or
+    /// not) and evaluate the amortized `-ELBO` on them and on the rest.
+    fn train(
+        &self,
+        input: &[u8],
+        settings: &TrainSettings,
+        log: &mut dyn FnMut(&str),
+    ) -> Result<Trained, Error> {
+        let images = read_images(input)?;
+        if settings.first == 0 || settings.first > images.len() {
+            return Err(OptionError::Range {
+                option: "first",
+                got: settings.first as u64,
+                min: 1,
+                max: images.len() as u64,
+            }
+            .into());
+        }
+        let (train_set, held_out) = images.split_at(settings.first);
+        let mut config = TrainConfig {
+            epochs: settings.epochs,
+            ..Default::default()
+        };
+        if let Some(s) = settings.seed {
+            config.seed = s;
+        }
+        log(&format!(
+            "training on {} images, {} held out, {} epochs, shape {:?}",
+            train_set.len(),
+            held_out.len(),
+            config.epochs,
+            config.dims
+        ));
+        let t = std::time::Instant::now();
+        let model = train(train_set, &config, |s, _| {
+            log(&format!(
+                "epoch {:3}: train -ELBO {:.4} bits/pixel (single draw), KL {:.1} bits/image, {:.0} s",
+                s.epoch + 1,
+                s.neg_elbo_bpp,
+                s.kl_bits,
+                t.elapsed().as_secs_f64()
+            ))
+        })?;
+        let weights = model.to_bytes();
+        let saved = MnistModel::from_bytes(&weights)?;
+        let (tr, _) = evaluate(&saved, train_set, 1);
+        let mut summary = format!(
+            "{} bytes, hash {:016x}; amortized -ELBO {tr:.4} bits/pixel on the training images",
+            weights.len(),
+            saved.hash()
+        );
+        if !held_out.is_empty() {
+            let (te, kl) = evaluate(&saved, held_out, 1);
+            summary += &format!(
+                ", {te:.4} on the {} held-out (KL {kl:.1} bits)",
+                held_out.len()
+            );
+        }
+        Ok(Trained { weights, summary })
     }
 }
 
