@@ -157,7 +157,7 @@ pub enum FormatError {
         /// The model's name.
         model: &'static str,
         /// The posterior (and estimator) given.
-        posterior: String,
+        posterior: &'static str,
         /// The posteriors the model allows.
         allowed: String,
     },
@@ -194,12 +194,55 @@ pub enum FormatError {
 }
 
 /// Errors of the bits-back chain and of the models it codes with.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CodecError {
-    /// The model and the data do not fit together.
-    #[error("model mismatch: {0}")]
-    Model(String),
+    /// A model or chain quantity outside its range.
+    #[error("{what} is {got}, expected {min}..={max}")]
+    OutOfRange {
+        /// What it is.
+        what: &'static str,
+        /// Value found.
+        got: u64,
+        /// Smallest allowed.
+        min: u64,
+        /// Largest allowed.
+        max: u64,
+    },
+    /// Two quantities that must agree do not.
+    #[error("{what} is {got}, expected {expected}")]
+    Mismatch {
+        /// What it is.
+        what: &'static str,
+        /// Value found.
+        got: u64,
+        /// Value required.
+        expected: u64,
+    },
+    /// A posterior the chain cannot code with.
+    #[error("posterior {posterior} is not available for a {latent} latent, expected {expected}")]
+    Posterior {
+        /// The posterior given.
+        posterior: &'static str,
+        /// The latent's kind.
+        latent: &'static str,
+        /// What the chain takes.
+        expected: &'static str,
+    },
+    /// The prior gives a latent zero probability.
+    #[error("the prior gives latent {0} zero probability, expected every latent to have nonzero probability")]
+    ZeroPrior(usize),
+    /// A likelihood with the wrong number of distributions for its block.
+    #[error("likelihood returned {got} distributions for a block of {len}, expected 1 or {len}")]
+    LikelihoodCount {
+        /// Distributions returned.
+        got: usize,
+        /// Symbols in the block.
+        len: usize,
+    },
+    /// A weights file that does not load.
+    #[error("mnist model weights: {0}")]
+    Weights(#[from] WeightsError),
     /// A symbol has zero probability under the model for the latent that was coded.
     #[error("symbol {symbol} at block {block}, position {position} has zero probability under latent {latent}, expected every occurring symbol to have nonzero probability under every latent")]
     ImpossibleSymbol {
@@ -215,9 +258,6 @@ pub enum CodecError {
     /// The compressed words do not decode to a complete, consistent stream.
     #[error("corrupt compressed data: {0}")]
     Corrupt(&'static str),
-    /// An invalid configuration.
-    #[error("invalid configuration: {0}")]
-    Config(String),
     /// The file names a model whose weights are not the ones given.
     #[error("the file was coded with {model} model {stored:016x}, these weights are {given:016x} (pass the right --weights)")]
     WrongWeights {
@@ -230,6 +270,55 @@ pub enum CodecError {
     },
 }
 
+/// Why a weights file (`.bbim`) does not load.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WeightsError {
+    /// Not a weights file.
+    #[error("not a bbcodec image model file (magic BBIM expected)")]
+    Magic,
+    /// A version this build does not read.
+    #[error("version is {0}, expected 1")]
+    Version(u8),
+    /// A shape field outside the supported range.
+    #[error("{field} is {got}, expected {min}..={max}")]
+    Shape {
+        /// The shape field.
+        field: &'static str,
+        /// Value found.
+        got: u64,
+        /// Smallest supported.
+        min: u64,
+        /// Largest supported.
+        max: u64,
+    },
+    /// The file's length does not match its shape.
+    #[error("{got} bytes, expected {expected} for the declared shape")]
+    Length {
+        /// Bytes found.
+        got: u64,
+        /// Bytes the shape needs.
+        expected: u64,
+    },
+    /// A layer stored in the other of the two storage kinds.
+    #[error("layer {layer} has storage kind {kind}, which does not match its size")]
+    StorageKind {
+        /// Layer index.
+        layer: usize,
+        /// Kind byte found.
+        kind: u8,
+    },
+    /// A weight, scale or bias that is not finite.
+    #[error("layer {0} holds a non-finite weight, scale or bias")]
+    NonFinite(usize),
+    /// Layers that do not have the model's shape.
+    #[error("layer {0} does not have the shape the model declares")]
+    LayerShape(usize),
+    /// Training without images.
+    #[error("training needs at least one image of 784 pixels, got {0} images")]
+    NoImages(usize),
+}
+
 /// Why an input is not what the model codes (an IDX file of 28x28 images).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
@@ -239,7 +328,7 @@ pub enum InputError {
     Short(usize),
     /// A gzip stream that does not decompress.
     #[error("gzip-compressed input does not decompress: {0}")]
-    Gzip(String),
+    Gzip(GzipError),
     /// Wrong magic.
     #[error("not an uncompressed IDX image file: magic {0:02x?}, expected 00 00 08 03 (gunzip .gz files first)")]
     Magic([u8; 4]),
@@ -261,6 +350,17 @@ pub enum InputError {
         /// Pixel bytes expected.
         expected: u64,
     },
+}
+
+/// The cause of a gzip stream failing to decompress (an I/O error kind, kept
+/// comparable).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GzipError(pub io::ErrorKind);
+
+impl fmt::Display for GzipError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", io::Error::from(self.0))
+    }
 }
 
 /// A model option given a value it does not take.
@@ -305,15 +405,25 @@ pub enum OptionError {
         /// Largest allowed.
         max: u64,
     },
-    /// The option names a file that cannot be loaded.
-    #[error("--{option}: {path}: {reason}")]
-    File {
+    /// The option names a file that cannot be read.
+    #[error("--{option}: {path}: {}", io::Error::from(*kind))]
+    Unreadable {
         /// The option's name.
         option: &'static str,
         /// The path given.
         path: String,
-        /// Why it failed.
-        reason: String,
+        /// What reading it gave.
+        kind: io::ErrorKind,
+    },
+    /// The option names a file that does not load as what it must be.
+    #[error("--{option}: {path}: {source}")]
+    Unloadable {
+        /// The option's name.
+        option: &'static str,
+        /// The path given.
+        path: String,
+        /// Why it does not load.
+        source: CodecError,
     },
 }
 

@@ -32,9 +32,12 @@ impl LatentBins {
     /// Bins of depth `bits` (`MIN_BIN_BITS..=MAX_BIN_BITS`).
     pub fn new(bits: u32) -> Result<Self, CodecError> {
         if !(MIN_BIN_BITS..=MAX_BIN_BITS).contains(&bits) {
-            return Err(CodecError::Config(format!(
-                "bin bits is {bits}, expected {MIN_BIN_BITS}..={MAX_BIN_BITS}"
-            )));
+            return Err(CodecError::OutOfRange {
+                what: "bin bits",
+                got: bits as u64,
+                min: MIN_BIN_BITS as u64,
+                max: MAX_BIN_BITS as u64,
+            });
         }
         let n = 1usize << bits;
         let nf = n as f64;

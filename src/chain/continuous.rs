@@ -117,28 +117,38 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
     ) -> Result<Self, CodecError> {
         let d = model.latent_dim();
         if d == 0 {
-            return Err(CodecError::Model(
-                "latent dimension is 0, expected at least 1".into(),
-            ));
+            return Err(CodecError::OutOfRange {
+                what: "latent dimension",
+                got: 0,
+                min: 1,
+                max: u64::MAX,
+            });
         }
         let n = model.alphabet_size();
         if n == 0 || n > MAX_ALPHABET {
-            return Err(CodecError::Model(format!(
-                "alphabet size is {n}, expected 1..={MAX_ALPHABET}"
-            )));
+            return Err(CodecError::OutOfRange {
+                what: "alphabet size",
+                got: n as u64,
+                min: 1,
+                max: MAX_ALPHABET as u64,
+            });
         }
         if block_size == 0 {
-            return Err(CodecError::Config(
-                "block size is 0, expected at least 1".into(),
-            ));
+            return Err(CodecError::OutOfRange {
+                what: "block size",
+                got: 0,
+                min: 1,
+                max: u64::MAX,
+            });
         }
         match config.posterior {
             PosteriorKind::Bbvi(Estimator::Reparameterization) | PosteriorKind::Map => {}
             other => {
-                return Err(CodecError::Config(format!(
-                    "posterior {:?} is not available for a continuous latent, expected bbvi with the reparam estimator, or map",
-                    other
-                )))
+                return Err(CodecError::Posterior {
+                    posterior: other.label(),
+                    latent: "continuous",
+                    expected: "bbvi with the reparam estimator, or map",
+                })
             }
         }
         Ok(Self {

@@ -142,10 +142,10 @@ impl BlockLikelihood for IndependentPositions {
         match self.liks.len() {
             1 => Ok(&self.liks[0]),
             n if n == self.len && j < n => Ok(&self.liks[j]),
-            n => Err(CodecError::Model(format!(
-                "likelihood returned {n} distributions for a block of {}, expected 1 or {}",
-                self.len, self.len
-            ))),
+            n => Err(CodecError::LikelihoodCount {
+                got: n,
+                len: self.len,
+            }),
         }
     }
 }

@@ -79,32 +79,43 @@ impl<'m, M: DiscreteLatentModel + ?Sized> DiscreteBitsBackCoder<'m, M> {
         let k = self.model.num_latents();
         let n = self.model.alphabet_size();
         if k == 0 || self.model.prior().len() != k {
-            return Err(CodecError::Model(format!(
-                "prior has {} symbols, expected num_latents = {k} >= 1",
-                self.model.prior().len()
-            )));
+            return Err(CodecError::Mismatch {
+                what: "prior symbols (num_latents, at least 1)",
+                got: self.model.prior().len() as u64,
+                expected: k as u64,
+            });
         }
         if n == 0 || n > MAX_ALPHABET {
-            return Err(CodecError::Model(format!(
-                "alphabet size is {n}, expected 1..={MAX_ALPHABET}"
-            )));
+            return Err(CodecError::OutOfRange {
+                what: "alphabet size",
+                got: n as u64,
+                min: 1,
+                max: MAX_ALPHABET as u64,
+            });
         }
         if self.block_size == 0 {
-            return Err(CodecError::Config(
-                "block size is 0, expected at least 1".into(),
-            ));
+            return Err(CodecError::OutOfRange {
+                what: "block size",
+                got: 0,
+                min: 1,
+                max: u64::MAX,
+            });
         }
         if let PosteriorKind::Bbvi(e) = self.config.posterior {
             if !e.is_discrete() {
-                return Err(CodecError::Config(
-                    "the reparameterization estimator needs a continuous latent; use score, score-eq8 or naive".into(),
-                ));
+                return Err(CodecError::Posterior {
+                    posterior: "bbvi/reparam",
+                    latent: "discrete",
+                    expected: "bbvi with score, score-eq8, naive or gumbel, exact, or map",
+                });
             }
             if self.config.samples < 2 {
-                return Err(CodecError::Config(format!(
-                    "samples is {}, expected at least 2",
-                    self.config.samples
-                )));
+                return Err(CodecError::OutOfRange {
+                    what: "samples",
+                    got: self.config.samples as u64,
+                    min: 2,
+                    max: crate::inference::MAX_SAMPLES as u64,
+                });
             }
         }
         Ok(())
@@ -297,9 +308,9 @@ impl<'m, M: DiscreteLatentModel + ?Sized> DiscreteBitsBackCoder<'m, M> {
                     .encode_symbol(s as usize, model)
                     .map_err(|_| impossible())?;
             }
-            coder.encode_symbol(z, self.model.prior()).map_err(|_| {
-                CodecError::Model(format!("prior gives latent {z} zero probability"))
-            })?;
+            coder
+                .encode_symbol(z, self.model.prior())
+                .map_err(|_| CodecError::ZeroPrior(z))?;
             let net = coder.num_valid_bits() as f64 - before as f64;
             let rec = self.record(&w, chunk, i, x.len(), &q, z, net, bootstrap);
             totals.add_block(&rec);

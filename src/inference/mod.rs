@@ -124,6 +124,19 @@ impl PosteriorKind {
             PosteriorKind::Map => "map",
         }
     }
+
+    /// Name with the estimator (`bbvi/score`, ..., `exact`, `map`).
+    pub fn label(self) -> &'static str {
+        match self {
+            PosteriorKind::Bbvi(Estimator::ScoreFunction) => "bbvi/score",
+            PosteriorKind::Bbvi(Estimator::ScoreFunctionEq8) => "bbvi/score-eq8",
+            PosteriorKind::Bbvi(Estimator::Naive) => "bbvi/naive",
+            PosteriorKind::Bbvi(Estimator::Reparameterization) => "bbvi/reparam",
+            PosteriorKind::Bbvi(Estimator::GumbelSoftmax) => "bbvi/gumbel",
+            PosteriorKind::Exact => "exact",
+            PosteriorKind::Map => "map",
+        }
+    }
 }
 
 /// Configuration of the per-block posterior fit. Stored in the file header, because the

@@ -264,21 +264,14 @@ pub fn check_posterior(model: &dyn FileModel, coding: &Coding) -> Result<(), For
     }
     Err(FormatError::Posterior {
         model: model.name(),
-        posterior: posterior_label(p),
+        posterior: p.label(),
         allowed: model
             .posteriors()
             .iter()
-            .map(|&q| posterior_label(q))
+            .map(|q| q.label())
             .collect::<Vec<_>>()
             .join(", "),
     })
-}
-
-fn posterior_label(p: PosteriorKind) -> String {
-    match p {
-        PosteriorKind::Bbvi(e) => format!("bbvi/{}", e.name()),
-        other => other.name().to_string(),
-    }
 }
 
 /// Check `got <= max` for the fit-work field.

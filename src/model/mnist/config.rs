@@ -156,13 +156,17 @@ impl FileModel for MnistConfig {
                 )?
             }
             "weights" => {
-                let file = |reason: String| OptionError::File {
+                let bytes = std::fs::read(value).map_err(|e| OptionError::Unreadable {
                     option: "weights",
                     path: value.to_string(),
-                    reason,
-                };
-                let bytes = std::fs::read(value).map_err(|e| file(e.to_string()))?;
-                let m = MnistModel::from_bytes(&bytes).map_err(|e| file(e.to_string()))?;
+                    kind: e.kind(),
+                })?;
+                let m =
+                    MnistModel::from_bytes(&bytes).map_err(|source| OptionError::Unloadable {
+                        option: "weights",
+                        path: value.to_string(),
+                        source,
+                    })?;
                 self.weights = Some(Arc::new(m));
             }
             _ => return Err(unknown_option(self, name)),
@@ -226,10 +230,11 @@ impl FileModel for MnistConfig {
         self.bin_bits = fields[3];
         let d = self.model()?.dims().latent;
         if fields[2] as usize != d {
-            return Err(CodecError::Model(format!(
-                "the file's latent dimension is {}, the image model's is {d}",
-                fields[2]
-            ))
+            return Err(CodecError::Mismatch {
+                what: "the file's latent dimension (the weights' is expected)",
+                got: fields[2] as u64,
+                expected: d as u64,
+            }
             .into());
         }
         Ok(())

@@ -79,7 +79,7 @@ pub fn read_images(bytes: &[u8]) -> Result<Vec<Vec<u16>>, IdxError> {
         let mut v = Vec::new();
         flate2::read::GzDecoder::new(bytes)
             .read_to_end(&mut v)
-            .map_err(|e| IdxError::Gzip(e.to_string()))?;
+            .map_err(|e| IdxError::Gzip(crate::error::GzipError(e.kind())))?;
         owned = v;
         &owned[..]
     } else {

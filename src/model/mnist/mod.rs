@@ -60,7 +60,7 @@ pub use weights::{builtin_mnist_model, BUILTIN_WEIGHTS};
 
 use crate::categorical::SymbolModel;
 use crate::chain::{BlockLikelihood, ContinuousLatentModel};
-use crate::error::CodecError;
+use crate::error::{CodecError, WeightsError};
 use crate::inference::gaussian::DiagGaussian;
 use crate::math;
 
@@ -163,20 +163,25 @@ impl MnistDims {
         ]
     }
 
-    fn validate(&self) -> Result<(), CodecError> {
-        let ok = (1..=MAX_LATENT_DIM).contains(&self.latent)
-            && (1..=2048).contains(&self.enc_hidden)
-            && (1..=2048).contains(&self.dec_hidden)
-            && (1..=8).contains(&self.features)
-            && (1..=256).contains(&self.ctx_hidden)
-            && (1..=MAX_COMPONENTS).contains(&self.components);
-        if ok {
-            Ok(())
-        } else {
-            Err(CodecError::Model(format!(
-                "image model shape {self:?} is outside the supported range"
-            )))
+    fn validate(&self) -> Result<(), WeightsError> {
+        for (field, got, max) in [
+            ("latent dimension", self.latent, MAX_LATENT_DIM),
+            ("encoder width", self.enc_hidden, 2048),
+            ("decoder width", self.dec_hidden, 2048),
+            ("features per pixel", self.features, 8),
+            ("context width", self.ctx_hidden, 256),
+            ("mixture components", self.components, MAX_COMPONENTS),
+        ] {
+            if !(1..=max).contains(&got) {
+                return Err(WeightsError::Shape {
+                    field,
+                    got: got as u64,
+                    min: 1,
+                    max: max as u64,
+                });
+            }
         }
+        Ok(())
     }
 }
 
@@ -222,14 +227,13 @@ impl MnistModel {
     pub fn with_layers(dims: MnistDims, layers: Vec<Linear>) -> Result<Self, CodecError> {
         dims.validate()?;
         let shapes = dims.layer_shapes();
-        if layers.len() != LAYERS
-            || layers.iter().zip(shapes).any(|(l, (i, o))| {
-                l.n_in != i || l.n_out != o || l.w.len() != i * o || l.b.len() != o
-            })
-        {
-            return Err(CodecError::Model(
-                "image model layers do not match its shape".into(),
-            ));
+        if layers.len() != LAYERS {
+            return Err(WeightsError::LayerShape(layers.len().min(LAYERS)).into());
+        }
+        if let Some(bad) = layers.iter().zip(shapes).position(|(l, (i, o))| {
+            l.n_in != i || l.n_out != o || l.w.len() != i * o || l.b.len() != o
+        }) {
+            return Err(WeightsError::LayerShape(bad).into());
         }
         let mut m = Self {
             dims,
@@ -526,10 +530,11 @@ struct MnistLikelihood<'a> {
 impl BlockLikelihood for MnistLikelihood<'_> {
     fn position(&mut self, j: usize, prefix: &[u16]) -> Result<&dyn SymbolModel, CodecError> {
         if self.len != PIXELS || j >= PIXELS || prefix.len() != j {
-            return Err(CodecError::Model(format!(
-                "the image model codes blocks of {PIXELS} pixels, got a block of {}",
-                self.len
-            )));
+            return Err(CodecError::Mismatch {
+                what: "pixels in an image block",
+                got: self.len as u64,
+                expected: PIXELS as u64,
+            });
         }
         self.current = self.model.pixel(prefix, j, &mut self.ws);
         Ok(&self.current)

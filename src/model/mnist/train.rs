@@ -10,7 +10,7 @@
 use rayon::prelude::*;
 
 use super::{Gradients, Linear, MnistDims, MnistModel, Workspace, PIXELS, SIDE};
-use crate::error::CodecError;
+use crate::error::{CodecError, WeightsError};
 use crate::inference::gaussian::standard_normal;
 use crate::math;
 use crate::rng::BlockRng;
@@ -126,9 +126,7 @@ pub fn train(
     mut on_epoch: impl FnMut(&EpochStats, &MnistModel),
 ) -> Result<MnistModel, CodecError> {
     if images.is_empty() || images.iter().any(|x| x.len() != PIXELS) {
-        return Err(CodecError::Config(format!(
-            "training needs at least one image of {PIXELS} pixels"
-        )));
+        return Err(WeightsError::NoImages(images.len()).into());
     }
     let mut model = init_model(config.dims, config.seed)?;
     let d = config.dims.latent;

@@ -2,7 +2,7 @@
 //! [`crate::model::mnist`]) and the built-in model.
 
 use super::{Linear, MnistDims, MnistModel, LAYERS, QUANTIZE_FROM, SIDE, WEIGHTS_MAGIC};
-use crate::error::CodecError;
+use crate::error::{CodecError, WeightsError};
 
 impl MnistModel {
     /// Serialize to the weights file format, quantizing every weight to `i8` with one
@@ -62,16 +62,21 @@ impl MnistModel {
     /// Read a weights file (see the module documentation). Every size is checked against
     /// the supported range before anything is allocated.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CodecError> {
-        let bad = |m: &str| CodecError::Model(format!("image model weights: {m}"));
         if bytes.len() < 19 || bytes[..4] != WEIGHTS_MAGIC {
-            return Err(bad("not a bbcodec image model file (magic BBIM expected)"));
+            return Err(WeightsError::Magic.into());
         }
         if bytes[4] != 1 {
-            return Err(bad(&format!("unsupported version {}", bytes[4])));
+            return Err(WeightsError::Version(bytes[4]).into());
         }
         let u = |i: usize| u16::from_le_bytes([bytes[5 + 2 * i], bytes[6 + 2 * i]]) as usize;
         if u(0) != SIDE {
-            return Err(bad(&format!("image side {} (expected {SIDE})", u(0))));
+            return Err(WeightsError::Shape {
+                field: "image side",
+                got: u(0) as u64,
+                min: SIDE as u64,
+                max: SIDE as u64,
+            }
+            .into());
         }
         let dims = MnistDims {
             latent: u(1),
@@ -95,10 +100,11 @@ impl MnistModel {
                 })
                 .sum::<usize>();
         if bytes.len() != expected {
-            return Err(bad(&format!(
-                "{} bytes, expected {expected} for shape {dims:?}",
-                bytes.len()
-            )));
+            return Err(WeightsError::Length {
+                got: bytes.len() as u64,
+                expected: expected as u64,
+            }
+            .into());
         }
         let mut pos = 19;
         let f32_at = |p: &mut usize| {
@@ -107,19 +113,17 @@ impl MnistModel {
             v
         };
         let mut layers = Vec::with_capacity(LAYERS);
-        for &(n_in, n_out) in &shapes {
+        for (layer, &(n_in, n_out)) in shapes.iter().enumerate() {
             let kind = bytes[pos];
             pos += 1;
             if kind != u8::from(n_in * n_out >= QUANTIZE_FROM) {
-                return Err(bad(&format!(
-                    "layer storage kind {kind} does not match its size"
-                )));
+                return Err(WeightsError::StorageKind { layer, kind }.into());
             }
             if kind == 0 {
                 let w: Vec<f32> = (0..n_in * n_out).map(|_| f32_at(&mut pos)).collect();
                 let b: Vec<f32> = (0..n_out).map(|_| f32_at(&mut pos)).collect();
                 if w.iter().chain(&b).any(|v| !v.is_finite()) {
-                    return Err(bad("non-finite weight or bias"));
+                    return Err(WeightsError::NonFinite(layer).into());
                 }
                 layers.push(Linear { n_in, n_out, w, b });
                 continue;
@@ -134,7 +138,7 @@ impl MnistModel {
             }
             let b: Vec<f32> = (0..n_out).map(|_| f32_at(&mut pos)).collect();
             if scales.iter().chain(&b).any(|v| !v.is_finite()) {
-                return Err(bad("non-finite scale or bias"));
+                return Err(WeightsError::NonFinite(layer).into());
             }
             layers.push(Linear { n_in, n_out, w, b });
         }
@@ -150,9 +154,9 @@ pub static BUILTIN_WEIGHTS: &[u8] = include_bytes!("../../../models/mnist.bbim")
 
 /// The built-in model, parsed once.
 pub fn builtin_mnist_model() -> Result<&'static MnistModel, CodecError> {
-    static MODEL: std::sync::OnceLock<Result<MnistModel, String>> = std::sync::OnceLock::new();
+    static MODEL: std::sync::OnceLock<Result<MnistModel, CodecError>> = std::sync::OnceLock::new();
     MODEL
-        .get_or_init(|| MnistModel::from_bytes(BUILTIN_WEIGHTS).map_err(|e| e.to_string()))
+        .get_or_init(|| MnistModel::from_bytes(BUILTIN_WEIGHTS))
         .as_ref()
-        .map_err(|e| CodecError::Model(e.clone()))
+        .map_err(|e| e.clone())
 }
