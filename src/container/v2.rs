@@ -20,7 +20,7 @@
 //! | id | section   | payload                                                          | when absent |
 //! |----|-----------|------------------------------------------------------------------|-------------|
 //! | 2  | model     | varint kind (0 mixture, 1 logistic, 2 mnist), then the model's own configuration (see each model's `write_config`) | required |
-//! | 4  | posterior | varint kind (0 bbvi, 1 exact, 2 map); bbvi: varint estimator (0 score, 1 score-eq8, 2 naive, 3 reparam, 4 gumbel); then varint iterations, varint samples, `u32` learning rate (`f32` bits), varint seed | the model kind's format default |
+//! | 4  | posterior | varint kind (0 bbvi, 1 exact, 2 map); bbvi: varint estimator (0 score, 1 score-eq8, 2 naive, 3 reparam, 4 gumbel); then varint iterations, varint samples, `u32` learning rate (`f32` bits), varint seed XOR [`SEED_MASK`] (the default seed codes in one byte) | the model kind's format default |
 //! | 6  | blocks    | varint block size (symbols per block, `1..=2^20`)                | the model kind's format default |
 //! | 8  | level     | varint level (only 0 is defined)                                 | 0 |
 //!
@@ -57,6 +57,10 @@ use crate::error::{Error, Field, FormatError};
 use crate::inference::{Estimator, FitConfig, PosteriorKind, MAX_ITERATIONS, MAX_SAMPLES};
 use crate::model::{Coding, ModelConfig, ModelKind};
 use crate::wire::{crc32, put_u32, put_varint, varint_len, SliceReader, StreamReader};
+
+/// XORed into the stored seed: the default seed (`FitConfig::default().seed`) is stored
+/// as 0, one byte.
+pub const SEED_MASK: u64 = 0x6262_636f_6465_6331;
 
 /// Largest header section area.
 pub const MAX_HEADER_BYTES: u64 = 1024;
@@ -106,7 +110,7 @@ pub fn header_bytes(h: &Header) -> Result<Vec<u8>, FormatError> {
         put_varint(&mut payload, fit.iterations as u64);
         put_varint(&mut payload, fit.samples as u64);
         put_u32(&mut payload, fit.learning_rate.to_bits());
-        put_varint(&mut payload, fit.seed);
+        put_varint(&mut payload, fit.seed ^ SEED_MASK);
         put_section(&mut sections, POSTERIOR, &payload);
     }
     if h.coding.block_size != defaults.block_size {
@@ -159,7 +163,7 @@ fn read_fit(bytes: &[u8]) -> Result<FitConfig, FormatError> {
     let iterations = r.varint_in(Field::Iterations, 0, MAX_ITERATIONS as u64)? as u32;
     let samples = r.varint_in(Field::Samples, 0, MAX_SAMPLES as u64)? as u32;
     let learning_rate = f32::from_bits(r.u32(Field::LearningRate)?);
-    let seed = r.varint(Field::Posterior)?;
+    let seed = r.varint(Field::Posterior)? ^ SEED_MASK;
     r.finish(Field::Posterior)?;
     Ok(FitConfig {
         posterior,
