@@ -54,9 +54,11 @@ mod weights;
 
 pub use config::MnistConfig;
 use network::{dot, relu};
-pub use network::{neighbours, Linear};
+pub use network::{neighbours, Activations, Linear};
 pub use pixel::PixelMixture;
 pub use weights::{builtin_mnist_model, BUILTIN_WEIGHTS};
+
+use ndarray::Array2;
 
 use crate::categorical::SymbolModel;
 use crate::chain::{BlockLikelihood, ContinuousLatentModel};
@@ -185,25 +187,32 @@ impl MnistDims {
     }
 }
 
+/// The contiguous slice of a standard-layout array.
+#[inline]
+fn flat(a: &Array2<f32>) -> &[f32] {
+    a.as_slice()
+        .expect("the transposed copies are built in standard layout")
+}
+
 /// Scratch buffers of one network evaluation.
 #[derive(Clone, Debug, Default)]
 pub struct Workspace {
-    z: Vec<f32>,
-    h: Vec<f32>,
-    feat: Vec<f32>,
-    dfeat: Vec<f32>,
-    dh: Vec<f32>,
-    dz: Vec<f32>,
-    v: Vec<f32>,
-    hc: Vec<f32>,
-    out: Vec<f32>,
-    dout: Vec<f32>,
-    dhc: Vec<f32>,
-    dv: Vec<f32>,
-    u: Vec<f32>,
-    he: Vec<f32>,
-    mu: Vec<f32>,
-    rho: Vec<f32>,
+    z: Activations,
+    h: Activations,
+    feat: Activations,
+    dfeat: Activations,
+    dh: Activations,
+    dz: Activations,
+    v: Activations,
+    hc: Activations,
+    out: Activations,
+    dout: Activations,
+    dhc: Activations,
+    dv: Activations,
+    u: Activations,
+    he: Activations,
+    mu: Activations,
+    rho: Activations,
 }
 
 /// The trained model. See the module documentation.
@@ -214,8 +223,8 @@ pub struct MnistModel {
     hash: u64,
     /// Output-major copies of the pixel network's output layers (`[o * n_in + j]`):
     /// each output is one dot product over a contiguous row.
-    ctx2_t: Vec<f32>,
-    skip_t: Vec<f32>,
+    ctx2_t: Array2<f32>,
+    skip_t: Array2<f32>,
 }
 
 /// Per-layer gradients (same shapes as the model's layers).
@@ -230,17 +239,19 @@ impl MnistModel {
         if layers.len() != LAYERS {
             return Err(WeightsError::LayerShape(layers.len().min(LAYERS)).into());
         }
-        if let Some(bad) = layers.iter().zip(shapes).position(|(l, (i, o))| {
-            l.n_in != i || l.n_out != o || l.w.len() != i * o || l.b.len() != o
-        }) {
+        if let Some(bad) = layers
+            .iter()
+            .zip(shapes)
+            .position(|(l, (i, o))| l.n_in != i || l.n_out != o || !l.is_well_formed())
+        {
             return Err(WeightsError::LayerShape(bad).into());
         }
         let mut m = Self {
             dims,
             layers,
             hash: 0,
-            ctx2_t: Vec::new(),
-            skip_t: Vec::new(),
+            ctx2_t: Array2::zeros((0, 0)),
+            skip_t: Array2::zeros((0, 0)),
         };
         m.sync();
         Ok(m)
@@ -250,10 +261,10 @@ impl MnistModel {
     /// calls it after every step.
     pub fn sync(&mut self) {
         let t = |l: &Linear| {
-            let mut v = vec![0f32; l.w.len()];
+            let mut v = Array2::zeros((l.n_out, l.n_in));
             for j in 0..l.n_in {
                 for o in 0..l.n_out {
-                    v[o * l.n_in + j] = l.w[j * l.n_out + o];
+                    v[[o, j]] = l.w[[j, o]];
                 }
             }
             v
@@ -295,9 +306,9 @@ impl MnistModel {
         let d = &self.dims;
         let c = d.ctx_inputs();
         let o = 3 * d.components;
-        let need = |v: &mut Vec<f32>, n: usize| {
+        let need = |v: &mut Activations, n: usize| {
             if v.len() != n {
-                *v = vec![0.0; n];
+                *v = Activations::zeros(n);
             }
         };
         need(&mut ws.z, d.latent);
@@ -339,11 +350,12 @@ impl MnistModel {
         relu(&mut ws.hc);
         // out = V_2 hc + c_2 + S v (the skip layer has no bias of its own).
         let (g, c) = (self.dims.ctx_hidden, self.dims.ctx_inputs());
-        let b = &self.layers[CTX2].b;
+        let b = self.layers[CTX2].bias();
+        let (ctx2_t, skip_t) = (flat(&self.ctx2_t), flat(&self.skip_t));
         for (o, out) in ws.out.iter_mut().enumerate() {
             *out = b[o]
-                + dot(&self.ctx2_t[o * g..(o + 1) * g], &ws.hc)
-                + dot(&self.skip_t[o * c..(o + 1) * c], &ws.v);
+                + dot(&ctx2_t[o * g..(o + 1) * g], &ws.hc)
+                + dot(&skip_t[o * c..(o + 1) * c], &ws.v);
         }
     }
 
@@ -405,8 +417,9 @@ impl MnistModel {
             // dhc = V_2^T dout on the active units: a sum of output-major rows.
             let gh = self.dims.ctx_hidden;
             ws.dhc.iter_mut().for_each(|d| *d = 0.0);
+            let ctx2_t = flat(&self.ctx2_t);
             for (o, &d) in ws.dout.iter().enumerate() {
-                for (a, &w) in ws.dhc.iter_mut().zip(&self.ctx2_t[o * gh..(o + 1) * gh]) {
+                for (a, &w) in ws.dhc.iter_mut().zip(&ctx2_t[o * gh..(o + 1) * gh]) {
                     *a += d * w;
                 }
             }
@@ -419,8 +432,8 @@ impl MnistModel {
             for j in 0..f {
                 let n = ctx1.n_out;
                 let no = skip.n_out;
-                ws.dv[j] = dot(&ctx1.w[j * n..(j + 1) * n], &ws.dhc)
-                    + dot(&skip.w[j * no..(j + 1) * no], &ws.dout);
+                ws.dv[j] = dot(&ctx1.w_flat()[j * n..(j + 1) * n], &ws.dhc)
+                    + dot(&skip.w_flat()[j * no..(j + 1) * no], &ws.dout);
             }
             ws.dfeat[i * f..(i + 1) * f].copy_from_slice(&ws.dv[..f]);
             if let Some(g) = grads.as_deref_mut() {
@@ -721,15 +734,15 @@ mod tests {
             for idx in [0usize, 7, 13] {
                 let mut mp = m.clone();
                 let h = 1e-2f32;
-                let w0 = mp.layers[li].w[idx];
-                mp.layers[li].w[idx] = w0 + h;
+                let w0 = mp.layers[li].w_flat()[idx];
+                mp.layers[li].w_flat_mut()[idx] = w0 + h;
                 mp.sync();
                 let up = mp.log_lik(&x, &z, None, None, &mut ws);
-                mp.layers[li].w[idx] = w0 - h;
+                mp.layers[li].w_flat_mut()[idx] = w0 - h;
                 mp.sync();
                 let dn = mp.log_lik(&x, &z, None, None, &mut ws);
                 let fd = (up - dn) / (2.0 * h as f64);
-                let an = g[li].w[idx] as f64;
+                let an = g[li].w_flat()[idx] as f64;
                 assert!(
                     (fd - an).abs() < 2e-2 * fd.abs().max(1.0),
                     "layer {li} w{idx}: {fd} vs {an}"

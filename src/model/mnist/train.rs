@@ -212,7 +212,7 @@ pub fn train(
                     for st in &states {
                         let gl = &st.grads[li];
                         g += if idx < n_w {
-                            gl.w[idx]
+                            gl.w_flat()[idx]
                         } else {
                             gl.b[idx - n_w]
                         } as f64;
@@ -224,7 +224,7 @@ pub fn train(
                     m2[p] = b as f32;
                     let step = lr * (a / c1) / (math::sqrt(b / c2) + eps_adam);
                     if idx < n_w {
-                        layer.w[idx] += step as f32;
+                        layer.w_flat_mut()[idx] += step as f32;
                     } else {
                         layer.b[idx - n_w] += step as f32;
                     }

@@ -37,7 +37,7 @@ impl MnistModel {
             for o in 0..l.n_out {
                 let mut m = 0f32;
                 for j in 0..l.n_in {
-                    m = m.max(l.w[j * l.n_out + o].abs());
+                    m = m.max(l.w[[j, o]].abs());
                 }
                 scales[o] = if m > 0.0 { m / 127.0 } else { 1.0 };
             }
@@ -46,9 +46,7 @@ impl MnistModel {
             }
             for j in 0..l.n_in {
                 for o in 0..l.n_out {
-                    let q = (l.w[j * l.n_out + o] / scales[o])
-                        .round()
-                        .clamp(-127.0, 127.0);
+                    let q = (l.w[[j, o]] / scales[o]).round().clamp(-127.0, 127.0);
                     out.push(q as i8 as u8);
                 }
             }
@@ -125,7 +123,7 @@ impl MnistModel {
                 if w.iter().chain(&b).any(|v| !v.is_finite()) {
                     return Err(WeightsError::NonFinite(layer).into());
                 }
-                layers.push(Linear { n_in, n_out, w, b });
+                layers.push(Linear::from_vecs(n_in, n_out, w, b).expect("sized from the shape"));
                 continue;
             }
             let scales: Vec<f32> = (0..n_out).map(|_| f32_at(&mut pos)).collect();
@@ -140,7 +138,7 @@ impl MnistModel {
             if scales.iter().chain(&b).any(|v| !v.is_finite()) {
                 return Err(WeightsError::NonFinite(layer).into());
             }
-            layers.push(Linear { n_in, n_out, w, b });
+            layers.push(Linear::from_vecs(n_in, n_out, w, b).expect("sized from the shape"));
         }
         let mut m = Self::with_layers(dims, layers)?;
         m.hash = xxhash_rust::xxh64::xxh64(bytes, 0);
