@@ -227,7 +227,7 @@ fn image_fit(c: &mut Criterion) {
         .remove(1);
     let m = builtin_mnist_model().unwrap();
     let d = m.latent_dim();
-    let mut g = c.benchmark_group("image_model");
+    let mut g = c.benchmark_group("mnist_model");
     g.bench_function("encoder", |b| b.iter(|| m.initial_posterior(&x)));
     let q0 = m.initial_posterior(&x).unwrap();
     let mut grad = vec![0.0; d];
