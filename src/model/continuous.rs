@@ -80,10 +80,18 @@ pub const MAX_WORK_PER_SYMBOL: u64 = 256;
 
 /// Check the bin depth of a continuous latent.
 pub fn check_bin_bits(bits: u8) -> Result<(), FormatError> {
-    if !(MIN_BIN_BITS..=MAX_BIN_BITS).contains(&(bits as u32)) {
+    let field = Field::ModelOption("bin-bits");
+    if (bits as u32) < MIN_BIN_BITS {
         return Err(FormatError::Invalid {
-            field: Field::ModelOption("bin-bits"),
+            field,
             got: bits as u64,
+        });
+    }
+    if bits as u32 > MAX_BIN_BITS {
+        return Err(FormatError::Limit {
+            field,
+            got: bits as u64,
+            max: MAX_BIN_BITS as u64,
         });
     }
     Ok(())

@@ -133,10 +133,15 @@ impl FileModel for LogisticConfig {
     }
 
     fn validate(&self, coding: &Coding, _chunk_size: Option<u32>) -> Result<(), FormatError> {
-        if self.latent_dim == 0 || self.latent_dim as usize > MAX_LATENT_DIM {
-            return Err(FormatError::Invalid {
-                field: Field::ModelOption("latent-dim"),
+        let field = Field::ModelOption("latent-dim");
+        if self.latent_dim == 0 {
+            return Err(FormatError::Invalid { field, got: 0 });
+        }
+        if self.latent_dim as usize > MAX_LATENT_DIM {
+            return Err(FormatError::Limit {
+                field,
                 got: self.latent_dim as u64,
+                max: MAX_LATENT_DIM as u64,
             });
         }
         check_bin_bits(self.bin_bits)?;

@@ -99,10 +99,14 @@ fn coding() -> Coding {
 }
 
 fn check_count(field: Field, k: u8) -> Result<(), FormatError> {
-    if k == 0 || k as usize > MAX_COMPONENTS {
-        return Err(FormatError::Invalid {
+    if k == 0 {
+        return Err(FormatError::Invalid { field, got: 0 });
+    }
+    if k as usize > MAX_COMPONENTS {
+        return Err(FormatError::Limit {
             field,
             got: k as u64,
+            max: MAX_COMPONENTS as u64,
         });
     }
     Ok(())
