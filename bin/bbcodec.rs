@@ -16,6 +16,12 @@ use cli::{Cli, Command, IoArgs};
 /// A failure: the message is printed as one line, and the process exits with 1.
 struct Failure(String);
 
+/// Arguments that contradict each other: one line, and exit 2 (as clap's own).
+fn usage_error(msg: &str) -> ExitCode {
+    eprintln!("bbcodec: {msg}");
+    ExitCode::from(2)
+}
+
 fn fail(path: &Path, e: impl std::fmt::Display) -> Failure {
     Failure(format!("{}: {e}", path.display()))
 }
@@ -27,6 +33,15 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     let values = cli::model_values(&matches);
+    if let Command::Encode(cli::EncodeArgs { io, .. }) | Command::Decode(cli::DecodeArgs { io }) =
+        &cli.command
+    {
+        if io.rm && io.output.as_deref().is_some_and(is_stdio) {
+            return usage_error(
+                "--rm with output to standard output (-o -): the input is kept when writing to standard output; drop --rm or name an output file",
+            );
+        }
+    }
     match run(cli, &values) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(msg)) => {

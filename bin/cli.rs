@@ -96,8 +96,9 @@ pub struct IoArgs {
     /// Overwrite existing output; allow compressed data on a terminal.
     #[arg(short = 'f', long = "force")]
     pub force: bool,
-    /// Remove the input file after success.
-    #[arg(long = "rm")]
+    /// Remove the input file after success (not with -c: writing to standard output
+    /// keeps the input).
+    #[arg(long = "rm", conflicts_with = "stdout")]
     pub rm: bool,
     /// Print nothing but errors.
     #[arg(short = 'q', long = "quiet")]
