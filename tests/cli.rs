@@ -89,6 +89,56 @@ fn roundtrip_through_pipes_and_every_posterior() {
     }
 }
 
+/// Every key of `encode --report` and `inspect --json`, as documented.
+const REPORT_KEYS: [&str; 33] = [
+    "input_bytes",
+    "compressed_bytes",
+    "bits_per_byte",
+    "net_bits",
+    "coded_bits",
+    "net_stderr_bits",
+    "neg_elbo_bits",
+    "neg_elbo_stderr_bits",
+    "neg_log_px_bits",
+    "neg_log_px_method",
+    "iwae_samples",
+    "bin_bits",
+    "continuous_neg_elbo_bits",
+    "bin_cost_bits",
+    "kl_bits",
+    "overhead_bits",
+    "initial_bits",
+    "bootstrap_bits",
+    "header_bits",
+    "raw_bits",
+    "container_bits",
+    "order0_bits",
+    "elbo",
+    "model",
+    "posterior",
+    "estimator",
+    "block_size",
+    "chunk_size",
+    "chunks",
+    "raw_chunks",
+    "blocks",
+    "bootstrap_blocks",
+    "components",
+];
+
+/// The keys of the report's `elbo` object.
+const ELBO_KEYS: [&str; 9] = [
+    "expected_log_joint",
+    "entropy",
+    "expected_log_lik",
+    "kl_prior",
+    "log_evidence",
+    "kl_posterior",
+    "elbo_eq3",
+    "elbo_eq4",
+    "elbo_eq5",
+];
+
 #[test]
 fn report_and_inspect_agree() {
     let dir = tempfile::tempdir().unwrap();
@@ -135,15 +185,28 @@ fn report_and_inspect_agree() {
             "{key} differs between encode and inspect"
         );
     }
-    for key in [
-        "expected_log_joint",
-        "entropy",
-        "expected_log_lik",
-        "kl_prior",
-        "log_evidence",
-        "kl_posterior",
-    ] {
-        assert!(ins["elbo"].get(key).is_some(), "missing elbo.{key}");
+    // The key set is exactly the documented one (keys may be added, never renamed or
+    // removed: a new key goes into this list and into the README's table).
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let mut documented = REPORT_KEYS.map(String::from).to_vec();
+    documented.sort();
+    assert_eq!(keys(&ins), documented);
+    assert_eq!(keys(&enc), documented);
+    let mut elbo = ELBO_KEYS.map(String::from).to_vec();
+    elbo.sort();
+    assert_eq!(keys(&ins["elbo"]), elbo);
+    let readme = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let table = &readme[readme.find("## Reading the report").unwrap()..];
+    let table = &table[..table[3..].find("\n## ").unwrap()];
+    for key in REPORT_KEYS.iter().chain(&ELBO_KEYS) {
+        assert!(
+            table.contains(&format!("`{key}`")),
+            "the README's report table does not document `{key}`"
+        );
     }
     let csv = fs::read_to_string(csv).unwrap();
     assert!(csv.starts_with("chunk,block,len,bootstrap,latent,net_bits"));
