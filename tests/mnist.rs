@@ -178,8 +178,11 @@ fn training_is_deterministic_across_thread_counts() {
 fn held_out_rate_beats_xz_and_matches_neg_elbo() {
     // xz -9 codes images 8000..9999 at 1.46 bits per pixel (issue figure, re-measured
     // by `cargo bench --bench mnist`). On 64 of them the all-in rate must be below it,
-    // and the net rate within 0.5% of -ELBO: the sampling stderr of the net rate is
-    // ~40 bits over 64 images (about 0.03% of the ~60,000 bits), so 0.5% is > 10 sigma.
+    // and the net rate within 6 sigma of -ELBO, sigma^2 the popped latents' variance
+    // plus the Monte Carlo variance of the -ELBO estimate (`common::rate_sigma`). Each
+    // image's term is a smooth function of its 16 binned Gaussian coordinates (no far,
+    // costly latents as with a categorical), and the 64 images are independent, so
+    // their sum is close to normal: P(|gap| > 6 sigma) is about 2e-9.
     let Some(gz) = common::corpus_file("t10k-images-idx3-ubyte.gz") else {
         eprintln!("corpus absent: skipped");
         return;
@@ -194,10 +197,11 @@ fn held_out_rate_beats_xz_and_matches_neg_elbo() {
     let r = common::roundtrip_with(&file, &o, &DecodeOptions::default(), initial_bound(&o));
     let bpp = 8.0 * r.compressed_bytes as f64 / (n * PIXELS) as f64;
     assert!(bpp < 1.46, "all-in {bpp} bits per pixel");
-    let rel = (r.net_bits - r.neg_elbo_bits).abs() / r.neg_elbo_bits;
+    let gap = r.net_bits - r.neg_elbo_bits;
+    let sigma = common::rate_sigma(&r);
     assert!(
-        rel < 0.005,
-        "net {} vs -ELBO {}",
+        gap.abs() <= 6.0 * sigma + common::ans_tolerance(&r),
+        "net {} vs -ELBO {}: gap {gap}, sigma {sigma}",
         r.net_bits,
         r.neg_elbo_bits
     );
