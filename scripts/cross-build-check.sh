@@ -54,6 +54,7 @@ for f in testdata/golden/v1/*.bbc testdata/golden/v1/older-encoders/*/*.bbc test
     kppkn3k.*) input=testdata/golden/kppkn3k.bin ;;
     jpeg1500.*) input=testdata/golden/jpeg1500.bin ;;
     mnist4.*) input=testdata/golden/mnist4.idx ;;
+    alice70k.*) input=testdata/golden/alice70k.txt ;;
     *) echo "no input known for golden $f"; exit 1 ;;
   esac
   for b in "${builds[@]}"; do

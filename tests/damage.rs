@@ -60,11 +60,18 @@ fn sweep(version: &str, flips: usize) {
         ("jpeg1500.raw.bbc", "jpeg1500.bin"),
         ("text4k.logistic.bbc", "text4k.txt"),
         ("kppkn3k.logistic-map.bbc", "kppkn3k.bin"),
+        // Version 2 only:
+        ("text4k.gumbel.bbc", "text4k.txt"),
+        ("alice70k.default.bbc", "alice70k.txt"),
     ];
     let mut total = Outcomes::default();
     let mut rng = ChaCha8Rng::seed_from_u64(2024);
     for (golden, input) in samples {
-        let file = std::fs::read(dir.join(version).join(golden)).unwrap();
+        let path = dir.join(version).join(golden);
+        if version == "v1" && !path.exists() {
+            continue;
+        }
+        let file = std::fs::read(path).unwrap();
         let original = std::fs::read(dir.join(input)).unwrap();
         let mut o = Outcomes::default();
         // Truncations.
