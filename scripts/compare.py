@@ -7,6 +7,8 @@ Prints a Markdown table: sizes in bytes, bits per byte, bbcodec's -ELBO, -log P(
 the gap between measured net bits and -ELBO, encode/decode speed in MB/s (median of N
 runs, default 5, process start included), and bbcodec's speed as a ratio to bzip2 -9's
 (compress, decompress): the median of per-pair ratios, bbcodec and bzip2 run alternately.
+Every round trip (bbcodec's and each peer's) is decoded and compared with the input; a
+mismatch stops the script.
 """
 import json, os, statistics, subprocess, sys, tempfile, time
 
@@ -64,6 +66,11 @@ def paired(a, b):
     return statistics.median(ta), statistics.median(tb), ratio
 
 
+def check(name, tool, original, decoded):
+    if decoded != original:
+        sys.exit(f"{name}: {tool} does not round-trip ({len(decoded)} bytes back, {len(original)} in)")
+
+
 def mbps(n, s):
     return n / 1e6 / s if s > 0 else float("inf")
 
@@ -84,6 +91,9 @@ with tempfile.TemporaryDirectory() as tmp:
         # bbcodec against bzip2 -9, alternating, for the speed ratios.
         te, _, enc_ratio = paired((enc_cmd, None), (["bzip2", "-9", "-c"], path))
         td, _, dec_ratio = paired(([exe, "decode", bbc, "-c", "-q"], None), (["bzip2", "-d", "-c"], bz))
+        original = open(path, "rb").read()
+        check(name, "bbcodec", original, run_once([exe, "decode", bbc, "-c", "-q"])[0])
+        check(name, "bzip2", original, run_once(["bzip2", "-d", "-c"], bz)[0])
         r = json.load(open(rep))
         row = {"file": name, "bytes": n, "bbcodec": r["compressed_bytes"], "order0": r["order0_bits"] / 8,
                "neg_elbo": r["neg_elbo_bits"], "nlpx": r["neg_log_px_bits"],
@@ -93,7 +103,8 @@ with tempfile.TemporaryDirectory() as tmp:
             out, tc = timed([tool, copt, "-c"] + (["-q"] if tool == "zstd" else []), stdin=path)
             cf = os.path.join(tmp, name + "." + tool)
             open(cf, "wb").write(out)
-            _, tdd = timed([tool, dopt, "-c"] + (["-q"] if tool == "zstd" else []), stdin=cf)
+            back, tdd = timed([tool, dopt, "-c"] + (["-q"] if tool == "zstd" else []), stdin=cf)
+            check(name, tool, original, back)
             row[tool] = len(out)
             row[tool + "_enc"] = mbps(n, tc)
             row[tool + "_dec"] = mbps(n, tdd)
