@@ -139,12 +139,14 @@ impl<'a> SliceReader<'a> {
     }
 }
 
-/// Reads from a stream, remembering every byte read (for a CRC over them), with every
-/// read checked: the end of the stream inside a field is [`FormatError::Truncated`].
+/// Reads from a stream with every read checked (the end of the stream inside a field is
+/// [`FormatError::Truncated`]), remembering the bytes read while it records (for a CRC
+/// over a header).
 pub struct StreamReader<'r, R: Read> {
     inner: &'r mut R,
-    /// Every byte read since the last [`StreamReader::take_seen`].
+    /// Every byte read since the last [`StreamReader::take_seen`], while `recording`.
     seen: Vec<u8>,
+    recording: bool,
 }
 
 impl<'r, R: Read> StreamReader<'r, R> {
@@ -153,7 +155,14 @@ impl<'r, R: Read> StreamReader<'r, R> {
         Self {
             inner,
             seen: Vec::new(),
+            recording: true,
         }
+    }
+
+    /// Stop remembering the bytes read (and forget those remembered).
+    pub fn stop_recording(&mut self) {
+        self.recording = false;
+        self.seen = Vec::new();
     }
 
     /// Exactly `n` bytes; the buffer grows with the bytes actually present, so a
@@ -164,7 +173,9 @@ impl<'r, R: Read> StreamReader<'r, R> {
         if v.len() != n {
             return Err(FormatError::Truncated(field).into());
         }
-        self.seen.extend_from_slice(&v);
+        if self.recording {
+            self.seen.extend_from_slice(&v);
+        }
         Ok(v)
     }
 
@@ -175,7 +186,9 @@ impl<'r, R: Read> StreamReader<'r, R> {
             match self.inner.read(&mut b) {
                 Ok(0) => return Ok(None),
                 Ok(_) => {
-                    self.seen.push(b[0]);
+                    if self.recording {
+                        self.seen.push(b[0]);
+                    }
                     return Ok(Some(b[0]));
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

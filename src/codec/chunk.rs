@@ -137,13 +137,11 @@ pub(crate) fn decode_chunk(
                 &h.coding,
                 accounting,
             )?;
-            let mut data = Vec::with_capacity(dec.chain.symbols.len());
-            for s in dec.chain.symbols {
-                if s > 255 {
-                    return Err(CodecError::Corrupt("symbol outside the byte range").into());
-                }
-                data.push(s as u8);
+            let symbols = &dec.chain.symbols;
+            if symbols.iter().fold(0u16, |m, &s| m.max(s)) > 255 {
+                return Err(CodecError::Corrupt("symbol outside the byte range").into());
             }
+            let data: Vec<u8> = symbols.iter().map(|&s| s as u8).collect();
             check_crc(crc, &data)?;
             Ok(ChunkOutcome {
                 header_bits: 8.0 * params.len() as f64,

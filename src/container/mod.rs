@@ -196,7 +196,7 @@ impl<'r, R: Read> MemberReader<'r, R> {
             VERSION => v2::read_header(&mut input, models)?,
             v => return Err(FormatError::Version { got: v }.into()),
         };
-        input.clear_seen();
+        input.stop_recording();
         Ok(Self {
             input,
             header,
@@ -220,7 +220,6 @@ impl<'r, R: Read> MemberReader<'r, R> {
             1 => v1::read_record(&mut self.input, &self.header)?,
             _ => v2::read_record(&mut self.input, &self.header, self.chunks)?,
         };
-        self.input.clear_seen();
         match r {
             Next::Record(rec, last) => {
                 self.chunks += 1;
