@@ -10,7 +10,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 if [ $# -ge 1 ]; then f=$1; else
   c=../shared/corpus
-  cat "$c/alice29.txt" "$c/fireworks.jpeg" "$c/geo.protodata" "$c/kppkn.gtb" "$c/urls.10K" | head -c 1048576 > "$work/mixed-1MiB"
+  cat "$c/alice29.txt" "$c/fireworks.jpeg" "$c/geo.protodata" "$c/kppkn.gtb" "$c/urls.10K" > "$work/all"
+  head -c 1048576 "$work/all" > "$work/mixed-1MiB"
   f=$work/mixed-1MiB
 fi
 count() { # instructions of the command "$@" (its output discarded)
