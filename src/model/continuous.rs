@@ -1,12 +1,14 @@
 //! What the continuous-latent file models share: the chain configuration they code
 //! with, and the traces of their reparameterization fits.
 
-use super::file_model::{check_work, Coding};
+use super::file_model::{check_work, parse_option, Coding, ModelOption};
 use crate::chain::bins::{MAX_BIN_BITS, MIN_BIN_BITS};
 use crate::chain::{ContinuousConfig, ContinuousLatentModel};
+use crate::error::OptionError;
 use crate::error::{Field, FormatError};
 use crate::inference::gaussian::{reparam_fit, DiagGaussian, ReparamConfig};
 use crate::inference::trace::{summarize, Trace};
+use crate::inference::{Estimator, PosteriorKind};
 use crate::math;
 use crate::rng::BlockRng;
 
@@ -112,3 +114,37 @@ pub fn check_continuous_fit(coding: &Coding, latent_dim: u64) -> Result<(), Form
         MAX_WORK_PER_SYMBOL,
     )
 }
+
+/// The option of a continuous model's bin depth.
+pub const BIN_BITS_OPTION: ModelOption = ModelOption {
+    name: "bin-bits",
+    value: "BITS",
+    help: "continuous latents: 2^BITS equal-prior-mass bins per dimension (2..=16, default 10)",
+    decode: false,
+};
+
+/// Parse `--bin-bits`.
+pub fn parse_bin_bits(value: &str) -> Result<u8, OptionError> {
+    parse_option(
+        "bin-bits",
+        value,
+        MIN_BIN_BITS as u64,
+        MAX_BIN_BITS as u64,
+        "2..=16",
+    )
+}
+
+/// The posteriors of a continuous latent: reparameterization BBVI, or MAP.
+pub const POSTERIORS: &[PosteriorKind] = &[
+    PosteriorKind::Bbvi(Estimator::Reparameterization),
+    PosteriorKind::Map,
+];
+
+/// The rows `analyze` runs for a continuous latent.
+pub const ROWS: &[(&str, PosteriorKind)] = &[
+    ("map", PosteriorKind::Map),
+    (
+        "reparam",
+        PosteriorKind::Bbvi(Estimator::Reparameterization),
+    ),
+];

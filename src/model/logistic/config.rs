@@ -8,7 +8,8 @@ use crate::error::{Error, Field, FormatError, OptionError};
 use crate::inference::trace::{Trace, TRACE_BLOCKS};
 use crate::inference::{Estimator, FitConfig, PosteriorKind};
 use crate::model::continuous::{
-    blocks_of, chain_config, check_bin_bits, check_continuous_fit, reparam_traces,
+    blocks_of, chain_config, check_bin_bits, check_continuous_fit, parse_bin_bits, reparam_traces,
+    BIN_BITS_OPTION, POSTERIORS, ROWS,
 };
 use crate::model::file_model::{
     check_posterior, not_trainable, parse_option, unknown_option, CodedChunk, Coding,
@@ -43,25 +44,7 @@ const OPTIONS: &[ModelOption] = &[
         help: "logistic model: latent dimension (1..=32, default 4)",
         decode: false,
     },
-    ModelOption {
-        name: "bin-bits",
-        value: "BITS",
-        help: "continuous latents: 2^BITS equal-prior-mass bins per dimension (2..=16, default 10)",
-        decode: false,
-    },
-];
-
-const POSTERIORS: &[PosteriorKind] = &[
-    PosteriorKind::Bbvi(Estimator::Reparameterization),
-    PosteriorKind::Map,
-];
-
-const ROWS: &[(&str, PosteriorKind)] = &[
-    ("map", PosteriorKind::Map),
-    (
-        "reparam",
-        PosteriorKind::Bbvi(Estimator::Reparameterization),
-    ),
+    BIN_BITS_OPTION,
 ];
 
 /// The fit of the logistic model: 64 Adam steps of 4 reparameterized draws, step 0.1.
@@ -114,15 +97,7 @@ impl FileModel for LogisticConfig {
                 self.latent_dim =
                     parse_option("latent-dim", value, 1, MAX_LATENT_DIM as u64, "1..=32")?
             }
-            "bin-bits" => {
-                self.bin_bits = parse_option(
-                    "bin-bits",
-                    value,
-                    MIN_BIN_BITS as u64,
-                    MAX_BIN_BITS as u64,
-                    "2..=16",
-                )?
-            }
+            "bin-bits" => self.bin_bits = parse_bin_bits(value)?,
             _ => return Err(unknown_option(self, name)),
         }
         Ok(())

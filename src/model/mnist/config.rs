@@ -13,12 +13,12 @@ use crate::error::{CodecError, Error, Field, FormatError, OptionError};
 use crate::inference::trace::Trace;
 use crate::inference::{Estimator, FitConfig, PosteriorKind};
 use crate::model::continuous::{
-    blocks_of, chain_config, check_bin_bits, check_continuous_fit, reparam_traces,
+    blocks_of, chain_config, check_bin_bits, check_continuous_fit, parse_bin_bits, reparam_traces,
+    BIN_BITS_OPTION, POSTERIORS, ROWS,
 };
 use crate::model::file_model::{
-    check_posterior, check_work, parse_option, unknown_option, CodedChunk, Coding,
-    DecodedModelChunk, Defaults, FileModel, Framing, LatentKind, ModelOption, TrainSettings,
-    Trained,
+    check_posterior, check_work, unknown_option, CodedChunk, Coding, DecodedModelChunk, Defaults,
+    FileModel, Framing, LatentKind, ModelOption, TrainSettings, Trained,
 };
 use crate::wire::{put_varint, SliceReader};
 
@@ -51,31 +51,13 @@ impl MnistConfig {
 }
 
 const OPTIONS: &[ModelOption] = &[
-    ModelOption {
-        name: "bin-bits",
-        value: "BITS",
-        help: "continuous latents: 2^BITS equal-prior-mass bins per dimension (2..=16, default 10)",
-        decode: false,
-    },
+    BIN_BITS_OPTION,
     ModelOption {
         name: "weights",
         value: "FILE",
         help: "mnist model: a .bbim weights file from `bbcodec train` (default: built in; also to decode)",
         decode: true,
     },
-];
-
-const POSTERIORS: &[PosteriorKind] = &[
-    PosteriorKind::Bbvi(Estimator::Reparameterization),
-    PosteriorKind::Map,
-];
-
-const ROWS: &[(&str, PosteriorKind)] = &[
-    ("map", PosteriorKind::Map),
-    (
-        "reparam",
-        PosteriorKind::Bbvi(Estimator::Reparameterization),
-    ),
 ];
 
 /// Whole images per block; 32 Adam steps of one draw from the amortized encoder's
@@ -146,15 +128,7 @@ impl FileModel for MnistConfig {
 
     fn set_option(&mut self, name: &str, value: &str) -> Result<(), OptionError> {
         match name {
-            "bin-bits" => {
-                self.bin_bits = parse_option(
-                    "bin-bits",
-                    value,
-                    MIN_BIN_BITS as u64,
-                    MAX_BIN_BITS as u64,
-                    "2..=16",
-                )?
-            }
+            "bin-bits" => self.bin_bits = parse_bin_bits(value)?,
             "weights" => {
                 let bytes = std::fs::read(value).map_err(|e| OptionError::Unreadable {
                     option: "weights",
