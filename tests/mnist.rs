@@ -176,7 +176,7 @@ fn training_is_deterministic_across_thread_counts() {
 
 #[test]
 fn held_out_rate_beats_xz_and_matches_neg_elbo() {
-    // xz -9 codes images 8000..9999 at 1.46 bits per pixel (issue figure, re-measured
+    // xz -9 codes images 8000..9999 at 1.46 bits per pixel (measured
     // by `cargo bench --bench mnist`). On 64 of them the all-in rate must be below it,
     // and the net rate within 6 sigma of -ELBO, sigma^2 the popped latents' variance
     // plus the Monte Carlo variance of the -ELBO estimate (`common::rate_sigma`). Each

@@ -12,6 +12,7 @@
 //! [`ModelKind`] and of [`ModelConfig`] here (the compiler then points at every match
 //! below). Its options and its line of `--model` help come from the model itself.
 
+pub mod cm;
 pub mod continuous;
 pub mod file_model;
 pub mod linear_gaussian;

@@ -1,0 +1,97 @@
+//! The mixer and the APM (adaptive probability map) stages, in integers.
+
+use super::logistic::{squash, stretch};
+
+/// A gated linear mixer in the logistic domain: `p = squash(sum_i w_i st_i)`, with the
+/// weight set chosen by a small context, trained online to reduce coding cost (its
+/// gradient is `(bit - p) st_i`).
+///
+/// Weights are 16.16 fixed point; inputs are logits (`stretch`, 8 fractional bits).
+#[derive(Clone, Debug)]
+pub struct Mixer {
+    n: usize,
+    weights: Vec<i32>,
+}
+
+/// Starting weight of every input (0.3 in 16.16): the mixer starts near an average.
+const INITIAL_WEIGHT: i32 = 19_661;
+
+/// The learning rate as a right shift of `st * err` (with `err` in 12-bit units).
+const LEARNING_SHIFT: u32 = 11;
+
+impl Mixer {
+    /// A mixer of `n` inputs with `sets` weight sets.
+    pub fn new(n: usize, sets: usize) -> Self {
+        Self {
+            n,
+            weights: vec![INITIAL_WEIGHT; n * sets.max(1)],
+        }
+    }
+
+    /// The mixed probability (12-bit) of inputs `st` with weight set `set`.
+    #[inline]
+    pub fn mix(&self, st: &[i32], set: usize) -> u32 {
+        let w = &self.weights[set * self.n..(set + 1) * self.n];
+        let mut dot: i64 = 0;
+        for (a, b) in w.iter().zip(st) {
+            dot += *a as i64 * *b as i64;
+        }
+        squash((dot >> 16) as i32).clamp(1, 4095)
+    }
+
+    /// Learn from the coded bit: the inputs and output of the last `mix` of `set`.
+    #[inline]
+    pub fn learn(&mut self, st: &[i32], p: u32, bit: u32, set: usize) {
+        let err = ((bit as i32) << 12) - p as i32;
+        let w = &mut self.weights[set * self.n..(set + 1) * self.n];
+        for (a, b) in w.iter_mut().zip(st) {
+            *a += (b * err) >> LEARNING_SHIFT;
+        }
+    }
+}
+
+/// An APM: for each context, 33 probabilities over the input's logit (every 128),
+/// interpolated; it learns how far to trust and how to correct its input there.
+#[derive(Clone, Debug)]
+pub struct Apm {
+    /// 16-bit probabilities, `33` per context.
+    t: Vec<u16>,
+    /// The bucket the last refinement leaned on most.
+    last: usize,
+}
+
+/// The APM's adaptation rate as a right shift.
+const APM_SHIFT: u32 = 7;
+
+impl Apm {
+    /// An APM over `contexts` contexts, starting as the identity.
+    pub fn new(contexts: usize) -> Self {
+        let mut row = [0u16; 33];
+        for (i, r) in row.iter_mut().enumerate() {
+            *r = (squash((i as i32 - 16) * 128) * 16) as u16;
+        }
+        Self {
+            t: row.iter().copied().cycle().take(33 * contexts).collect(),
+            last: 0,
+        }
+    }
+
+    /// The refined probability (12-bit) of `p` in context `cx`.
+    #[inline]
+    pub fn refine(&mut self, p: u32, cx: usize) -> u32 {
+        let s = stretch(p) + 2048;
+        let (lo, w) = ((s >> 7) as usize, (s & 127) as u32);
+        let i = cx * 33 + lo;
+        self.last = if w < 64 { i } else { i + 1 };
+        let v = (self.t[i] as u32 * (128 - w) + self.t[i + 1] as u32 * w) >> 11;
+        v.clamp(1, 4095)
+    }
+
+    /// Learn the coded bit at the bucket of the last refinement.
+    #[inline]
+    pub fn learn(&mut self, bit: u32) {
+        let t = &mut self.t[self.last];
+        let target = if bit == 1 { 65535i32 } else { 0 };
+        *t = (*t as i32 + ((target - *t as i32) >> APM_SHIFT)) as u16;
+    }
+}
