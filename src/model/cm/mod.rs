@@ -3,9 +3,10 @@
 //!
 //! Bytes are predicted bit by bit, most significant first. For each bit, every context
 //! (orders 1-4 and 6 of the preceding bytes, a word context, order 0) looks up an
-//! adaptive probability for its hash and the byte's bits so far; a gated mixer combines
-//! their logits with weights chosen by the partial byte, and two APM stages refine the
-//! mix. Everything is integer arithmetic, so every build computes the same
+//! adaptive probability for its hash and the byte's bits so far, and a match model
+//! predicts the bit that followed the last occurrence of the recent bytes; a gated mixer
+//! combines their logits with weights chosen by the partial byte and the match length,
+//! and two APM stages refine the mix. Everything is integer arithmetic, so every build computes the same
 //! probabilities (DESIGN section 2): probabilities are 12-bit (`1..=4095` of 4096),
 //! logits are the fixed-point `stretch` of them (`-2047..=2047`, 8 fractional bits).
 //!
@@ -13,8 +14,8 @@
 //! used.
 //!
 //! Ideal code lengths today (`cargo test --release --lib cm::measure -- --ignored
-//! --nocapture`), bits per byte: alice29.txt 2.030, kppkn.gtb 1.465, geo.protodata
-//! 0.928, urls.10K 1.784, fireworks.jpeg 7.914.
+//! --nocapture`), bits per byte: alice29.txt 2.002, kppkn.gtb 1.346, geo.protodata
+//! 0.805, urls.10K 1.563, fireworks.jpeg 7.914.
 
 mod logistic;
 mod mixer;
@@ -73,8 +74,110 @@ impl Slot {
 /// Context orders of the predictor (bytes of history), besides order 0 and the word.
 pub const ORDERS: [usize; 5] = [1, 2, 3, 4, 6];
 
-/// Inputs to the mixer: order 0, the five orders, the word context, and a bias.
-pub const INPUTS: usize = 2 + ORDERS.len() + 1;
+/// Inputs to the mixer: order 0, the five orders, the word context, the match model
+/// and a bias.
+pub const INPUTS: usize = 3 + ORDERS.len() + 1;
+
+/// Bytes the match model hashes to find an earlier occurrence of the recent history.
+pub const MATCH_MIN: usize = 6;
+
+/// Longest match the model tracks (its length buckets saturate at 16).
+const MATCH_MAX: u32 = 65_535;
+
+/// The match model: the most recent earlier occurrence of the last [`MATCH_MIN`] bytes,
+/// followed while it keeps agreeing; it predicts that the next bit is the one that came
+/// next there, with a confidence learned per match length.
+#[derive(Clone, Debug)]
+struct MatchModel {
+    /// Position after the last occurrence of each hashed `MATCH_MIN`-byte window.
+    table: Vec<u32>,
+    /// Position in the history of the byte the match predicts (valid when `len > 0`).
+    ptr: usize,
+    /// Length of the current match in bytes (0: none).
+    len: u32,
+    /// `P(bit == predicted)` by length bucket.
+    hits: [Slot; 16],
+    /// The predicted bit for the current bit, if the match still agrees with it.
+    expected: Option<u32>,
+}
+
+impl MatchModel {
+    fn new(bits: u32) -> Self {
+        Self {
+            table: vec![0; 1 << bits],
+            ptr: 0,
+            len: 0,
+            hits: [Slot::HALF; 16],
+            expected: None,
+        }
+    }
+
+    fn bucket(&self) -> usize {
+        (self.len.min(16) as usize).saturating_sub(1)
+    }
+
+    /// After a byte: extend the match, or look for a new one.
+    fn byte(&mut self, history: &[u8]) {
+        let n = history.len();
+        if self.len > 0 && self.ptr < n && history[self.ptr] == history[n - 1] {
+            self.len = (self.len + 1).min(MATCH_MAX);
+            self.ptr += 1;
+        } else {
+            self.len = 0;
+        }
+        if n < MATCH_MIN {
+            return;
+        }
+        let mut h: u32 = 0;
+        for &b in &history[n - MATCH_MIN..] {
+            h = (h ^ b as u32).wrapping_mul(0x2F0B_3A49).rotate_left(5);
+        }
+        let slot = (h >> (32 - self.table.len().trailing_zeros())) as usize;
+        if self.len == 0 {
+            let cand = self.table[slot] as usize;
+            if cand > 0 && cand < n {
+                let mut l = 0;
+                while l < 32 && l < cand && history[cand - 1 - l] == history[n - 1 - l] {
+                    l += 1;
+                }
+                if l >= MATCH_MIN {
+                    self.len = l as u32;
+                    self.ptr = cand;
+                }
+            }
+        }
+        self.table[slot] = n as u32;
+    }
+
+    /// The input for the bit after the partial byte `c0` (with `bits` bits known).
+    fn input(&mut self, history: &[u8], c0: u32, bits: u32) -> i32 {
+        self.expected = None;
+        if self.len == 0 || self.ptr >= history.len() {
+            return 0;
+        }
+        let predicted = history[self.ptr] as u32 | 0x100;
+        // The match holds only while the byte so far agrees with it.
+        if predicted >> (8 - bits) != c0 {
+            self.len = 0;
+            return 0;
+        }
+        let bit = (predicted >> (7 - bits)) & 1;
+        self.expected = Some(bit);
+        let st = stretch(self.hits[self.bucket()].p12());
+        if bit == 1 {
+            st
+        } else {
+            -st
+        }
+    }
+
+    fn update(&mut self, bit: u32) {
+        if let Some(e) = self.expected {
+            let b = self.bucket();
+            self.hits[b].update((bit == e) as u32);
+        }
+    }
+}
 
 /// The predictor's state: its tables and the history it hashes.
 #[derive(Clone, Debug)]
@@ -89,6 +192,9 @@ pub struct Predictor {
     current: [usize; ORDERS.len() + 1],
     history: Vec<u8>,
     word: u32,
+    matcher: MatchModel,
+    /// Bits of the current byte known so far (0..=7).
+    bit_count: u32,
     /// The partial byte with a leading 1 (1..=255).
     c0: u32,
     mixer: Mixer,
@@ -98,6 +204,8 @@ pub struct Predictor {
     st: [i32; INPUTS],
     /// The mixer's and the first APM's outputs for the current bit.
     mixed: u32,
+    /// The mixer's weight set for the current bit.
+    set: usize,
     stage: u32,
     p: u32,
 }
@@ -114,12 +222,15 @@ impl Predictor {
             current: [0; ORDERS.len() + 1],
             history: Vec::new(),
             word: 0,
+            matcher: MatchModel::new(bits.saturating_sub(2)),
+            bit_count: 0,
             c0: 1,
-            mixer: Mixer::new(INPUTS, 256),
+            mixer: Mixer::new(INPUTS, 256 * 4),
             apm0: Apm::new(256),
             apm1: Apm::new(1 << 16),
             st: [0; INPUTS],
             mixed: 2048,
+            set: 0,
             stage: 2048,
             p: 2048,
         };
@@ -164,8 +275,18 @@ impl Predictor {
             self.current[k] = i;
             self.st[1 + k] = stretch(self.tables[k][i].p12());
         }
+        self.st[INPUTS - 2] = self.matcher.input(&self.history, c0, self.bit_count);
         self.st[INPUTS - 1] = 256;
-        self.mixed = self.mixer.mix(&self.st, c0 as usize);
+        // Weight sets by the partial byte and how long the match is (none, short,
+        // medium, long).
+        let m = match self.matcher.expected.map(|_| self.matcher.len) {
+            None => 0,
+            Some(0..=15) => 1,
+            Some(16..=31) => 2,
+            Some(_) => 3,
+        };
+        self.set = c0 as usize | m << 8;
+        self.mixed = self.mixer.mix(&self.st, self.set);
         let last = *self.history.last().unwrap_or(&0) as u32;
         let a0 = self.apm0.refine(self.mixed, c0 as usize);
         self.stage = (self.mixed + 3 * a0) / 4;
@@ -180,16 +301,17 @@ impl Predictor {
         for k in 0..self.hashes.len() {
             self.tables[k][self.current[k]].update(bit);
         }
-        self.mixer.learn(&self.st, self.mixed, bit, c0);
+        self.matcher.update(bit);
+        self.mixer.learn(&self.st, self.mixed, bit, self.set);
         self.apm0.learn(bit);
         self.apm1.learn(bit);
         self.c0 = (self.c0 << 1) | bit;
+        self.bit_count += 1;
         if self.c0 >= 256 {
             let byte = (self.c0 & 0xFF) as u8;
             self.history.push(byte);
-            if self.history.len() > 64 {
-                self.history.drain(..32);
-            }
+            self.matcher.byte(&self.history);
+            self.bit_count = 0;
             self.word = if byte.is_ascii_alphabetic() {
                 (self.word ^ byte.to_ascii_lowercase() as u32).wrapping_mul(0x0100_0193)
             } else {
@@ -265,7 +387,7 @@ mod tests {
 
     /// The excerpt (40,000 bytes of alice29.txt) in ideal bits per byte: gzip -9 takes
     /// 3.13 on it and the mixture 4.47, so context mixing must be far below both (it
-    /// measures 2.37).
+    /// measures 2.36).
     #[test]
     fn text_codes_well_below_gzip() {
         let data = text();
