@@ -13,18 +13,18 @@ pub struct Mixer {
     weights: Vec<i32>,
 }
 
-/// Starting weight of every input (0.3 in 16.16): the mixer starts near an average.
-const INITIAL_WEIGHT: i32 = 19_661;
-
 /// The learning rate as a right shift of `st * err` (with `err` in 12-bit units).
 const LEARNING_SHIFT: u32 = 11;
 
 impl Mixer {
     /// A mixer of `n` inputs with `sets` weight sets.
     pub fn new(n: usize, sets: usize) -> Self {
+        // Every weight starts at 2/n (16.16): the mixer starts near an average of its
+        // inputs, a little sharpened.
+        let w0 = (2 << 16) / n.max(1) as i32;
         Self {
             n,
-            weights: vec![INITIAL_WEIGHT; n * sets.max(1)],
+            weights: vec![w0; n * sets.max(1)],
         }
     }
 

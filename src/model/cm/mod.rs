@@ -2,7 +2,8 @@
 //! context-mixing file model (not yet a `--model` kind: nothing codes with it).
 //!
 //! Bytes are predicted bit by bit, most significant first. For each bit, every context
-//! (orders 1-4 and 6 of the preceding bytes, a word context, order 0) looks up an
+//! (orders 1-4 and 6 of the preceding bytes, a word context, three sparse contexts for
+//! tables, order 0) looks up an
 //! adaptive probability for its hash and the byte's bits so far, and a match model
 //! predicts the bit that followed the last occurrence of the recent bytes; a gated mixer
 //! combines their logits with weights chosen by the partial byte and the match length,
@@ -14,8 +15,8 @@
 //! used.
 //!
 //! Ideal code lengths today (`cargo test --release --lib cm::measure -- --ignored
-//! --nocapture`), bits per byte: alice29.txt 2.002, kppkn.gtb 1.346, geo.protodata
-//! 0.805, urls.10K 1.563, fireworks.jpeg 7.914.
+//! --nocapture`), bits per byte: alice29.txt 2.004, kppkn.gtb 1.338, geo.protodata
+//! 0.788, urls.10K 1.556, fireworks.jpeg 7.903 (zpaq -m5: 1.979, 1.250, 0.822, 1.541).
 
 mod logistic;
 mod mixer;
@@ -74,9 +75,15 @@ impl Slot {
 /// Context orders of the predictor (bytes of history), besides order 0 and the word.
 pub const ORDERS: [usize; 5] = [1, 2, 3, 4, 6];
 
-/// Inputs to the mixer: order 0, the five orders, the word context, the match model
-/// and a bias.
-pub const INPUTS: usize = 3 + ORDERS.len() + 1;
+/// Sparse contexts (for tables and records): the bytes at these distances back (1 is
+/// the last byte), skipping the ones between.
+pub const SPARSE: [&[usize]; 3] = [&[2, 3], &[2, 4], &[4]];
+
+/// Hashed contexts: the orders, the word, the sparse ones.
+pub const CONTEXTS: usize = ORDERS.len() + 1 + SPARSE.len();
+
+/// Inputs to the mixer: order 0, the hashed contexts, the match model and a bias.
+pub const INPUTS: usize = 1 + CONTEXTS + 2;
 
 /// Bytes the match model hashes to find an earlier occurrence of the recent history.
 pub const MATCH_MIN: usize = 6;
@@ -187,9 +194,9 @@ pub struct Predictor {
     order0: Vec<Slot>,
     tables: Vec<Vec<Slot>>,
     /// The hash of each context for the current byte (set at each byte boundary).
-    hashes: [u32; ORDERS.len() + 1],
+    hashes: [u32; CONTEXTS],
     /// The slot each context reads for the current bit.
-    current: [usize; ORDERS.len() + 1],
+    current: [usize; CONTEXTS],
     history: Vec<u8>,
     word: u32,
     matcher: MatchModel,
@@ -217,9 +224,9 @@ impl Predictor {
         let mut p = Self {
             bits,
             order0: vec![Slot::HALF; 256],
-            tables: vec![vec![Slot::HALF; 1 << bits]; ORDERS.len() + 1],
-            hashes: [0; ORDERS.len() + 1],
-            current: [0; ORDERS.len() + 1],
+            tables: vec![vec![Slot::HALF; 1 << bits]; CONTEXTS],
+            hashes: [0; CONTEXTS],
+            current: [0; CONTEXTS],
             history: Vec::new(),
             word: 0,
             matcher: MatchModel::new(bits.saturating_sub(2)),
@@ -263,6 +270,14 @@ impl Predictor {
             self.hashes[k] = x;
         }
         self.hashes[ORDERS.len()] = self.word.wrapping_mul(0x2F0B_3A49) ^ 0x5bd1_e995;
+        for (k, offsets) in SPARSE.iter().enumerate() {
+            let mut x: u32 = 0x3c6e_f372 ^ (k as u32 + 1).wrapping_mul(0x85EB_CA6B);
+            for &d in offsets.iter() {
+                let b = if d <= n { h[n - d] } else { 0 };
+                x = (x ^ b as u32).wrapping_mul(0x0100_0193);
+            }
+            self.hashes[ORDERS.len() + 1 + k] = x;
+        }
     }
 
     fn predict_bit(&mut self) {
