@@ -5,8 +5,9 @@
 //! (orders 1-4 and 6 of the preceding bytes, a word context, three sparse contexts for
 //! tables, order 0) looks up an
 //! adaptive probability for its hash and the byte's bits so far, and a match model
-//! predicts the bit that followed the last occurrence of the recent bytes; a gated mixer
-//! combines their logits with weights chosen by the partial byte and the match length,
+//! predicts the bit that followed the last occurrence of the recent bytes; two gated
+//! mixers combine their logits (weights chosen by the partial byte and the match
+//! length, and by the last byte), their outputs are averaged in the logistic domain,
 //! and two APM stages refine the mix. Everything is integer arithmetic, so every build computes the same
 //! probabilities (DESIGN section 2): probabilities are 12-bit (`1..=4095` of 4096),
 //! logits are the fixed-point `stretch` of them (`-2047..=2047`, 8 fractional bits).
@@ -15,8 +16,8 @@
 //! used.
 //!
 //! Ideal code lengths today (`cargo test --release --lib cm::measure -- --ignored
-//! --nocapture`), bits per byte: alice29.txt 2.004, kppkn.gtb 1.338, geo.protodata
-//! 0.788, urls.10K 1.556, fireworks.jpeg 7.903 (zpaq -m5: 1.979, 1.250, 0.822, 1.541).
+//! --nocapture`), bits per byte: alice29.txt 1.983, kppkn.gtb 1.331, geo.protodata
+//! 0.764, urls.10K 1.540, fireworks.jpeg 7.889 (zpaq -m5: 1.979, 1.250, 0.822, 1.541).
 
 mod logistic;
 mod mixer;
@@ -205,6 +206,10 @@ pub struct Predictor {
     /// The partial byte with a leading 1 (1..=255).
     c0: u32,
     mixer: Mixer,
+    /// A second mixer whose weight sets follow the last byte.
+    mixer2: Mixer,
+    /// The two mixers' outputs for the current bit.
+    mixed2: [u32; 2],
     apm0: Apm,
     apm1: Apm,
     /// The mixer's inputs for the current bit.
@@ -233,6 +238,8 @@ impl Predictor {
             bit_count: 0,
             c0: 1,
             mixer: Mixer::new(INPUTS, 256 * 4),
+            mixer2: Mixer::new(INPUTS, 256),
+            mixed2: [2048; 2],
             apm0: Apm::new(256),
             apm1: Apm::new(1 << 16),
             st: [0; INPUTS],
@@ -301,8 +308,13 @@ impl Predictor {
             Some(_) => 3,
         };
         self.set = c0 as usize | m << 8;
-        self.mixed = self.mixer.mix(&self.st, self.set);
         let last = *self.history.last().unwrap_or(&0) as u32;
+        self.mixed2 = [
+            self.mixer.mix(&self.st, self.set),
+            self.mixer2.mix(&self.st, last as usize),
+        ];
+        // The two mixers averaged in the logistic domain.
+        self.mixed = squash((stretch(self.mixed2[0]) + stretch(self.mixed2[1])) / 2).clamp(1, 4095);
         let a0 = self.apm0.refine(self.mixed, c0 as usize);
         self.stage = (self.mixed + 3 * a0) / 4;
         let a1 = self.apm1.refine(self.stage, (c0 | last << 8) as usize);
@@ -317,7 +329,9 @@ impl Predictor {
             self.tables[k][self.current[k]].update(bit);
         }
         self.matcher.update(bit);
-        self.mixer.learn(&self.st, self.mixed, bit, self.set);
+        self.mixer.learn(&self.st, self.mixed2[0], bit, self.set);
+        let last = *self.history.last().unwrap_or(&0) as usize;
+        self.mixer2.learn(&self.st, self.mixed2[1], bit, last);
         self.apm0.learn(bit);
         self.apm1.learn(bit);
         self.c0 = (self.c0 << 1) | bit;
