@@ -99,6 +99,7 @@ fn the_forged_baseline_decodes() {
         posterior(0, Some(0), 64, 64, 0.7),
         section(6, &varints(&[64])),
         section(8, &varints(&[0])),
+        section(10, &varints(&[1 << 20])),
     ]));
     decompress(&f, &DecodeOptions::default()).expect("every section at a valid value");
 }
@@ -125,8 +126,8 @@ fn header_structure_limits() {
         FormatError::SectionOrder { got: 2, after: 2 }
     );
     assert_eq!(
-        decode_err(&empty_member(header(&[mixture(), section(10, b"")]))),
-        FormatError::UnknownSection(10)
+        decode_err(&empty_member(header(&[mixture(), section(12, b"")]))),
+        FormatError::UnknownSection(12)
     );
     // An odd id is skipped.
     decompress(
@@ -252,6 +253,21 @@ fn block_and_level_limits() {
     );
     let f = empty_member(header(&[mixture(), section(8, &varints(&[1]))]));
     assert_eq!(decode_err(&f), limit(Field::Level, 1, 0));
+    let c = |v: u64| empty_member(header(&[mixture(), section(10, &varints(&[v]))]));
+    assert_eq!(decode_err(&c(0)), invalid(Field::ChunkSize, 0));
+    assert_eq!(
+        decode_err(&c((1 << 26) + 1)),
+        limit(Field::ChunkSize, (1 << 26) + 1, 1 << 26)
+    );
+    // A chunk smaller than a block (64 symbols).
+    assert_eq!(
+        decode_err(&c(32)),
+        FormatError::TooSmall {
+            field: Field::ChunkSize,
+            got: 32,
+            min: 64
+        }
+    );
     // The mnist model codes whole images: a block of 100 pixels is refused (its model
     // section is the weights' hash and the bin bits).
     let mut mnist = varints(&[2]);
@@ -270,11 +286,13 @@ fn member(records: &[u8]) -> Vec<u8> {
 
 #[test]
 fn record_limits() {
-    let mut r = varints(&[((1u64 << 26) + 1) << 2 | 3]);
+    // Longer than the chunk size (the mixture's format default, 256 KiB: a record can
+    // never make the decoder hold more than the header declares).
+    let mut r = varints(&[((1u64 << 18) + 1) << 2 | 3]);
     r.extend_from_slice(&[0; 4]);
     assert_eq!(
         decode_err(&member(&r)),
-        limit(Field::ChunkLength, (1 << 26) + 1, 1 << 26)
+        limit(Field::ChunkLength, (1 << 18) + 1, 1 << 18)
     );
     // A record head of length 0 (other than the empty member's single 0).
     assert_eq!(decode_err(&member(&[2])), invalid(Field::ChunkRecord, 2));

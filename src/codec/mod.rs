@@ -423,7 +423,6 @@ pub fn decode_stream(
     let mut rb = ReportBuilder::new(&h, options.keep_blocks);
     let mut content_crc = crc32fast::Hasher::new();
     let mut index = 0u64;
-    let mut largest = 0u32;
     loop {
         let mut records: Vec<Record> = Vec::with_capacity(batch);
         let mut bytes = 0u64;
@@ -432,7 +431,6 @@ pub fn decode_stream(
             match reader.next_record()? {
                 Some(r) => {
                     bytes += r.len() as u64;
-                    largest = largest.max(r.len());
                     records.push(r);
                 }
                 None => {
@@ -480,9 +478,6 @@ pub fn decode_stream(
         return Err(FormatError::TrailingData.into());
     }
     output.flush()?;
-    if h.chunk_size.is_none() {
-        rb.report.chunk_size = largest as u64;
-    }
     Ok(rb.finish(input.count))
 }
 

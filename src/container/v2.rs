@@ -23,17 +23,19 @@
 //! | 4  | posterior | varint kind (0 bbvi, 1 exact, 2 map); bbvi: varint estimator (0 score, 1 score-eq8, 2 naive, 3 reparam, 4 gumbel); then varint iterations, varint samples, `u32` learning rate (`f32` bits), varint seed XOR [`SEED_MASK`] (the default seed codes in one byte) | the model kind's format default |
 //! | 6  | blocks    | varint block size (symbols per block, `1..=2^20`)                | the model kind's format default |
 //! | 8  | level     | varint level (only 0 is defined)                                 | 0 |
+//! | 10 | chunks    | varint chunk size: no record may hold more bytes (block size..=2^26) | the model kind's format default |
 //!
 //! The format defaults of each model kind are frozen with the format
 //! ([`crate::model::FileModel::format_defaults`]): mixture, exact posterior, 64-symbol
-//! blocks; logistic, bbvi/reparam 64 x 4 at 0.1, 512; mnist, bbvi/reparam 32 x 1 at
-//! 0.05, 784; each with the seed `0x6262636f64656331`.
+//! blocks, 256 KiB chunks; logistic, bbvi/reparam 64 x 4 at 0.1, 512, 256 KiB; mnist,
+//! bbvi/reparam 32 x 1 at 0.05, 784, 128 images; each with the seed
+//! `0x6262636f64656331`.
 //!
 //! **Chunk record.**
 //!
 //! | size   | field                                                                  |
 //! |--------|------------------------------------------------------------------------|
-//! | varint | `n << 2 | t`: original length `n` (`1..=2^26`); `t` bit 0: raw, bit 1: the member's last chunk |
+//! | varint | `n << 2 | t`: original length `n` (`1..=` chunk size); `t` bit 0: raw, bit 1: the member's last chunk |
 //! | 4      | CRC-32 of the original `n` bytes                                       |
 //! | raw    | `n` bytes                                                              |
 //! | coded  | varint `P` (`<= 2^16`), `P` bytes of model parameters, then segments   |
@@ -70,6 +72,7 @@ const MODEL: u64 = 2;
 const POSTERIOR: u64 = 4;
 const BLOCKS: u64 = 6;
 const LEVEL: u64 = 8;
+const CHUNKS: u64 = 10;
 
 fn put_section(out: &mut Vec<u8>, id: u64, payload: &[u8]) {
     let l = payload.len() as u64;
@@ -101,7 +104,7 @@ pub fn header_bytes(h: &Header) -> Result<Vec<u8>, FormatError> {
     model.write_config(&mut payload);
     put_section(&mut sections, MODEL, &payload);
     let fit = &h.coding.fit;
-    if *fit != defaults.fit {
+    if *fit != defaults.coding.fit {
         payload.clear();
         put_varint(&mut payload, posterior_code(fit.posterior));
         if let PosteriorKind::Bbvi(e) = fit.posterior {
@@ -113,7 +116,7 @@ pub fn header_bytes(h: &Header) -> Result<Vec<u8>, FormatError> {
         put_varint(&mut payload, fit.seed ^ SEED_MASK);
         put_section(&mut sections, POSTERIOR, &payload);
     }
-    if h.coding.block_size != defaults.block_size {
+    if h.coding.block_size != defaults.coding.block_size {
         payload.clear();
         put_varint(&mut payload, h.coding.block_size as u64);
         put_section(&mut sections, BLOCKS, &payload);
@@ -122,6 +125,12 @@ pub fn header_bytes(h: &Header) -> Result<Vec<u8>, FormatError> {
         payload.clear();
         put_varint(&mut payload, h.level as u64);
         put_section(&mut sections, LEVEL, &payload);
+    }
+    let chunk_size = h.chunk_size.unwrap_or(defaults.chunk_size);
+    if chunk_size != defaults.chunk_size {
+        payload.clear();
+        put_varint(&mut payload, chunk_size as u64);
+        put_section(&mut sections, CHUNKS, &payload);
     }
     let mut out = Vec::with_capacity(8 + sections.len());
     out.extend_from_slice(&MAGIC);
@@ -196,7 +205,7 @@ pub fn read_header<R: Read>(
     let mut r = SliceReader::new(&sections);
     let mut last_id = 0u64;
     let mut model = None;
-    let (mut fit, mut block_size, mut level) = (None, None, 0u32);
+    let (mut fit, mut block_size, mut level, mut chunk_size) = (None, None, 0u32, None);
     while !r.is_empty() {
         let head = r.varint(Field::Section)?;
         let (id, s) = (head >> 3, head & 7);
@@ -239,6 +248,11 @@ pub fn read_header<R: Read>(
                 level = p.varint_in(Field::Level, 0, 0)? as u32;
                 p.finish(Field::Level)?;
             }
+            CHUNKS => {
+                let mut p = SliceReader::new(payload);
+                chunk_size = Some(p.varint_in(Field::ChunkSize, 1, MAX_CHUNK_SIZE as u64)? as u32);
+                p.finish(Field::ChunkSize)?;
+            }
             id if id % 2 == 1 => {}
             id => return Err(FormatError::UnknownSection(id).into()),
         }
@@ -246,16 +260,17 @@ pub fn read_header<R: Read>(
     let model = model.ok_or(FormatError::MissingSection(Field::ModelKind))?;
     let defaults = model.model().format_defaults();
     let coding = Coding {
-        fit: fit.unwrap_or(defaults.fit),
-        block_size: block_size.unwrap_or(defaults.block_size),
+        fit: fit.unwrap_or(defaults.coding.fit),
+        block_size: block_size.unwrap_or(defaults.coding.block_size),
     };
-    validate(&model, &coding, None, level)?;
+    let chunk_size = chunk_size.unwrap_or(defaults.chunk_size);
+    validate(&model, &coding, Some(chunk_size), level)?;
     Ok(Header {
         version: VERSION,
         model,
         coding,
         level,
-        chunk_size: None,
+        chunk_size: Some(chunk_size),
     })
 }
 
@@ -352,11 +367,12 @@ pub fn read_record<R: Read>(
         }
         .into());
     }
-    if n > MAX_CHUNK_SIZE as u64 {
+    let max = header.chunk_size.unwrap_or(MAX_CHUNK_SIZE) as u64;
+    if n > max {
         return Err(FormatError::Limit {
             field: Field::ChunkLength,
             got: n,
-            max: MAX_CHUNK_SIZE as u64,
+            max,
         }
         .into());
     }

@@ -108,9 +108,9 @@ pub trait FileModel: fmt::Debug + Send + Sync {
     /// Encoder defaults: posterior fit, block size, chunk size.
     fn defaults(&self) -> Defaults;
 
-    /// What a version 2 file means when it omits the posterior or the block section.
-    /// Frozen with the format: changing it changes the meaning of stored files.
-    fn format_defaults(&self) -> Coding;
+    /// What a version 2 file means when it omits the posterior, block or chunk
+    /// section. Frozen with the format: changing it changes the meaning of stored files.
+    fn format_defaults(&self) -> Defaults;
 
     /// The options the model takes (flags and [`FileModel::set_option`] keys), in the
     /// order they are applied.

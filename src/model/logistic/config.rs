@@ -83,8 +83,11 @@ impl FileModel for LogisticConfig {
         }
     }
 
-    fn format_defaults(&self) -> Coding {
-        coding()
+    fn format_defaults(&self) -> Defaults {
+        Defaults {
+            coding: coding(),
+            chunk_size: 1 << 18,
+        }
     }
 
     fn options(&self) -> &'static [ModelOption] {

@@ -134,8 +134,11 @@ impl FileModel for MixtureConfig {
         }
     }
 
-    fn format_defaults(&self) -> Coding {
-        coding()
+    fn format_defaults(&self) -> Defaults {
+        Defaults {
+            coding: coding(),
+            chunk_size: 1 << 18,
+        }
     }
 
     fn options(&self) -> &'static [ModelOption] {

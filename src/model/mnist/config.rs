@@ -118,8 +118,11 @@ impl FileModel for MnistConfig {
         }
     }
 
-    fn format_defaults(&self) -> Coding {
-        coding()
+    fn format_defaults(&self) -> Defaults {
+        Defaults {
+            coding: coding(),
+            chunk_size: 128 * PIXELS as u32,
+        }
     }
 
     fn options(&self) -> &'static [ModelOption] {
