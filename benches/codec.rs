@@ -263,8 +263,33 @@ fn image_fit(c: &mut Criterion) {
     g.finish();
 }
 
+/// The context-mixing predictor on one thread: predict and learn every bit of
+/// alice29.txt, its tables sized for the file (allocation included).
+fn cm_predictor(c: &mut Criterion) {
+    use bbcodec::model::cm::Predictor;
+    let data = sample();
+    let mut g = c.benchmark_group("cm_predictor");
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(data.len() as u64));
+    g.bench_function("predict_and_learn", |b| {
+        b.iter(|| {
+            let mut p = Predictor::new(Predictor::bits_for(data.len(), 22));
+            let mut acc = 0u64;
+            for &byte in &data {
+                for i in (0..8).rev() {
+                    acc += p.p() as u64;
+                    p.update((byte >> i) as u32 & 1);
+                }
+            }
+            acc
+        })
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
+    cm_predictor,
     ans,
     fit,
     gaussian_fits,
