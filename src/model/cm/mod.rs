@@ -17,9 +17,9 @@
 //! used.
 //!
 //! Ideal code lengths today (`cargo test --release --lib cm::measure -- --ignored
-//! --nocapture`), bits per byte: alice29.txt 1.983, kppkn.gtb 1.317, geo.protodata
-//! 0.764, urls.10K 1.543, fireworks.jpeg 7.892 (zpaq -m5: 1.979, 1.250, 0.822, 1.541).
-//! Speed on one thread (`cargo bench --bench codec -- cm_predictor`): 0.46 MiB/s on
+//! --nocapture`), bits per byte: alice29.txt 1.982, kppkn.gtb 1.317, geo.protodata
+//! 0.757, urls.10K 1.540, fireworks.jpeg 7.884 (zpaq -m5: 1.979, 1.250, 0.822, 1.541).
+//! Speed on one thread (`cargo bench --bench codec -- cm_predictor`): 0.44 MiB/s on
 //! alice29.txt, table allocation included.
 
 mod logistic;
@@ -303,10 +303,20 @@ impl Predictor {
         // Each context's slots for one nibble share a 16-slot bucket (one cache line),
         // chosen at the nibble's start by the context and the byte's bits so far; the
         // partial nibble (with a leading 1, 1..=15) picks the slot in it.
+        // Slot 0 of a bucket (no partial nibble uses it) holds a check of the context's
+        // hash: a bucket found holding another context's check is taken over, its
+        // statistics restarted, rather than mixed with this context's.
         if self.bit_count == 0 || self.bit_count == 4 {
             for k in 0..self.hashes.len() {
                 let h = (self.hashes[k] ^ c0.wrapping_mul(0x9E37_79B1)).rotate_left(7);
-                self.bases[k] = (h & mask & !15) as usize;
+                let base = (h & mask & !15) as usize;
+                let check = Slot((h >> 24) | 0x100);
+                let bucket = &mut self.tables[k][base..base + 16];
+                if bucket[0] != check {
+                    bucket[0] = check;
+                    bucket[1..].fill(Slot::HALF);
+                }
+                self.bases[k] = base;
             }
         }
         let nibble = if self.bit_count < 4 {
