@@ -2,7 +2,7 @@
 //! context-mixing file model (not yet a `--model` kind: files do not code with it).
 //!
 //! Bytes are predicted bit by bit, most significant first. For each bit, every context
-//! (orders 1-4 and 6 of the preceding bytes, a word context, three sparse contexts for
+//! (orders 1-4, 6, 8 and 12 of the preceding bytes, a word context, three sparse contexts for
 //! tables, order 0) looks up an
 //! adaptive probability for its hash and the byte's bits so far, and a match model
 //! predicts the bit that followed the last occurrence of the recent bytes; two gated
@@ -17,9 +17,9 @@
 //! used.
 //!
 //! Ideal code lengths today (`cargo test --release --lib cm::measure -- --ignored
-//! --nocapture`), bits per byte: alice29.txt 1.982, kppkn.gtb 1.317, geo.protodata
-//! 0.757, urls.10K 1.540, fireworks.jpeg 7.884 (zpaq -m5: 1.979, 1.250, 0.822, 1.541).
-//! Speed on one thread (`cargo bench --bench codec -- cm_predictor`): 0.44 MiB/s on
+//! --nocapture`), bits per byte: alice29.txt 1.972, kppkn.gtb 1.274, geo.protodata
+//! 0.752, urls.10K 1.527, fireworks.jpeg 7.882 (zpaq -m5: 1.979, 1.250, 0.822, 1.541).
+//! Speed on one thread (`cargo bench --bench codec -- cm_predictor`): 0.38 MiB/s on
 //! alice29.txt, table allocation included. [`code`] puts the bits on an ANS stack
 //! (latent-free): the same test prints the words' size, within 0.03% of the ideal.
 
@@ -79,7 +79,7 @@ impl Slot {
 }
 
 /// Context orders of the predictor (bytes of history), besides order 0 and the word.
-pub const ORDERS: [usize; 5] = [1, 2, 3, 4, 6];
+pub const ORDERS: [usize; 7] = [1, 2, 3, 4, 6, 8, 12];
 
 /// Sparse contexts (for tables and records): the bytes at these distances back (1 is
 /// the last byte), skipping the ones between.
