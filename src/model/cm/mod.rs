@@ -2,7 +2,7 @@
 //! context-mixing file model (not yet a `--model` kind: files do not code with it).
 //!
 //! Bytes are predicted bit by bit, most significant first. For each bit, every context
-//! (orders 1-4, 6, 8 and 12 of the preceding bytes, a word context, three sparse contexts for
+//! (orders 1-4, 6, 8 and 12 of the preceding bytes, a word context and the word with the one before it, three sparse contexts for
 //! tables, order 0) looks up an
 //! adaptive probability for its hash and the byte's bits so far, and a match model
 //! predicts the bit that followed the last occurrence of the recent bytes; two gated
@@ -17,9 +17,9 @@
 //! used.
 //!
 //! Ideal code lengths today (`cargo test --release --lib cm::measure -- --ignored
-//! --nocapture`), bits per byte: alice29.txt 1.972, kppkn.gtb 1.274, geo.protodata
-//! 0.752, urls.10K 1.527, fireworks.jpeg 7.882 (zpaq -m5: 1.979, 1.250, 0.822, 1.541).
-//! Speed on one thread (`cargo bench --bench codec -- cm_predictor`): 0.38 MiB/s on
+//! --nocapture`), bits per byte: alice29.txt 1.960, kppkn.gtb 1.274, geo.protodata
+//! 0.751, urls.10K 1.515, fireworks.jpeg 7.883 (zpaq -m5: 1.979, 1.250, 0.822, 1.541).
+//! Speed on one thread (`cargo bench --bench codec -- cm_predictor`): 0.33 MiB/s on
 //! alice29.txt, table allocation included. [`code`] puts the bits on an ANS stack
 //! (latent-free): the same test prints the words' size, within 0.03% of the ideal.
 
@@ -85,8 +85,9 @@ pub const ORDERS: [usize; 7] = [1, 2, 3, 4, 6, 8, 12];
 /// the last byte), skipping the ones between.
 pub const SPARSE: [&[usize]; 3] = [&[2, 3], &[2, 4], &[4]];
 
-/// Hashed contexts: the orders, the word, the sparse ones.
-pub const CONTEXTS: usize = ORDERS.len() + 1 + SPARSE.len();
+/// Hashed contexts: the orders, the word, the sparse ones, and the word with the word
+/// before it.
+pub const CONTEXTS: usize = ORDERS.len() + 1 + SPARSE.len() + 1;
 
 /// Inputs to the mixer: order 0, the hashed contexts, the match model and a bias.
 pub const INPUTS: usize = 1 + CONTEXTS + 2;
@@ -207,6 +208,8 @@ pub struct Predictor {
     bases: [usize; CONTEXTS],
     history: Vec<u8>,
     word: u32,
+    /// The hash of the last complete word.
+    prev_word: u32,
     matcher: MatchModel,
     /// Bits of the current byte known so far (0..=7).
     bit_count: u32,
@@ -244,6 +247,7 @@ impl Predictor {
             bases: [0; CONTEXTS],
             history: Vec::new(),
             word: 0,
+            prev_word: 0,
             matcher: MatchModel::new(bits.saturating_sub(2)),
             bit_count: 0,
             c0: 1,
@@ -296,6 +300,8 @@ impl Predictor {
             }
             self.hashes[ORDERS.len() + 1 + k] = x;
         }
+        self.hashes[CONTEXTS - 1] =
+            (self.word ^ self.prev_word.rotate_left(16)).wrapping_mul(0x27D4_EB2F) ^ 0x1656_67b1;
     }
 
     fn predict_bit(&mut self) {
@@ -391,6 +397,9 @@ impl Predictor {
             self.word = if byte.is_ascii_alphabetic() {
                 (self.word ^ byte.to_ascii_lowercase() as u32).wrapping_mul(0x0100_0193)
             } else {
+                if self.word != 0 {
+                    self.prev_word = self.word;
+                }
                 0
             };
             self.c0 = 1;
