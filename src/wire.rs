@@ -96,11 +96,6 @@ impl<'a> SliceReader<'a> {
         Ok(s)
     }
 
-    /// One byte.
-    pub fn u8(&mut self, field: Field) -> Result<u8, FormatError> {
-        Ok(self.take(1, field)?[0])
-    }
-
     /// A little-endian `u32`.
     pub fn u32(&mut self, field: Field) -> Result<u32, FormatError> {
         let b = self.take(4, field)?;
@@ -240,11 +235,6 @@ impl<'r, R: Read> StreamReader<'r, R> {
     /// The bytes read since the last call (and forget them).
     pub fn take_seen(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.seen)
-    }
-
-    /// Forget the bytes read so far.
-    pub fn clear_seen(&mut self) {
-        self.seen.clear();
     }
 }
 
