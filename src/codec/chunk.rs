@@ -59,9 +59,7 @@ pub(crate) fn encode_chunk(
             words: coded.chain.words,
         }],
     };
-    // A raw record is the same head and CRC followed by the bytes.
-    let raw_len = crate::wire::varint_len((data.len() as u64) << 2) + 4 + data.len();
-    if v2::record_len(&record) < raw_len || !raw_fallback {
+    if v2::record_len(&record) < v2::raw_record_len(data.len()) || !raw_fallback {
         let header_bits = match &record {
             Record::Coded { params, .. } => 8.0 * params.len() as f64,
             Record::Raw { .. } => 0.0,

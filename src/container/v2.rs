@@ -274,11 +274,16 @@ pub fn read_header<R: Read>(
     })
 }
 
+/// Bytes of a raw record of `n` bytes (head, CRC, the bytes).
+pub fn raw_record_len(n: usize) -> usize {
+    varint_len((n as u64) << 2) + 4 + n
+}
+
 /// Bytes of a record as [`write_record`] writes it.
 pub fn record_len(r: &Record) -> usize {
     let head = varint_len((r.len() as u64) << 2) + 4;
     match r {
-        Record::Raw { data, .. } => head + data.len(),
+        Record::Raw { data, .. } => raw_record_len(data.len()),
         Record::Coded {
             params, segments, ..
         } => {
