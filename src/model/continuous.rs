@@ -24,14 +24,6 @@ pub fn chain_config(coding: &Coding, bin_bits: u32) -> ContinuousConfig {
     }
 }
 
-/// Split a chunk into blocks of symbols.
-pub fn blocks_of(chunk: &[u8], block_size: u32) -> Vec<Vec<u16>> {
-    chunk
-        .chunks(block_size.max(1) as usize)
-        .map(|b| b.iter().map(|&v| v as u16).collect())
-        .collect()
-}
-
 /// `-ELBO` (bits) per iteration of the reparameterization fits of up to `max_blocks`
 /// blocks, starting from the model's initial posterior (`amortized`) or the prior.
 pub fn reparam_traces<M: ContinuousLatentModel>(

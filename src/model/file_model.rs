@@ -216,6 +216,14 @@ pub fn not_trainable(model: &dyn FileModel) -> Error {
     .into()
 }
 
+/// Split a chunk into blocks of symbols.
+pub fn blocks_of(chunk: &[u8], block_size: u32) -> Vec<Vec<u16>> {
+    chunk
+        .chunks(block_size.max(1) as usize)
+        .map(|b| b.iter().map(|&v| v as u16).collect())
+        .collect()
+}
+
 /// Parse an integer option value in `min..=max`.
 pub fn parse_option<T: TryFrom<u64>>(
     option: &'static str,

@@ -8,11 +8,11 @@ use crate::error::{Error, Field, FormatError, OptionError};
 use crate::inference::trace::{Trace, TRACE_BLOCKS};
 use crate::inference::{Estimator, FitConfig, PosteriorKind};
 use crate::model::continuous::{
-    blocks_of, chain_config, check_bin_bits, check_continuous_fit, parse_bin_bits, reparam_traces,
+    chain_config, check_bin_bits, check_continuous_fit, parse_bin_bits, reparam_traces,
     BIN_BITS_OPTION, POSTERIORS, ROWS,
 };
 use crate::model::file_model::{
-    check_posterior, not_trainable, parse_option, unknown_option, CodedChunk, Coding,
+    blocks_of, check_posterior, not_trainable, parse_option, unknown_option, CodedChunk, Coding,
     DecodedModelChunk, Defaults, FileModel, Framing, LatentKind, ModelOption, TrainSettings,
     Trained,
 };
@@ -48,16 +48,22 @@ const OPTIONS: &[ModelOption] = &[
 ];
 
 /// The fit of the logistic model: 64 Adam steps of 4 reparameterized draws, step 0.1.
-fn coding() -> Coding {
-    Coding {
-        fit: FitConfig {
-            posterior: PosteriorKind::Bbvi(Estimator::Reparameterization),
-            iterations: 64,
-            samples: 4,
-            learning_rate: 0.1,
-            ..FitConfig::default()
+///
+/// These are also the kind's format defaults, frozen with format version 2: to change
+/// what the encoder picks, give `defaults` a value of its own and leave these.
+fn kind_defaults() -> Defaults {
+    Defaults {
+        coding: Coding {
+            fit: FitConfig {
+                posterior: PosteriorKind::Bbvi(Estimator::Reparameterization),
+                iterations: 64,
+                samples: 4,
+                learning_rate: 0.1,
+                ..FitConfig::default()
+            },
+            block_size: 512,
         },
-        block_size: 512,
+        chunk_size: 1 << 18,
     }
 }
 
@@ -77,17 +83,11 @@ impl FileModel for LogisticConfig {
     }
 
     fn defaults(&self) -> Defaults {
-        Defaults {
-            coding: coding(),
-            chunk_size: 1 << 18,
-        }
+        kind_defaults()
     }
 
     fn format_defaults(&self) -> Defaults {
-        Defaults {
-            coding: coding(),
-            chunk_size: 1 << 18,
-        }
+        kind_defaults()
     }
 
     fn options(&self) -> &'static [ModelOption] {

@@ -5,11 +5,10 @@ use crate::chain::{DiscreteBitsBackCoder, DiscreteLatentModel};
 use crate::error::{Error, Field, FormatError, OptionError};
 use crate::inference::trace::Trace;
 use crate::inference::{Estimator, FitConfig, PosteriorKind};
-use crate::model::continuous::blocks_of;
 use crate::model::file_model::{
-    check_posterior, check_work, not_trainable, parse_option, unknown_option, CodedChunk, Coding,
-    DecodedModelChunk, Defaults, FileModel, Framing, LatentKind, ModelOption, TrainSettings,
-    Trained,
+    blocks_of, check_posterior, check_work, not_trainable, parse_option, unknown_option,
+    CodedChunk, Coding, DecodedModelChunk, Defaults, FileModel, Framing, LatentKind, ModelOption,
+    TrainSettings, Trained,
 };
 use crate::wire::{put_varint, SliceReader};
 
@@ -88,13 +87,21 @@ const ROWS: &[(&str, PosteriorKind)] = &[
 /// The mixture's latent is enumerable: exact by default (KL = 0, no per-block fit on
 /// either side). `--posterior bbvi` fits with `FitConfig::default()`'s iterations and
 /// samples.
-fn coding() -> Coding {
-    Coding {
-        fit: FitConfig {
-            posterior: PosteriorKind::Exact,
-            ..FitConfig::default()
+///
+/// These are also the kind's format defaults, frozen with format version 2: to change
+/// what the encoder picks, give `defaults` a value of its own and leave these.
+fn kind_defaults() -> Defaults {
+    Defaults {
+        coding: Coding {
+            fit: FitConfig {
+                posterior: PosteriorKind::Exact,
+                ..FitConfig::default()
+            },
+            block_size: 64,
         },
-        block_size: 64,
+        // 256 KiB: a 1 MB file is four chunks, decoded in parallel (the decoder is
+        // sequential within a chunk), at < 1% in parameters and chunk starts.
+        chunk_size: 1 << 18,
     }
 }
 
@@ -126,19 +133,11 @@ impl FileModel for MixtureConfig {
     }
 
     fn defaults(&self) -> Defaults {
-        Defaults {
-            coding: coding(),
-            // 256 KiB: a 1 MB file is four chunks, decoded in parallel (the decoder is
-            // sequential within a chunk), at < 1% in parameters and chunk starts.
-            chunk_size: 1 << 18,
-        }
+        kind_defaults()
     }
 
     fn format_defaults(&self) -> Defaults {
-        Defaults {
-            coding: coding(),
-            chunk_size: 1 << 18,
-        }
+        kind_defaults()
     }
 
     fn options(&self) -> &'static [ModelOption] {

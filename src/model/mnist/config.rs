@@ -13,12 +13,12 @@ use crate::error::{CodecError, Error, Field, FormatError, OptionError};
 use crate::inference::trace::Trace;
 use crate::inference::{Estimator, FitConfig, PosteriorKind};
 use crate::model::continuous::{
-    blocks_of, chain_config, check_bin_bits, check_continuous_fit, parse_bin_bits, reparam_traces,
+    chain_config, check_bin_bits, check_continuous_fit, parse_bin_bits, reparam_traces,
     BIN_BITS_OPTION, POSTERIORS, ROWS,
 };
 use crate::model::file_model::{
-    check_posterior, check_work, unknown_option, CodedChunk, Coding, DecodedModelChunk, Defaults,
-    FileModel, Framing, LatentKind, ModelOption, TrainSettings, Trained,
+    blocks_of, check_posterior, check_work, unknown_option, CodedChunk, Coding, DecodedModelChunk,
+    Defaults, FileModel, Framing, LatentKind, ModelOption, TrainSettings, Trained,
 };
 use crate::wire::{put_varint, SliceReader};
 
@@ -62,16 +62,22 @@ const OPTIONS: &[ModelOption] = &[
 
 /// Whole images per block; 32 Adam steps of one draw from the amortized encoder's
 /// posterior, step 0.05.
-fn coding() -> Coding {
-    Coding {
-        fit: FitConfig {
-            posterior: PosteriorKind::Bbvi(Estimator::Reparameterization),
-            iterations: 32,
-            samples: 1,
-            learning_rate: 0.05,
-            ..FitConfig::default()
+///
+/// These are also the kind's format defaults, frozen with format version 2: to change
+/// what the encoder picks, give `defaults` a value of its own and leave these.
+fn kind_defaults() -> Defaults {
+    Defaults {
+        coding: Coding {
+            fit: FitConfig {
+                posterior: PosteriorKind::Bbvi(Estimator::Reparameterization),
+                iterations: 32,
+                samples: 1,
+                learning_rate: 0.05,
+                ..FitConfig::default()
+            },
+            block_size: PIXELS as u32,
         },
-        block_size: PIXELS as u32,
+        chunk_size: 128 * PIXELS as u32,
     }
 }
 
@@ -112,17 +118,11 @@ impl FileModel for MnistConfig {
     }
 
     fn defaults(&self) -> Defaults {
-        Defaults {
-            coding: coding(),
-            chunk_size: 128 * PIXELS as u32,
-        }
+        kind_defaults()
     }
 
     fn format_defaults(&self) -> Defaults {
-        Defaults {
-            coding: coding(),
-            chunk_size: 128 * PIXELS as u32,
-        }
+        kind_defaults()
     }
 
     fn options(&self) -> &'static [ModelOption] {
