@@ -29,16 +29,6 @@ fn assert_clean_failure(cmd: &mut Command) -> String {
     err
 }
 
-/// The names in `dir`, sorted.
-fn entries(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
 fn encode_file(dir: &Path, data: &[u8]) -> std::path::PathBuf {
     let inp = dir.join("in.dat");
     fs::write(&inp, data).unwrap();
@@ -282,7 +272,7 @@ fn corrupt_files_exit_1_with_one_line() {
         // Neither the output nor its partial file (`.out.bbcodec-partial-PID`, where
         // the output is written before the rename that only success makes) is left.
         assert_eq!(
-            entries(dir.path()),
+            dir_entries(dir.path()),
             ["bad.bbc", "in.dat", "in.dat.bbc"],
             "{what}: output or partial output left behind"
         );
@@ -366,11 +356,11 @@ fn mnist_model_roundtrips_and_refuses_other_inputs() {
     );
     assert!(err.contains("IDX"), "{err}");
     assert!(
-        !entries(dir.path())
+        !dir_entries(dir.path())
             .iter()
             .any(|e| e.starts_with("t.txt.bbc") || e.contains("bbcodec-partial")),
         "output or partial output left behind: {:?}",
-        entries(dir.path())
+        dir_entries(dir.path())
     );
     // The latent dimension comes from the weights; a weights file must be one.
     let err = assert_clean_failure(

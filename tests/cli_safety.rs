@@ -5,9 +5,13 @@
 //! without `-f`, an output that is the input is refused, and `--rm` with standard output
 //! is a usage error.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use common::dir_entries;
 
 fn bbcodec() -> Command {
     Command::new(env!("CARGO_BIN_EXE_bbcodec"))
@@ -18,16 +22,6 @@ fn sample() -> Vec<u8> {
     (0..5000u32)
         .map(|i| b"the quick brown fox jumps over the lazy dog "[(i * 7 % 44) as usize])
         .collect()
-}
-
-/// Every entry of `dir`, sorted, as names.
-fn listing(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
 }
 
 /// Exit 1 with one line on stderr; returns it.
@@ -78,7 +72,7 @@ fn decode_never_overwrites_without_force() {
     let s = setup();
     let out = s.dir.path().join("out.txt");
     fs::write(&out, b"precious").unwrap();
-    let before = listing(s.dir.path());
+    let before = dir_entries(s.dir.path());
     let err = fails(
         bbcodec()
             .arg("decode")
@@ -90,7 +84,7 @@ fn decode_never_overwrites_without_force() {
     );
     assert!(err.contains("already exists"), "{err}");
     assert_eq!(fs::read(&out).unwrap(), b"precious");
-    assert_eq!(listing(s.dir.path()), before);
+    assert_eq!(dir_entries(s.dir.path()), before);
     // The default name (in.txt) exists too: refused the same way.
     let err = fails(bbcodec().arg("decode").arg(&s.bbc).output().unwrap());
     assert!(err.contains("already exists"), "{err}");
@@ -103,7 +97,7 @@ fn a_failed_forced_run_keeps_the_old_output_and_leaves_no_partial_file() {
     let late = damaged_at_the_end(&s);
     let out = s.dir.path().join("out.txt");
     fs::write(&out, b"precious").unwrap();
-    let before = listing(s.dir.path());
+    let before = dir_entries(s.dir.path());
     let err = fails(
         bbcodec()
             .arg("decode")
@@ -117,7 +111,7 @@ fn a_failed_forced_run_keeps_the_old_output_and_leaves_no_partial_file() {
     assert!(err.contains("late.bbc"), "{err}");
     assert_eq!(fs::read(&out).unwrap(), b"precious");
     // No `.out.txt.bbcodec-partial-PID` (nor anything else) left behind.
-    assert_eq!(listing(s.dir.path()), before);
+    assert_eq!(dir_entries(s.dir.path()), before);
     // A failed encode (the input is a directory) leaves the output alone too.
     let err = fails(
         bbcodec()
@@ -131,7 +125,7 @@ fn a_failed_forced_run_keeps_the_old_output_and_leaves_no_partial_file() {
     );
     assert!(err.contains("directory"), "{err}");
     assert_eq!(fs::read(&out).unwrap(), b"precious");
-    assert_eq!(listing(s.dir.path()), before);
+    assert_eq!(dir_entries(s.dir.path()), before);
 }
 
 #[test]

@@ -4,6 +4,8 @@
 //! expecting its own error and field; then the same limits refused by the encoder's
 //! options.
 
+mod common;
+
 use bbcodec::container::v2::SEED_MASK;
 use bbcodec::model::{LogisticConfig, MixtureConfig};
 use bbcodec::wire::put_varint;
@@ -11,6 +13,7 @@ use bbcodec::{
     decompress, DecodeOptions, EncodeOptions, Error, Estimator, Field, FormatError, ModelConfig,
     PosteriorKind,
 };
+use common::V1Header;
 
 /// A section: varint `id << 3 | len` (or `| 7` and a varint length), then the payload.
 fn section(id: u64, payload: &[u8]) -> Vec<u8> {
@@ -455,18 +458,16 @@ fn the_encoder_refuses_the_same_limits() {
     ));
 }
 
-/// A version 1 header (layout in `bbcodec::container::v1`) with a correct CRC.
+/// A version 1 mixture header with these fields.
 fn v1_header(block: u32, chunk: u32, iters: u32, fields: [u8; 4]) -> Vec<u8> {
-    let mut b = b"BBCd\x01".to_vec();
-    b.extend_from_slice(&[0, 1, 0]);
-    for v in [block, chunk, iters, 64, 0.7f32.to_bits()] {
-        b.extend_from_slice(&v.to_le_bytes());
+    V1Header {
+        block,
+        chunk,
+        iters,
+        fields,
+        ..V1Header::default()
     }
-    b.extend_from_slice(&fields);
-    b.extend_from_slice(&0x6262_636f_6465_6331u64.to_le_bytes());
-    let crc = crc32fast::hash(&b);
-    b.extend_from_slice(&crc.to_le_bytes());
-    b
+    .bytes()
 }
 
 #[test]

@@ -2,7 +2,10 @@
 //! targets in `fuzz/`, and a sample of their corpora) through the decoder: each must
 //! return a value or a clean error, never panic.
 
+mod common;
+
 use bbcodec::{decompress, DecodeOptions, EncodeOptions};
+use common::V1Header;
 
 /// The valid header that `fuzz/fuzz_targets/decode_with_header.rs` puts in front.
 fn fuzz_header() -> Vec<u8> {
@@ -26,31 +29,6 @@ fn mnist_fuzz_header() -> Vec<u8> {
     opts.header_bytes().unwrap()
 }
 
-/// A version 1 header: the bodies found before version 2 replay behind the header
-/// their target wrote then (layout in `bbcodec::container::v1`).
-#[allow(clippy::too_many_arguments)]
-fn v1_header(
-    model: u8,
-    posterior: [u8; 2],
-    block: u32,
-    chunk: u32,
-    iters: u32,
-    samples: u32,
-    lr: f32,
-    fields: [u8; 4],
-) -> Vec<u8> {
-    let mut b = b"BBCd\x01".to_vec();
-    b.extend_from_slice(&[model, posterior[0], posterior[1]]);
-    for v in [block, chunk, iters, samples, lr.to_bits()] {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
-    b.extend_from_slice(&fields);
-    b.extend_from_slice(&0x6262_636f_6465_6331u64.to_le_bytes());
-    let crc = crc32fast::hash(&b);
-    b.extend_from_slice(&crc.to_le_bytes());
-    b
-}
-
 #[test]
 fn replay_fuzz_regressions() {
     let dir =
@@ -67,12 +45,31 @@ fn replay_fuzz_regressions() {
         // and behind today's version 2 header.
         let headers = if name.starts_with("decode_with_header-") {
             vec![
-                v1_header(0, [1, 0], 16, 256, 16, 4, 0.7, [32, 0, 0, 0]),
+                // As found: version 1 headers of the targets' options of the time.
+                V1Header {
+                    block: 16,
+                    chunk: 256,
+                    iters: 16,
+                    samples: 4,
+                    ..V1Header::default()
+                }
+                .bytes(),
                 fuzz_header(),
             ]
         } else if name.starts_with("decode_mnist-") {
             vec![
-                v1_header(2, [0, 3], 784, 784, 2, 1, 0.05, [0, 0, 16, 10]),
+                V1Header {
+                    model: 2,
+                    posterior: 0,
+                    estimator: 3,
+                    block: 784,
+                    chunk: 784,
+                    iters: 2,
+                    samples: 1,
+                    lr: 0.05,
+                    fields: [0, 0, 16, 10],
+                }
+                .bytes(),
                 mnist_fuzz_header(),
             ]
         } else {

@@ -260,3 +260,76 @@ pub fn options(block: u32, chunk: u32, k: Option<u8>) -> EncodeOptions {
         ..bbvi()
     }
 }
+
+/// A version 1 file header (layout in `bbcodec::container::v1`) with a correct CRC,
+/// written here byte by byte: the fields a test wants to forge or to replay behind.
+#[derive(Clone, Copy, Debug)]
+pub struct V1Header {
+    /// Model byte (0 mixture, 1 logistic, 2 mnist).
+    pub model: u8,
+    /// Posterior byte (0 bbvi, 1 exact, 2 map).
+    pub posterior: u8,
+    /// Estimator byte.
+    pub estimator: u8,
+    /// Block size.
+    pub block: u32,
+    /// Chunk size.
+    pub chunk: u32,
+    /// BBVI iterations.
+    pub iters: u32,
+    /// BBVI samples.
+    pub samples: u32,
+    /// BBVI learning rate.
+    pub lr: f32,
+    /// Bytes 28..32, the model's fields.
+    pub fields: [u8; 4],
+}
+
+impl Default for V1Header {
+    /// The mixture with its exact posterior, as version 1 wrote it by default.
+    fn default() -> Self {
+        Self {
+            model: 0,
+            posterior: 1,
+            estimator: 0,
+            block: 64,
+            chunk: 1 << 18,
+            iters: 64,
+            samples: 64,
+            lr: 0.7,
+            fields: [32, 0, 0, 0],
+        }
+    }
+}
+
+impl V1Header {
+    /// The 44 header bytes.
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut b = b"BBCd\x01".to_vec();
+        b.extend_from_slice(&[self.model, self.posterior, self.estimator]);
+        for v in [
+            self.block,
+            self.chunk,
+            self.iters,
+            self.samples,
+            self.lr.to_bits(),
+        ] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        b.extend_from_slice(&self.fields);
+        b.extend_from_slice(&0x6262_636f_6465_6331u64.to_le_bytes());
+        let crc = crc32fast::hash(&b);
+        b.extend_from_slice(&crc.to_le_bytes());
+        b
+    }
+}
+
+/// The names in `dir`, sorted.
+pub fn dir_entries(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
