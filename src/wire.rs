@@ -33,6 +33,31 @@ pub fn crc32(bytes: &[u8]) -> u32 {
     crc32fast::hash(bytes)
 }
 
+/// Check a stored CRC-32 against the one `computed` over what it covers.
+pub fn check_crc(field: Field, stored: u32, computed: u32) -> Result<(), FormatError> {
+    if stored == computed {
+        Ok(())
+    } else {
+        Err(FormatError::Checksum {
+            field,
+            stored,
+            computed,
+        })
+    }
+}
+
+/// Check `min <= got <= max`: below is [`FormatError::Invalid`], above
+/// [`FormatError::Limit`].
+pub fn check_range(field: Field, got: u64, min: u64, max: u64) -> Result<(), FormatError> {
+    if got > max {
+        return Err(FormatError::Limit { field, got, max });
+    }
+    if got < min {
+        return Err(FormatError::Invalid { field, got });
+    }
+    Ok(())
+}
+
 /// Append `v` little endian.
 pub fn put_u32(out: &mut Vec<u8>, v: u32) {
     out.extend_from_slice(&v.to_le_bytes());
@@ -112,12 +137,7 @@ impl<'a> SliceReader<'a> {
     /// A varint that must lie in `min..=max`.
     pub fn varint_in(&mut self, field: Field, min: u64, max: u64) -> Result<u64, FormatError> {
         let v = self.varint(field)?;
-        if v > max {
-            return Err(FormatError::Limit { field, got: v, max });
-        }
-        if v < min {
-            return Err(FormatError::Invalid { field, got: v });
-        }
+        check_range(field, v, min, max)?;
         Ok(v)
     }
 
@@ -223,12 +243,7 @@ impl<'r, R: Read> StreamReader<'r, R> {
         max: u64,
     ) -> Result<u64, crate::error::Error> {
         let v = self.varint(field)?;
-        if v > max {
-            return Err(FormatError::Limit { field, got: v, max }.into());
-        }
-        if v < min {
-            return Err(FormatError::Invalid { field, got: v }.into());
-        }
+        check_range(field, v, min, max)?;
         Ok(v)
     }
 

@@ -78,16 +78,11 @@ pub(crate) fn encode_chunk(
 }
 
 fn check_crc(stored: u32, data: &[u8]) -> Result<(), Error> {
-    let computed = crc32fast::hash(data);
-    if stored != computed {
-        return Err(FormatError::Checksum {
-            field: Field::Chunk,
-            stored,
-            computed,
-        }
-        .into());
-    }
-    Ok(())
+    Ok(crate::wire::check_crc(
+        Field::Chunk,
+        stored,
+        crc32fast::hash(data),
+    )?)
 }
 
 /// Decode one chunk and check its CRC.

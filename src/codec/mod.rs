@@ -464,15 +464,7 @@ pub fn decode_stream(
             }
             .into());
         }
-        let computed = content_crc.finalize();
-        if computed != crc {
-            return Err(FormatError::Checksum {
-                field: Field::Content,
-                stored: crc,
-                computed,
-            }
-            .into());
-        }
+        crate::wire::check_crc(Field::Content, crc, content_crc.finalize())?;
     }
     if reader.into_inner().byte_or_end()?.is_some() {
         return Err(FormatError::TrailingData.into());

@@ -13,7 +13,7 @@ use std::io::Read;
 use crate::error::{Error, Field, FormatError};
 use crate::inference::{FitConfig, MAX_ITERATIONS, MAX_SAMPLES};
 use crate::model::{Coding, ModelConfig};
-use crate::wire::StreamReader;
+use crate::wire::{check_range, StreamReader};
 
 /// The three bytes every bbcodec file starts with ("BBC").
 pub const MAGIC: [u8; 3] = *b"BBC";
@@ -89,14 +89,6 @@ impl Record {
     }
 }
 
-fn limit(field: Field, got: u64, max: u64) -> Result<(), FormatError> {
-    if got > max {
-        Err(FormatError::Limit { field, got, max })
-    } else {
-        Ok(())
-    }
-}
-
 /// Check the chain's fields and the model's (used by the encoder's options and by
 /// both readers).
 pub fn validate(
@@ -105,19 +97,14 @@ pub fn validate(
     chunk_size: Option<u32>,
     level: u32,
 ) -> Result<(), FormatError> {
-    if coding.block_size == 0 {
-        return Err(FormatError::Invalid {
-            field: Field::BlockSize,
-            got: 0,
-        });
-    }
-    limit(
+    check_range(
         Field::BlockSize,
         coding.block_size as u64,
+        1,
         MAX_BLOCK_SIZE as u64,
     )?;
     if let Some(c) = chunk_size {
-        limit(Field::ChunkSize, c as u64, MAX_CHUNK_SIZE as u64)?;
+        check_range(Field::ChunkSize, c as u64, 0, MAX_CHUNK_SIZE as u64)?;
         if c < coding.block_size {
             return Err(FormatError::TooSmall {
                 field: Field::ChunkSize,
@@ -127,17 +114,18 @@ pub fn validate(
         }
     }
     validate_fit(&coding.fit)?;
-    limit(Field::Level, level as u64, 0)?;
+    check_range(Field::Level, level as u64, 0, 0)?;
     model.model().validate(coding, chunk_size)
 }
 
 fn validate_fit(fit: &FitConfig) -> Result<(), FormatError> {
-    limit(
+    check_range(
         Field::Iterations,
         fit.iterations as u64,
+        0,
         MAX_ITERATIONS as u64,
     )?;
-    limit(Field::Samples, fit.samples as u64, MAX_SAMPLES as u64)?;
+    check_range(Field::Samples, fit.samples as u64, 0, MAX_SAMPLES as u64)?;
     let lr = fit.learning_rate;
     if !(lr.is_finite() && lr > 0.0 && lr <= 100.0) {
         return Err(FormatError::Invalid {

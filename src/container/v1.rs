@@ -43,7 +43,7 @@ use super::{base_model, validate, Header, Next, Record, Segment, MAX_PARAMS_BYTE
 use crate::error::{Error, Field, FormatError};
 use crate::inference::{Estimator, FitConfig, PosteriorKind};
 use crate::model::{Coding, ModelConfig, ModelKind};
-use crate::wire::{crc32, StreamReader};
+use crate::wire::{check_crc, crc32, StreamReader};
 
 /// The fourth magic byte of a version 1 file ('d'); the version byte 1 follows it.
 pub const VERSION_MARK: u8 = b'd';
@@ -65,15 +65,7 @@ pub fn read_header<R: Read>(
         return Err(FormatError::Version { got: b[4] }.into());
     }
     let stored = u32::from_le_bytes([b[40], b[41], b[42], b[43]]);
-    let computed = crc32(&b[..40]);
-    if stored != computed {
-        return Err(FormatError::Checksum {
-            field: Field::FileHeader,
-            stored,
-            computed,
-        }
-        .into());
-    }
+    check_crc(Field::FileHeader, stored, crc32(&b[..40]))?;
     let kind = ModelKind::from_code(b[5] as u64).ok_or(FormatError::Invalid {
         field: Field::ModelKind,
         got: b[5] as u64,

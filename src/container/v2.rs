@@ -58,7 +58,7 @@ use super::{MAX_BLOCK_SIZE, MAX_PARAMS_BYTES, VERSION};
 use crate::error::{Error, Field, FormatError};
 use crate::inference::{Estimator, FitConfig, PosteriorKind, MAX_ITERATIONS, MAX_SAMPLES};
 use crate::model::{Coding, ModelConfig, ModelKind};
-use crate::wire::{crc32, put_u32, put_varint, varint_len, SliceReader, StreamReader};
+use crate::wire::{check_crc, crc32, put_u32, put_varint, varint_len, SliceReader, StreamReader};
 
 /// XORed into the stored seed: the default seed (`FitConfig::default().seed`) is stored
 /// as 0, one byte.
@@ -193,15 +193,7 @@ pub fn read_header<R: Read>(
     let sections = input.bytes(len as usize, Field::FileHeader)?;
     let covered = input.take_seen();
     let stored = input.u32(Field::FileHeader)?;
-    let computed = crc32(&covered);
-    if stored != computed {
-        return Err(FormatError::Checksum {
-            field: Field::FileHeader,
-            stored,
-            computed,
-        }
-        .into());
-    }
+    check_crc(Field::FileHeader, stored, crc32(&covered))?;
     let mut r = SliceReader::new(&sections);
     let mut last_id = 0u64;
     let mut model = None;

@@ -11,6 +11,7 @@ use crate::inference::trace::{summarize, Trace};
 use crate::inference::{Estimator, PosteriorKind};
 use crate::math;
 use crate::rng::BlockRng;
+use crate::wire::check_range;
 
 /// The continuous chain's configuration for `coding` with `2^bin_bits` bins.
 pub fn chain_config(coding: &Coding, bin_bits: u32) -> ContinuousConfig {
@@ -74,21 +75,12 @@ pub const MAX_WORK_PER_SYMBOL: u64 = 256;
 
 /// Check the bin depth of a continuous latent.
 pub fn check_bin_bits(bits: u8) -> Result<(), FormatError> {
-    let field = Field::ModelOption("bin-bits");
-    if (bits as u32) < MIN_BIN_BITS {
-        return Err(FormatError::Invalid {
-            field,
-            got: bits as u64,
-        });
-    }
-    if bits as u32 > MAX_BIN_BITS {
-        return Err(FormatError::Limit {
-            field,
-            got: bits as u64,
-            max: MAX_BIN_BITS as u64,
-        });
-    }
-    Ok(())
+    check_range(
+        Field::ModelOption("bin-bits"),
+        bits as u64,
+        MIN_BIN_BITS as u64,
+        MAX_BIN_BITS as u64,
+    )
 }
 
 /// Check a continuous-latent fit: at least one sample, and bounded work per symbol.

@@ -284,12 +284,5 @@ pub fn check_posterior(model: &dyn FileModel, coding: &Coding) -> Result<(), For
 
 /// Check `got <= max` for the fit-work field.
 pub fn check_work(got: u64, max: u64) -> Result<(), FormatError> {
-    if got > max {
-        return Err(FormatError::Limit {
-            field: crate::error::Field::FitWork,
-            got,
-            max,
-        });
-    }
-    Ok(())
+    crate::wire::check_range(crate::error::Field::FitWork, got, 0, max)
 }

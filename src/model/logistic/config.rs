@@ -16,7 +16,7 @@ use crate::model::file_model::{
     DecodedModelChunk, Defaults, FileModel, Framing, LatentKind, ModelOption, TrainSettings,
     Trained,
 };
-use crate::wire::{put_varint, SliceReader};
+use crate::wire::{check_range, put_varint, SliceReader};
 
 /// `--model logistic`: a continuous latent `z ~ N(0, I_d)` per block, bytes i.i.d. with
 /// `softmax(b + W z)`.
@@ -111,17 +111,12 @@ impl FileModel for LogisticConfig {
     }
 
     fn validate(&self, coding: &Coding, _chunk_size: Option<u32>) -> Result<(), FormatError> {
-        let field = Field::ModelOption("latent-dim");
-        if self.latent_dim == 0 {
-            return Err(FormatError::Invalid { field, got: 0 });
-        }
-        if self.latent_dim as usize > MAX_LATENT_DIM {
-            return Err(FormatError::Limit {
-                field,
-                got: self.latent_dim as u64,
-                max: MAX_LATENT_DIM as u64,
-            });
-        }
+        check_range(
+            Field::ModelOption("latent-dim"),
+            self.latent_dim as u64,
+            1,
+            MAX_LATENT_DIM as u64,
+        )?;
         check_bin_bits(self.bin_bits)?;
         check_posterior(self, coding)?;
         check_continuous_fit(coding, self.latent_dim as u64)

@@ -10,7 +10,7 @@ use crate::model::file_model::{
     CodedChunk, Coding, DecodedModelChunk, Defaults, FileModel, Framing, LatentKind, ModelOption,
     TrainSettings, Trained,
 };
-use crate::wire::{put_varint, SliceReader};
+use crate::wire::{check_range, put_varint, SliceReader};
 
 /// Largest BBVI work per symbol, `iterations * samples / block_size` (bounds the
 /// decoder's time: it repeats every fit).
@@ -106,17 +106,7 @@ fn kind_defaults() -> Defaults {
 }
 
 fn check_count(field: Field, k: u8) -> Result<(), FormatError> {
-    if k == 0 {
-        return Err(FormatError::Invalid { field, got: 0 });
-    }
-    if k as usize > MAX_COMPONENTS {
-        return Err(FormatError::Limit {
-            field,
-            got: k as u64,
-            max: MAX_COMPONENTS as u64,
-        });
-    }
-    Ok(())
+    check_range(field, k as u64, 1, MAX_COMPONENTS as u64)
 }
 
 impl FileModel for MixtureConfig {
