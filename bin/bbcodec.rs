@@ -36,9 +36,9 @@ fn main() -> ExitCode {
     if let Command::Encode(cli::EncodeArgs { io, .. }) | Command::Decode(cli::DecodeArgs { io }) =
         &cli.command
     {
-        if io.rm && io.output.as_deref().is_some_and(is_stdio) {
+        if io.rm && (io.stdout || io.output.as_deref().is_some_and(is_stdio)) {
             return usage_error(
-                "--rm with output to standard output (-o -): the input is kept when writing to standard output; drop --rm or name an output file",
+                "--rm with output to standard output (-c, -o -): the input is kept when writing to standard output; drop --rm or name an output file",
             );
         }
     }

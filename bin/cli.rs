@@ -98,7 +98,7 @@ pub struct IoArgs {
     pub force: bool,
     /// Remove the input file after success (not with -c: writing to standard output
     /// keeps the input).
-    #[arg(long = "rm", conflicts_with = "stdout")]
+    #[arg(long = "rm")]
     pub rm: bool,
     /// Print nothing but errors.
     #[arg(short = 'q', long = "quiet")]
