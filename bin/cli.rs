@@ -196,7 +196,7 @@ pub fn command() -> clap::Command {
             if !decode_only {
                 c = c.mut_arg("model", |a| a.help(model_help()));
             }
-            for o in bbcodec::model::model_options() {
+            for (o, help) in bbcodec::model::model_options() {
                 if decode_only && !o.decode {
                     continue;
                 }
@@ -204,7 +204,7 @@ pub fn command() -> clap::Command {
                     clap::Arg::new(o.name)
                         .long(o.name)
                         .value_name(o.value)
-                        .help(o.help)
+                        .help(help)
                         .action(clap::ArgAction::Set),
                 );
             }
@@ -230,7 +230,7 @@ pub fn model_values(m: &clap::ArgMatches) -> Vec<(&'static str, String)> {
     };
     bbcodec::model::model_options()
         .into_iter()
-        .filter_map(|o| {
+        .filter_map(|(o, _)| {
             sub.try_get_one::<String>(o.name)
                 .ok()
                 .flatten()

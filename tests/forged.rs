@@ -159,7 +159,7 @@ fn header_structure_limits() {
 #[test]
 fn model_section_limits() {
     let m = |vs: &[u64]| empty_member(header(&[section(2, &varints(vs))]));
-    assert_eq!(decode_err(&m(&[3])), invalid(Field::ModelKind, 3));
+    assert_eq!(decode_err(&m(&[4])), invalid(Field::ModelKind, 4));
     let mc = Field::ModelOption("max-components");
     assert_eq!(decode_err(&m(&[0, 0, 0])), invalid(mc, 0));
     assert_eq!(decode_err(&m(&[0, 65, 0])), limit(mc, 65, 64));
@@ -177,6 +177,16 @@ fn model_section_limits() {
     assert_eq!(decode_err(&m(&[1, 33, 10])), limit(ld, 33, 32));
     assert_eq!(decode_err(&m(&[1, 4, 1])), invalid(bb, 1));
     assert_eq!(decode_err(&m(&[1, 4, 17])), limit(bb, 17, 16));
+    // The context-mixing model: latent dimension 0..=2, table bits 10..=24.
+    assert_eq!(decode_err(&m(&[3, 3, 10, 22])), limit(ld, 3, 2));
+    assert_eq!(decode_err(&m(&[3, 2, 1, 22])), invalid(bb, 1));
+    let tb = Field::ModelOption("table-bits");
+    assert_eq!(decode_err(&m(&[3, 2, 10, 9])), invalid(tb, 9));
+    assert_eq!(decode_err(&m(&[3, 2, 10, 25])), limit(tb, 25, 24));
+    assert_eq!(
+        decode_err(&m(&[3, 2, 10, 22, 0])),
+        invalid(Field::ModelConfig, 1)
+    );
 }
 
 #[test]

@@ -211,7 +211,10 @@ fn model_kinds_keep_their_codes() {
         .iter()
         .map(|k| (k.name(), k.code()))
         .collect();
-    assert_eq!(codes, [("mixture", 0), ("logistic", 1), ("mnist", 2)]);
+    assert_eq!(
+        codes,
+        [("mixture", 0), ("logistic", 1), ("mnist", 2), ("cm", 3)]
+    );
 }
 
 #[test]

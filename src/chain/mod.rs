@@ -37,11 +37,13 @@ pub mod continuous;
 pub mod continuous_model;
 pub mod discrete;
 pub mod discrete_model;
+pub mod history;
 
 pub use continuous::{ContinuousBitsBackCoder, ContinuousConfig};
 pub use continuous_model::{BlockLikelihood, ContinuousLatentModel, IndependentPositions};
 pub use discrete::DiscreteBitsBackCoder;
 pub use discrete_model::DiscreteLatentModel;
+pub use history::{HistoryBitsBackCoder, HistoryModel};
 
 use constriction::stream::stack::{AnsCoder, DefaultAnsCoder};
 

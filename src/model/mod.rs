@@ -21,6 +21,7 @@ pub mod mixture;
 pub mod mnist;
 
 pub use crate::chain::{BlockLikelihood, ContinuousLatentModel, DiscreteLatentModel};
+pub use cm::CmConfig;
 pub use file_model::{Coding, FileModel, LatentKind, ModelOption};
 pub use linear_gaussian::LinearGaussian;
 pub use logistic::{LogisticConfig, LogisticModel};
@@ -37,11 +38,18 @@ pub enum ModelKind {
     Logistic,
     /// The trained 28x28 image model ([`crate::model::mnist`]) over IDX image files.
     Mnist,
+    /// Bitwise context mixing with history and a continuous latent per block.
+    Cm,
 }
 
 impl ModelKind {
     /// Every kind, in code order.
-    pub const ALL: [ModelKind; 3] = [ModelKind::Mixture, ModelKind::Logistic, ModelKind::Mnist];
+    pub const ALL: [ModelKind; 4] = [
+        ModelKind::Mixture,
+        ModelKind::Logistic,
+        ModelKind::Mnist,
+        ModelKind::Cm,
+    ];
 
     /// Stable name.
     pub fn name(self) -> &'static str {
@@ -49,6 +57,7 @@ impl ModelKind {
             ModelKind::Mixture => "mixture",
             ModelKind::Logistic => "logistic",
             ModelKind::Mnist => "mnist",
+            ModelKind::Cm => "cm",
         }
     }
 
@@ -64,6 +73,7 @@ impl ModelKind {
             ModelKind::Mixture => 0,
             ModelKind::Logistic => 1,
             ModelKind::Mnist => 2,
+            ModelKind::Cm => 3,
         }
     }
 
@@ -78,6 +88,7 @@ impl ModelKind {
             ModelKind::Mixture => ModelConfig::Mixture(MixtureConfig::default()),
             ModelKind::Logistic => ModelConfig::Logistic(LogisticConfig::default()),
             ModelKind::Mnist => ModelConfig::Mnist(MnistConfig::default()),
+            ModelKind::Cm => ModelConfig::Cm(CmConfig::default()),
         }
     }
 }
@@ -92,6 +103,8 @@ pub enum ModelConfig {
     Logistic(LogisticConfig),
     /// `--model mnist`.
     Mnist(MnistConfig),
+    /// `--model cm`.
+    Cm(CmConfig),
 }
 
 impl Default for ModelConfig {
@@ -107,6 +120,7 @@ impl ModelConfig {
             ModelConfig::Mixture(_) => ModelKind::Mixture,
             ModelConfig::Logistic(_) => ModelKind::Logistic,
             ModelConfig::Mnist(_) => ModelKind::Mnist,
+            ModelConfig::Cm(_) => ModelKind::Cm,
         }
     }
 
@@ -116,6 +130,7 @@ impl ModelConfig {
             ModelConfig::Mixture(m) => m,
             ModelConfig::Logistic(m) => m,
             ModelConfig::Mnist(m) => m,
+            ModelConfig::Cm(m) => m,
         }
     }
 
@@ -125,18 +140,26 @@ impl ModelConfig {
             ModelConfig::Mixture(m) => m,
             ModelConfig::Logistic(m) => m,
             ModelConfig::Mnist(m) => m,
+            ModelConfig::Cm(m) => m,
         }
     }
 }
 
-/// Every option of every kind, each name once (the first declaration's help), in
-/// kind order: what a command line offers.
-pub fn model_options() -> Vec<file_model::ModelOption> {
-    let mut out: Vec<file_model::ModelOption> = Vec::new();
+/// Every option of every kind, each name once, in kind order: what a command line
+/// offers. An option two kinds declare with different help lines shows both, joined
+/// by `; `.
+pub fn model_options() -> Vec<(file_model::ModelOption, String)> {
+    let mut out: Vec<(file_model::ModelOption, String)> = Vec::new();
     for kind in ModelKind::ALL {
         for o in kind.default_config().model().options() {
-            if !out.iter().any(|p| p.name == o.name) {
-                out.push(*o);
+            match out.iter_mut().find(|(p, _)| p.name == o.name) {
+                Some((p, help)) => {
+                    if p.help != o.help && !help.contains(o.help) {
+                        help.push_str("; ");
+                        help.push_str(o.help);
+                    }
+                }
+                None => out.push((*o, o.help.to_string())),
             }
         }
     }

@@ -23,10 +23,12 @@
 //! alice29.txt, table allocation included. [`code`] puts the bits on an ANS stack
 //! (latent-free): the same test prints the words' size, within 0.03% of the ideal.
 
-pub mod code;
+mod config;
+pub mod latent;
 mod logistic;
 mod mixer;
 
+pub use config::CmConfig;
 pub use logistic::{squash, stretch};
 pub use mixer::{Apm, Mixer};
 
@@ -512,8 +514,24 @@ mod measure {
             let bits = Predictor::bits_for(data.len(), 22);
             let mut p = Predictor::new(bits);
             let bpb = p.code_length_bits(&data) / data.len() as f64;
-            let words = code::encode(&data, bits).unwrap();
-            assert_eq!(code::decode(&words, data.len(), bits).unwrap(), data);
+            let chain = crate::chain::HistoryBitsBackCoder::new(
+                4096,
+                crate::chain::ContinuousConfig::default(),
+            )
+            .unwrap();
+            let mut m = latent::CmChain::new(bits, &[]);
+            let stats = chain.observe(&mut m, &data);
+            let coded = chain.encode(&m, &data, &stats, 0).unwrap();
+            let mut m = latent::CmChain::new(bits, &[]);
+            let back = chain
+                .decode(&mut m, &coded.words, data.len(), coded.bootstrap_blocks, 0)
+                .unwrap();
+            assert!(back
+                .symbols
+                .iter()
+                .map(|&s| s as u8)
+                .eq(data.iter().copied()));
+            let words = coded.words;
             eprintln!(
                 "{name}: {bpb:.4} bits/byte ideal, {} bytes of ANS words ({:.4} bits/byte)",
                 4 * words.len(),

@@ -1,0 +1,569 @@
+//! The history chain: bits-back coding for a model whose predictions for block `i`
+//! depend on every earlier block (a context-mixing byte model), with a continuous
+//! latent per block that adjusts the block's predictions but never the model's state.
+//!
+//! The model's statistics come from the latent-free predictions only, so the encoder
+//! can run the model forward once over the chunk, keeping each block's latent-free
+//! [`HistoryModel::Stats`], and then run the chain from the **last block to the
+//! first**; the decoder decodes blocks in file order, rebuilding each block's
+//! statistics as it pops its symbols. Per block, on the stack (encoder, `i = N-1..0`):
+//!
+//! ```text
+//! latent on:   scramble, pop u_i with Q_i     # bits back (seed Eq. 2)
+//!              push x_i with P(x_i | u_i, history)
+//!              push u_i with the bin prior
+//!              push the flag "on"
+//! latent off:  push x_i with P(x_i | u = 0, history)
+//!              push the flag "off"
+//! ```
+//!
+//! The decoder mirrors it: pop the flag; if on, pop `u_i` with the prior; pop `x_i`
+//! (learning it); if on, re-run the fit of `Q_i` on the block's statistics and push
+//! `u_i` back with it, then scramble. `Q_i` is a diagonal Gaussian in the standardized
+//! latent `u ~ N(0, I)` (the model scales it), coded as equal-mass bins as in the
+//! continuous chain, and fitted from the model's deterministic start (a Laplace step)
+//! by reparameterization BBVI (seed Eq. 7), by MAP (two-part: `u` sent at its bins'
+//! cost), or not at all (`iterations = 0`: the Laplace posterior itself).
+//!
+//! **The flag.** The encoder turns a block's latent off when its estimated `-ELBO`
+//! does not beat the latent-free code length; the flag is coded with the adaptive
+//! probability `(ons + 1/2) / (i + 1)` of the flags of the blocks before it in file
+//! order (which both sides know when it is coded). Its bits count in `net_bits`,
+//! `-ELBO` and `-log P(x)` alike: they are part of what block `i`'s message costs.
+//!
+//! **Chain start.** The blocks coded first are the last in file order. While the stack
+//! holds fewer than [`BOOTSTRAP_BITS`] bits, blocks are coded latent-free and without a
+//! flag; their count `B` is stored, and the decoder treats the last `B` blocks so.
+#![allow(clippy::needless_range_loop)] // index loops read like the formulas
+
+use constriction::stream::stack::DefaultAnsCoder;
+use constriction::stream::{Decode, Encode};
+
+use super::bins::LatentBins;
+use super::{
+    finish_decode, finish_encode, scramble, start_decode, ContinuousConfig, DecodedChunk,
+    EncodedChunk, BOOTSTRAP_BITS,
+};
+use crate::categorical::{AnsModel, SymbolModel, PRECISION};
+use crate::error::CodecError;
+use crate::inference::gaussian::{
+    map_fit, reparam_fit, standard_normal, DiagGaussian, ReparamConfig,
+};
+use crate::inference::PosteriorKind;
+use crate::math;
+use crate::report::{BlockRecord, ElboTerms, RateTotals};
+use crate::rng::BlockRng;
+
+/// Bits of a [`Bit`] probability: `p` in `1..=4095` stands for `p / 4096`.
+pub const BIT_PROB_BITS: u32 = 12;
+
+/// Monte Carlo draws per block for the accounting of a latent that is on (and for the
+/// encoder's choice of the flag).
+pub const EVAL_SAMPLES: usize = 8;
+
+/// One bit with probability `p / 4096` of a 1 (`1..=4095`), as a two-symbol
+/// fixed-point model: `0` takes `[0, (4096 - p) 2^12)`, `1` the rest of `[0, 2^24)`.
+#[derive(Clone, Copy, Debug)]
+pub struct Bit(pub u32);
+
+const BIT_SHIFT: u32 = PRECISION as u32 - BIT_PROB_BITS;
+
+impl SymbolModel for Bit {
+    fn alphabet_size(&self) -> usize {
+        2
+    }
+
+    #[inline]
+    fn interval(&self, s: usize) -> Option<(u32, u32)> {
+        let zero = (4096 - self.0) << BIT_SHIFT;
+        match s {
+            0 => Some((0, zero)),
+            1 => Some((zero, self.0 << BIT_SHIFT)),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    fn quantile(&self, q: u32) -> (usize, u32, u32) {
+        let zero = (4096 - self.0) << BIT_SHIFT;
+        if q < zero {
+            (0, 0, zero)
+        } else {
+            (1, zero, self.0 << BIT_SHIFT)
+        }
+    }
+}
+
+/// A byte model with history and a per-block latent, as the history chain codes it.
+///
+/// The latent is given to the model as the standardized `u` (bin representatives of
+/// `N(0, I)`), or `None` for a block coded latent-free.
+pub trait HistoryModel {
+    /// Everything about one block that its likelihood needs, from the latent-free
+    /// predictions: the chain keeps these instead of the model's state.
+    type Stats: Send + Sync;
+
+    /// Latent dimension (0: no latent; every block is coded latent-free, without a
+    /// flag).
+    fn latent_dim(&self) -> usize;
+
+    /// Encoder: learn block `x` (blocks come in file order) and return its statistics.
+    fn observe(&mut self, x: &[u8]) -> Self::Stats;
+
+    /// Decoder: pop a block of `len` bytes coded with latent `u`, learning it.
+    fn pop_block(
+        &mut self,
+        coder: &mut DefaultAnsCoder,
+        u: Option<&[f64]>,
+        len: usize,
+    ) -> Result<(Vec<u8>, Self::Stats), CodecError>;
+
+    /// Push the block with latent `u` (its symbols last to first).
+    fn push_block(
+        &self,
+        coder: &mut DefaultAnsCoder,
+        stats: &Self::Stats,
+        u: Option<&[f64]>,
+    ) -> Result<(), CodecError>;
+
+    /// `log2 P(x | u)` of the coded (fixed-point) predictions.
+    fn log2_lik_coded(&self, stats: &Self::Stats, u: Option<&[f64]>) -> f64;
+
+    /// The smooth `ln p(x | u)` the fit ascends, and its gradient in `grad`.
+    fn log_lik_grad(&self, stats: &Self::Stats, u: &[f64], grad: &mut [f64]) -> f64;
+
+    /// The fit's deterministic start.
+    fn initial_posterior(&self, stats: &Self::Stats) -> DiagGaussian;
+}
+
+/// The coded latent of one block.
+#[derive(Clone, Debug)]
+struct Latent {
+    q: DiagGaussian,
+    on: bool,
+    idx: Vec<usize>,
+}
+
+/// Bits-back coder for a [`HistoryModel`].
+pub struct HistoryBitsBackCoder {
+    block_size: usize,
+    config: ContinuousConfig,
+    bins: LatentBins,
+    accounting: bool,
+}
+
+/// The flag's probability of "on" (12-bit) after `ons` of `seen` blocks were on.
+fn flag_prob(ons: usize, seen: usize) -> u32 {
+    let p = ((2 * ons as u64 + 1) << BIT_PROB_BITS) / (2 * seen as u64 + 2);
+    (p as u32).clamp(1, (1 << BIT_PROB_BITS) - 1)
+}
+
+impl HistoryBitsBackCoder {
+    /// A coder of blocks of `block_size` bytes.
+    pub fn new(block_size: usize, config: ContinuousConfig) -> Result<Self, CodecError> {
+        if block_size == 0 {
+            return Err(CodecError::OutOfRange {
+                what: "block size",
+                got: 0,
+                min: 1,
+                max: u32::MAX as u64,
+            });
+        }
+        Ok(Self {
+            block_size,
+            config,
+            bins: LatentBins::new(config.bin_bits)?,
+            accounting: true,
+        })
+    }
+
+    /// Compute the ELBO terms (on by default). The decoder may skip them.
+    pub fn with_accounting(mut self, on: bool) -> Self {
+        self.accounting = on;
+        self
+    }
+
+    fn reparam_config(&self) -> ReparamConfig {
+        ReparamConfig {
+            iterations: self.config.iterations,
+            samples: self.config.samples.max(1),
+            learning_rate: self.config.learning_rate as f64,
+        }
+    }
+
+    /// The fitted posterior of block `i`: the model's start, refined by the fit.
+    fn fit<M: HistoryModel>(
+        &self,
+        model: &M,
+        stats: &M::Stats,
+        chunk: u64,
+        i: usize,
+    ) -> DiagGaussian {
+        let d = model.latent_dim();
+        let init = model.initial_posterior(stats);
+        let init = if init.dim() == d && init.mu.iter().chain(&init.rho).all(|v| v.is_finite()) {
+            init
+        } else {
+            DiagGaussian::standard(d)
+        };
+        let mut llg = |u: &[f64], g: &mut [f64]| model.log_lik_grad(stats, u, g);
+        match self.config.posterior {
+            PosteriorKind::Map => DiagGaussian {
+                mu: map_fit(&init.mu, &self.reparam_config(), &mut llg),
+                rho: vec![math::ln(0.25); d],
+            },
+            _ if self.config.iterations == 0 => init,
+            _ => {
+                let mut rng = BlockRng::for_block(self.config.seed, chunk, i as u64);
+                reparam_fit(init, &self.reparam_config(), &mut rng, &mut llg, None)
+            }
+        }
+    }
+
+    fn is_map(&self) -> bool {
+        self.config.posterior == PosteriorKind::Map
+    }
+
+    fn u_of(&self, idx: &[usize]) -> Vec<f64> {
+        idx.iter().map(|&i| self.bins.rep(i)).collect()
+    }
+
+    /// The coded masses of `Q` per dimension (bits-back posteriors only).
+    fn coded_q(&self, q: &DiagGaussian) -> Vec<crate::categorical::QuantizedCategorical> {
+        (0..q.dim())
+            .map(|k| self.bins.posterior(q.mu[k], q.sigma(k)))
+            .collect()
+    }
+
+    /// ELBO terms of block `i` with the latent on, without the flag: the bins' KL to
+    /// the prior by enumeration, `E_Q[log2 P(x | u)]` and the IWAE `log2 P(x)` by
+    /// [`EVAL_SAMPLES`] draws (MAP: the point mass at the coded bins).
+    fn evaluate_on<M: HistoryModel>(
+        &self,
+        model: &M,
+        stats: &M::Stats,
+        lat: &Latent,
+        chunk: u64,
+        i: usize,
+    ) -> ElboTerms {
+        let d = lat.q.dim();
+        let b = self.config.bin_bits as f64;
+        let coded = self.coded_q(&lat.q);
+        let mut rng =
+            BlockRng::for_block(self.config.seed ^ 0x6576_616c_7561_7465, chunk, i as u64);
+        let mut log_w = Vec::with_capacity(EVAL_SAMPLES);
+        let mut lls = Vec::with_capacity(EVAL_SAMPLES);
+        let mut cont_lls = Vec::with_capacity(EVAL_SAMPLES);
+        let (mut eps, mut u, mut g) = (vec![0.0; d], vec![0.0; d], vec![0.0; d]);
+        let mut idx = vec![0usize; d];
+        for _ in 0..EVAL_SAMPLES {
+            standard_normal(&mut rng, &mut eps);
+            lat.q.reparameterize(&eps, &mut u);
+            let mut log_q = 0.0;
+            for k in 0..d {
+                idx[k] = self.bins.bin_of(u[k]);
+                log_q += coded[k].log2_prob(idx[k]);
+            }
+            let ll = model.log2_lik_coded(stats, Some(&self.u_of(&idx)));
+            lls.push(ll);
+            log_w.push(ll - d as f64 * b - log_q);
+            cont_lls.push(model.log_lik_grad(stats, &u, &mut g) / math::LN_2);
+        }
+        let s = EVAL_SAMPLES as f64;
+        let mut t = ElboTerms {
+            log_evidence: math::log2_sum_exp2(&log_w) - math::log2(s),
+            ..Default::default()
+        };
+        if self.is_map() {
+            t.expected_log_lik = model.log2_lik_coded(stats, Some(&self.u_of(&lat.idx)));
+            t.kl_prior = d as f64 * b;
+        } else {
+            for q in &coded {
+                for bin in 0..self.bins.count() {
+                    let p = q.prob(bin);
+                    if p > 0.0 {
+                        let l = q.log2_prob(bin);
+                        t.entropy -= p * l;
+                        t.kl_prior += p * (l + b);
+                    }
+                }
+            }
+            let mean_ll = lls.iter().sum::<f64>() / s;
+            let var_ll = lls.iter().map(|v| (v - mean_ll).powi(2)).sum::<f64>() / (s - 1.0);
+            let mean_w = log_w.iter().sum::<f64>() / s;
+            t.ell_variance = log_w.iter().map(|v| (v - mean_w).powi(2)).sum::<f64>() / (s - 1.0);
+            t.expected_log_lik = mean_ll;
+            t.elbo_estimate_variance = var_ll / s;
+        }
+        t.expected_log_joint = t.expected_log_lik - d as f64 * b;
+        t.kl_posterior = t.log_evidence - (t.expected_log_lik - t.kl_prior);
+        t.continuous_elbo =
+            cont_lls.iter().sum::<f64>() / s - lat.q.kl_to_standard_normal() / math::LN_2;
+        t
+    }
+
+    /// Terms of a latent-free block: exact, `P(x) = P(x | u = 0)`, no KL.
+    fn evaluate_off<M: HistoryModel>(&self, model: &M, stats: &M::Stats) -> ElboTerms {
+        let ll = model.log2_lik_coded(stats, None);
+        ElboTerms {
+            expected_log_joint: ll,
+            expected_log_lik: ll,
+            log_evidence: ll,
+            continuous_elbo: ll,
+            ..Default::default()
+        }
+    }
+
+    /// Add the flag's `log2 P(flag)` to the terms (it is part of the coded message).
+    fn with_flag(mut t: ElboTerms, log2_flag: f64) -> ElboTerms {
+        t.expected_log_joint += log2_flag;
+        t.expected_log_lik += log2_flag;
+        t.log_evidence += log2_flag;
+        t.continuous_elbo += log2_flag;
+        t
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record<M: HistoryModel>(
+        &self,
+        model: &M,
+        stats: &M::Stats,
+        lat: &Latent,
+        bootstrap: bool,
+        flag_p: Option<u32>,
+        terms: Option<ElboTerms>,
+        chunk: u64,
+        i: usize,
+        len: usize,
+        net_bits: f64,
+    ) -> BlockRecord {
+        let d = lat.q.dim();
+        let log2_flag = flag_p.map_or(0.0, |p| {
+            let p = p as f64 / 4096.0;
+            math::log2(if lat.on { p } else { 1.0 - p })
+        });
+        let (coded_bits, terms) = if lat.on {
+            let u = self.u_of(&lat.idx);
+            let ll = model.log2_lik_coded(stats, Some(&u));
+            let log_q: f64 = if self.is_map() {
+                0.0
+            } else {
+                let coded = self.coded_q(&lat.q);
+                (0..d).map(|k| coded[k].log2_prob(lat.idx[k])).sum()
+            };
+            let terms = match (self.accounting, terms) {
+                (_, Some(t)) => t,
+                (true, None) => self.evaluate_on(model, stats, lat, chunk, i),
+                (false, None) => ElboTerms::default(),
+            };
+            (-ll + d as f64 * self.config.bin_bits as f64 + log_q, terms)
+        } else {
+            let t = self.evaluate_off(model, stats);
+            (-t.expected_log_lik, t)
+        };
+        BlockRecord {
+            chunk,
+            block: i,
+            len,
+            bootstrap,
+            latent: lat.on as usize,
+            net_bits,
+            coded_bits: coded_bits - log2_flag,
+            terms: if self.accounting || !lat.on {
+                Self::with_flag(terms, log2_flag)
+            } else {
+                ElboTerms::default()
+            },
+        }
+    }
+
+    /// The encoder's forward pass: the model learns `data` block by block, in file
+    /// order, and returns each block's latent-free statistics.
+    pub fn observe<M: HistoryModel>(&self, model: &mut M, data: &[u8]) -> Vec<M::Stats> {
+        data.chunks(self.block_size)
+            .map(|x| model.observe(x))
+            .collect()
+    }
+
+    /// Encode `data` as one chunk, given its blocks' statistics from
+    /// [`HistoryBitsBackCoder::observe`]: the chain codes the blocks from the last to the
+    /// first.
+    pub fn encode<M: HistoryModel + Sync>(
+        &self,
+        model: &M,
+        data: &[u8],
+        stats: &[M::Stats],
+        chunk: u64,
+    ) -> Result<EncodedChunk, CodecError> {
+        use rayon::prelude::*;
+        let d = model.latent_dim();
+        let n = stats.len();
+        if n != data.len().div_ceil(self.block_size) {
+            return Err(CodecError::Corrupt("block statistics of another input"));
+        }
+        // Fits, the flag's choice and its terms, per block (independent of the stack).
+        let choices: Vec<(Latent, Option<ElboTerms>)> = (0..n)
+            .into_par_iter()
+            .map(|i| {
+                if d == 0 {
+                    return (
+                        Latent {
+                            q: DiagGaussian::standard(0),
+                            on: false,
+                            idx: Vec::new(),
+                        },
+                        None,
+                    );
+                }
+                let q = self.fit(model, &stats[i], chunk, i);
+                let idx = if self.is_map() {
+                    q.mu.iter().map(|&m| self.bins.bin_of(m)).collect()
+                } else {
+                    vec![0; d]
+                };
+                let lat = Latent { q, on: true, idx };
+                let on = self.evaluate_on(model, &stats[i], &lat, chunk, i);
+                let off = model.log2_lik_coded(&stats[i], None);
+                // -ELBO with the latent against the latent-free length.
+                let on_better = on.expected_log_lik - on.kl_prior > off;
+                (
+                    Latent {
+                        on: on_better,
+                        ..lat
+                    },
+                    Some(on),
+                )
+            })
+            .collect();
+        let mut ons_before = Vec::with_capacity(n);
+        let mut ons = 0;
+        for (lat, _) in &choices {
+            ons_before.push(ons);
+            ons += lat.on as usize;
+        }
+        let mut coder = DefaultAnsCoder::new();
+        let mut blocks = Vec::with_capacity(n);
+        let mut bootstrap_blocks = 0;
+        for i in (0..n).rev() {
+            let before = coder.num_valid_bits();
+            let bootstrap = bootstrap_blocks == n - 1 - i && before < BOOTSTRAP_BITS;
+            if bootstrap {
+                bootstrap_blocks += 1;
+            }
+            let (mut lat, terms) = choices[i].clone();
+            let flag_p = (d > 0 && !bootstrap).then(|| flag_prob(ons_before[i], i));
+            if bootstrap {
+                lat.on = false;
+            }
+            if lat.on && !self.is_map() {
+                for (k, q) in self.coded_q(&lat.q).iter().enumerate() {
+                    scramble(&mut coder);
+                    lat.idx[k] = coder
+                        .decode_symbol(q)
+                        .map_err(|_| CodecError::Corrupt("latent pop"))?;
+                }
+            }
+            let u = lat.on.then(|| self.u_of(&lat.idx));
+            model.push_block(&mut coder, &stats[i], u.as_deref())?;
+            if lat.on {
+                for &bin in lat.idx.iter().rev() {
+                    coder
+                        .encode_symbol(bin, self.bins.prior())
+                        .map_err(|_| CodecError::Corrupt("latent push"))?;
+                }
+            }
+            if let Some(p) = flag_p {
+                coder
+                    .encode_symbol(lat.on as usize, AnsModel(&Bit(p)))
+                    .map_err(|_| CodecError::Corrupt("flag push"))?;
+            }
+            let net = coder.num_valid_bits() as f64 - before as f64;
+            let len = data.len().min((i + 1) * self.block_size) - i * self.block_size;
+            let terms = if lat.on { terms } else { None };
+            blocks.push(self.record(
+                model, &stats[i], &lat, bootstrap, flag_p, terms, chunk, i, len, net,
+            ));
+        }
+        blocks.reverse();
+        let mut totals = RateTotals::default();
+        for b in &blocks {
+            totals.add_block(b);
+        }
+        finish_encode(coder, bootstrap_blocks, blocks, totals)
+    }
+
+    /// Decode `len` bytes of chunk `chunk`, whose last `bootstrap_blocks` blocks were
+    /// coded first, latent-free.
+    pub fn decode<M: HistoryModel>(
+        &self,
+        model: &mut M,
+        words: &[u32],
+        len: usize,
+        bootstrap_blocks: usize,
+        chunk: u64,
+    ) -> Result<DecodedChunk, CodecError> {
+        let n = len.div_ceil(self.block_size);
+        let d = model.latent_dim();
+        let mut coder = start_decode(words, len, self.block_size, bootstrap_blocks)?;
+        let mut symbols = Vec::with_capacity(len.min(1 << 24));
+        let mut blocks = Vec::with_capacity(n.min(1 << 16));
+        let mut ons = 0;
+        for i in 0..n {
+            let before = coder.num_valid_bits();
+            let bootstrap = i >= n - bootstrap_blocks;
+            let flag_p = (d > 0 && !bootstrap).then(|| flag_prob(ons, i));
+            let on = match flag_p {
+                Some(p) => {
+                    coder
+                        .decode_symbol(AnsModel(&Bit(p)))
+                        .map_err(|_| CodecError::Corrupt("latent flag"))?
+                        == 1
+                }
+                None => false,
+            };
+            ons += on as usize;
+            let mut idx = vec![0usize; if on { d } else { 0 }];
+            for v in idx.iter_mut() {
+                *v = coder
+                    .decode_symbol(self.bins.prior())
+                    .map_err(|_| CodecError::Corrupt("latent"))?;
+            }
+            let u = on.then(|| self.u_of(&idx));
+            let blen = (len - i * self.block_size).min(self.block_size);
+            let (x, stats) = model.pop_block(&mut coder, u.as_deref(), blen)?;
+            let mut lat = Latent {
+                q: DiagGaussian::standard(d),
+                on,
+                idx,
+            };
+            if on {
+                lat.q = self.fit(model, &stats, chunk, i);
+                if self.is_map() {
+                    let fitted: Vec<usize> =
+                        lat.q.mu.iter().map(|&m| self.bins.bin_of(m)).collect();
+                    if fitted != lat.idx {
+                        return Err(CodecError::Corrupt(
+                            "point-mass latent does not match its fit",
+                        ));
+                    }
+                } else {
+                    let coded = self.coded_q(&lat.q);
+                    for k in (0..d).rev() {
+                        coder
+                            .encode_symbol(lat.idx[k], &coded[k])
+                            .map_err(|_| CodecError::Corrupt("latent push"))?;
+                        scramble(&mut coder);
+                    }
+                }
+            }
+            let net = before as f64 - coder.num_valid_bits() as f64;
+            blocks.push(self.record(
+                model, &stats, &lat, bootstrap, flag_p, None, chunk, i, blen, net,
+            ));
+            symbols.extend(x.iter().map(|&b| b as u16));
+        }
+        // finish_decode reverses the records (other chains collect them last to first).
+        blocks.reverse();
+        finish_decode(&coder, blocks, symbols)
+    }
+}

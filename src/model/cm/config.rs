@@ -1,0 +1,328 @@
+//! The context-mixing model as a file model (`--model cm`): its options, defaults,
+//! header section and chunk coding on the history chain.
+
+use super::latent::{choose_sigma, CmChain, MAX_LATENT_DIM};
+use super::Predictor;
+use crate::chain::bins::{MAX_BIN_BITS, MIN_BIN_BITS};
+use crate::chain::HistoryBitsBackCoder;
+use crate::error::{Error, Field, FormatError, OptionError};
+use crate::inference::trace::Trace;
+use crate::inference::{Estimator, FitConfig, PosteriorKind};
+use crate::model::continuous::{chain_config, check_bin_bits, parse_bin_bits, BIN_BITS_OPTION};
+use crate::model::file_model::{
+    check_posterior, check_work, not_trainable, parse_option, unknown_option, CodedChunk, Coding,
+    DecodedModelChunk, Defaults, FileModel, Framing, LatentKind, ModelOption, TrainSettings,
+    Trained,
+};
+use crate::wire::{check_range, put_varint, SliceReader};
+
+/// Smallest and largest table size (bits of slots per context table).
+pub const TABLE_BITS: std::ops::RangeInclusive<u8> = 10..=24;
+
+/// Largest fit work per block a header may ask for, `iterations * samples * d`: a
+/// likelihood evaluation sums over at most 8,190 histogram entries, so this bounds the
+/// decoder's time per block (it repeats every fit), and at least 64-byte blocks bound
+/// it per byte.
+pub const MAX_WORK_PER_BLOCK: u64 = 4096;
+
+/// Smallest block a file may declare.
+pub const MIN_BLOCK: u32 = 64;
+
+/// `--model cm`: a bitwise context-mixing predictor with history across the chunk,
+/// and a continuous latent per block offsetting its final logit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CmConfig {
+    /// Latent dimension (0: no latent; 1: a bias per block; 2: bias and confidence).
+    pub latent_dim: u8,
+    /// Bits per latent bin index.
+    pub bin_bits: u8,
+    /// Largest table size: `2^table_bits` slots per context table (smaller for a
+    /// smaller chunk).
+    pub table_bits: u8,
+}
+
+impl Default for CmConfig {
+    fn default() -> Self {
+        Self {
+            latent_dim: 2,
+            bin_bits: 10,
+            table_bits: 22,
+        }
+    }
+}
+
+const OPTIONS: &[ModelOption] = &[
+    ModelOption {
+        name: "latent-dim",
+        value: "D",
+        help: "cm: latent dimension 0 (none), 1 (a bias per block) or 2 (bias and confidence, default)",
+        decode: false,
+    },
+    BIN_BITS_OPTION,
+    ModelOption {
+        name: "table-bits",
+        value: "BITS",
+        help: "cm: 2^BITS slots per context table at most (10..=24, default 22)",
+        decode: false,
+    },
+];
+
+const POSTERIORS: &[PosteriorKind] = &[
+    PosteriorKind::Bbvi(Estimator::Reparameterization),
+    PosteriorKind::Map,
+];
+
+const ROWS: &[(&str, PosteriorKind)] = &[
+    ("map", PosteriorKind::Map),
+    (
+        "reparam",
+        PosteriorKind::Bbvi(Estimator::Reparameterization),
+    ),
+];
+
+/// The fit of the block latent: 8 Adam steps of one reparameterized draw from the
+/// Laplace start, step 0.05; 4 KiB blocks; 4 MiB chunks.
+///
+/// These are also the kind's format defaults, frozen with format version 2.
+fn kind_defaults() -> Defaults {
+    Defaults {
+        coding: Coding {
+            fit: FitConfig {
+                posterior: PosteriorKind::Bbvi(Estimator::Reparameterization),
+                iterations: 8,
+                samples: 1,
+                learning_rate: 0.05,
+                ..FitConfig::default()
+            },
+            block_size: 4096,
+        },
+        chunk_size: 1 << 22,
+    }
+}
+
+impl CmConfig {
+    /// The table size of a chunk of `len` bytes.
+    fn bits_for(&self, len: usize) -> u32 {
+        Predictor::bits_for(len, self.table_bits as u32)
+    }
+}
+
+impl FileModel for CmConfig {
+    fn name(&self) -> &'static str {
+        "cm"
+    }
+
+    fn description(&self) -> &'static str {
+        "cm: bitwise context mixing with history, a continuous latent per block offsetting its predictions"
+    }
+
+    fn latent(&self) -> LatentKind {
+        LatentKind::Continuous {
+            bin_bits: self.bin_bits as u32,
+        }
+    }
+
+    fn defaults(&self) -> Defaults {
+        kind_defaults()
+    }
+
+    fn format_defaults(&self) -> Defaults {
+        kind_defaults()
+    }
+
+    fn options(&self) -> &'static [ModelOption] {
+        OPTIONS
+    }
+
+    fn set_option(&mut self, name: &str, value: &str) -> Result<(), OptionError> {
+        match name {
+            "latent-dim" => {
+                self.latent_dim =
+                    parse_option("latent-dim", value, 0, MAX_LATENT_DIM as u64, "0, 1 or 2")?
+            }
+            "bin-bits" => self.bin_bits = parse_bin_bits(value)?,
+            "table-bits" => {
+                self.table_bits = parse_option(
+                    "table-bits",
+                    value,
+                    *TABLE_BITS.start() as u64,
+                    *TABLE_BITS.end() as u64,
+                    "10..=24",
+                )?
+            }
+            _ => return Err(unknown_option(self, name)),
+        }
+        Ok(())
+    }
+
+    fn posteriors(&self) -> &'static [PosteriorKind] {
+        POSTERIORS
+    }
+
+    fn validate(&self, coding: &Coding, _chunk_size: Option<u32>) -> Result<(), FormatError> {
+        check_range(
+            Field::ModelOption("latent-dim"),
+            self.latent_dim as u64,
+            0,
+            MAX_LATENT_DIM as u64,
+        )?;
+        check_bin_bits(self.bin_bits)?;
+        check_range(
+            Field::ModelOption("table-bits"),
+            self.table_bits as u64,
+            *TABLE_BITS.start() as u64,
+            *TABLE_BITS.end() as u64,
+        )?;
+        check_posterior(self, coding)?;
+        if coding.fit.samples == 0 {
+            return Err(FormatError::TooSmall {
+                field: Field::Samples,
+                got: 0,
+                min: 1,
+            });
+        }
+        if coding.block_size < MIN_BLOCK {
+            return Err(FormatError::TooSmall {
+                field: Field::BlockSize,
+                got: coding.block_size as u64,
+                min: MIN_BLOCK as u64,
+            });
+        }
+        check_work(
+            coding.fit.iterations as u64 * coding.fit.samples as u64 * self.latent_dim as u64,
+            MAX_WORK_PER_BLOCK,
+        )
+    }
+
+    /// Empty for the defaults; else `varint d, varint bin_bits, varint table_bits`.
+    fn write_config(&self, out: &mut Vec<u8>) {
+        if *self != Self::default() {
+            put_varint(out, self.latent_dim as u64);
+            put_varint(out, self.bin_bits as u64);
+            put_varint(out, self.table_bits as u64);
+        }
+    }
+
+    fn read_config(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        *self = Self::default();
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let mut r = SliceReader::new(bytes);
+        self.latent_dim =
+            r.varint_in(Field::ModelOption("latent-dim"), 0, MAX_LATENT_DIM as u64)? as u8;
+        self.bin_bits = r.varint_in(
+            Field::ModelOption("bin-bits"),
+            MIN_BIN_BITS as u64,
+            MAX_BIN_BITS as u64,
+        )? as u8;
+        self.table_bits = r.varint_in(
+            Field::ModelOption("table-bits"),
+            *TABLE_BITS.start() as u64,
+            *TABLE_BITS.end() as u64,
+        )? as u8;
+        r.finish(Field::ModelConfig)?;
+        Ok(())
+    }
+
+    /// Version 1 has no context-mixing model.
+    fn read_v1_config(&mut self, _fields: [u8; 4]) -> Result<(), Error> {
+        Err(FormatError::Invalid {
+            field: Field::ModelKind,
+            got: 3,
+        }
+        .into())
+    }
+
+    fn v1_chunk_params(&self, _params: Vec<u8>) -> Result<Vec<u8>, Error> {
+        self.clone().read_v1_config([0; 4]).map(|_| Vec::new())
+    }
+
+    fn framing(&self) -> Option<&dyn Framing> {
+        None
+    }
+
+    fn prepare(&self) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// Stored parameters: `sigma_k` of each latent dimension, `f32` little-endian.
+    fn encode_chunk(
+        &self,
+        symbols: &[u16],
+        index: u64,
+        coding: &Coding,
+        _parallel: bool,
+    ) -> Result<CodedChunk, Error> {
+        let data: Vec<u8> = symbols.iter().map(|&s| s as u8).collect();
+        let d = self.latent_dim as usize;
+        let chain = HistoryBitsBackCoder::new(
+            coding.block_size as usize,
+            chain_config(coding, self.bin_bits as u32),
+        )?;
+        let mut model = CmChain::new(self.bits_for(data.len()), &vec![0.0; d]);
+        let stats = chain.observe(&mut model, &data);
+        let sigma: Vec<f32> = choose_sigma(&stats, d).iter().map(|&s| s as f32).collect();
+        model.set_sigma(&sigma.iter().map(|&s| s as f64).collect::<Vec<_>>());
+        let coded = chain.encode(&model, &data, &stats, index)?;
+        Ok(CodedChunk {
+            params: sigma.iter().flat_map(|s| s.to_le_bytes()).collect(),
+            chain: coded,
+            latents: d as u64,
+        })
+    }
+
+    fn decode_chunk(
+        &self,
+        params: &[u8],
+        words: &[u32],
+        len: usize,
+        bootstrap_blocks: usize,
+        index: u64,
+        coding: &Coding,
+        accounting: bool,
+    ) -> Result<DecodedModelChunk, Error> {
+        let d = self.latent_dim as usize;
+        if params.len() != 4 * d {
+            return Err(FormatError::Corrupt(Field::Parameters).into());
+        }
+        let sigma: Vec<f64> = params
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
+            .collect();
+        if sigma
+            .iter()
+            .any(|s| !(s.is_finite() && *s > 0.0 && *s <= 16.0))
+        {
+            return Err(FormatError::Corrupt(Field::Parameters).into());
+        }
+        let chain = HistoryBitsBackCoder::new(
+            coding.block_size as usize,
+            chain_config(coding, self.bin_bits as u32),
+        )?
+        .with_accounting(accounting);
+        let mut model = CmChain::new(self.bits_for(len), &sigma);
+        let chain = chain.decode(&mut model, words, len, bootstrap_blocks, index)?;
+        Ok(DecodedModelChunk {
+            chain,
+            latents: d as u64,
+        })
+    }
+
+    fn analysis_rows(&self) -> (&'static [(&'static str, PosteriorKind)], &'static str) {
+        (ROWS, "reparam")
+    }
+
+    fn traces(&self, _first_chunk: &[u8], _coding: &Coding) -> Result<Vec<Trace>, Error> {
+        Ok(Vec::new())
+    }
+
+    fn train(
+        &self,
+        _input: &[u8],
+        _settings: &TrainSettings,
+        _log: &mut dyn FnMut(&str),
+    ) -> Result<Trained, Error> {
+        Err(not_trainable(self))
+    }
+}

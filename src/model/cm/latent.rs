@@ -1,0 +1,376 @@
+//! The context-mixing predictor with a block latent, as the history chain codes it.
+//!
+//! Block `i` has a latent `z = sigma * u`, `u ~ N(0, I_d)` (`d <= 2`, `sigma` per chunk
+//! and dimension, stored), that offsets the final logit of each of its bits:
+//!
+//! `logit_t(z) = a_t + z . f_t`, `f_t = (1, a_t)` (in nats of the logit),
+//!
+//! where `a_t = stretch(p_t)` is the latent-free prediction. Dimension 0 is a bias of
+//! the block, dimension 1 a change of its confidence (`a_t (1 + z_1)`). The model learns
+//! from `p_t` only, so a block's statistics (`p_t` per bit) do not depend on any latent
+//! (the history chain's requirement). In integers, with `zq_k = round(4096 sigma_k
+//! u_k)`: `p_t(z) = squash(a_t + (256 zq_0 + a_t zq_1) >> 12)`, and `p_t(0) = p_t`
+//! exactly.
+//!
+//! The fit reads the smooth version, `ln p(x | u) = sum_t ln sigmoid(s_t logit_t)`
+//! (`s_t = +-1` for the bit), and starts from one Newton step from `u = 0` with the
+//! diagonal of the precision as `1 / s_k^2`: the Laplace posterior. A bit's likelihood
+//! depends only on its latent-free `p_t` and its value, so both the fit and the coded
+//! `log2 P(x | u)` sum over a block's histogram of `(p_t, bit)`, a few thousand
+//! entries for a 4 KiB block's 32,768 bits: every bit counts, at a tenth of the cost.
+
+#![allow(clippy::needless_range_loop)] // index loops read like the formulas
+
+use std::sync::OnceLock;
+
+use constriction::stream::stack::DefaultAnsCoder;
+use constriction::stream::{Decode, Encode};
+
+use super::{squash, stretch, Predictor};
+use crate::categorical::AnsModel;
+use crate::chain::history::{Bit, HistoryModel};
+use crate::error::CodecError;
+use crate::inference::gaussian::DiagGaussian;
+use crate::math;
+
+/// Largest latent dimension.
+pub const MAX_LATENT_DIM: usize = 2;
+
+/// One block's latent-free statistics: its bytes, the prediction of each bit, and
+/// their histogram.
+#[derive(Clone, Debug)]
+pub struct BlockStats {
+    bytes: Vec<u8>,
+    /// `p_t` (12-bit probability of a 1) per bit, most significant bit first.
+    p: Vec<u16>,
+    /// `(p, zeros, ones)`: how many bits predicted with `p` were 0 and 1, by
+    /// increasing `p`. The likelihood of every latent depends on the block only
+    /// through it.
+    hist: Vec<(u16, u32, u32)>,
+}
+
+impl BlockStats {
+    fn new(bytes: Vec<u8>, p: Vec<u16>) -> Self {
+        let mut counts = vec![[0u32; 2]; 4096];
+        for (t, &q) in p.iter().enumerate() {
+            let bit = (bytes[t >> 3] >> (7 - (t & 7))) & 1;
+            counts[q as usize][bit as usize] += 1;
+        }
+        let hist = counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c[0] + c[1] > 0)
+            .map(|(q, c)| (q as u16, c[0], c[1]))
+            .collect();
+        Self { bytes, p, hist }
+    }
+
+    #[inline]
+    fn bit(&self, t: usize) -> u32 {
+        (self.bytes[t >> 3] >> (7 - (t & 7))) as u32 & 1
+    }
+}
+
+/// `-log2 (p / 4096)` for every 12-bit probability (accounting only; coding never reads
+/// a float).
+fn cost_table() -> &'static [f64; 4097] {
+    static T: OnceLock<Box<[f64; 4097]>> = OnceLock::new();
+    T.get_or_init(|| {
+        let mut t = Box::new([0.0; 4097]);
+        for (p, v) in t.iter_mut().enumerate().skip(1) {
+            *v = -math::log2(p as f64 / 4096.0);
+        }
+        t
+    })
+}
+
+/// The latent's effect on a block's predictions: its scale per dimension.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Offset {
+    /// `sigma_k` per latent dimension (the length is `d`).
+    sigma: Vec<f64>,
+}
+
+/// The predictor of one chunk with its latent's effect.
+#[derive(Clone, Debug)]
+pub struct CmChain {
+    predictor: Predictor,
+    offset: Offset,
+}
+
+impl CmChain {
+    /// A fresh predictor of `2^bits` slots per table, with latent scales `sigma`.
+    pub fn new(bits: u32, sigma: &[f64]) -> Self {
+        Self {
+            predictor: Predictor::new(bits),
+            offset: Offset::new(sigma),
+        }
+    }
+
+    /// Set the latent's scales (after [`HistoryModel::observe`], which does not read
+    /// them).
+    pub fn set_sigma(&mut self, sigma: &[f64]) {
+        self.offset = Offset::new(sigma);
+    }
+}
+
+impl Offset {
+    /// The effect of a latent with scales `sigma` (one per dimension).
+    pub fn new(sigma: &[f64]) -> Self {
+        Self {
+            sigma: sigma.to_vec(),
+        }
+    }
+
+    /// The fixed-point offsets `zq_k = round(4096 sigma_k u_k)` of a latent.
+    fn zq(&self, u: Option<&[f64]>) -> [i64; MAX_LATENT_DIM] {
+        let mut zq = [0i64; MAX_LATENT_DIM];
+        if let Some(u) = u {
+            for k in 0..self.sigma.len().min(u.len()) {
+                zq[k] = (4096.0 * self.sigma[k] * u[k]).round().clamp(-1e7, 1e7) as i64;
+            }
+        }
+        zq
+    }
+
+    /// The coded probability of a 1 given the latent-free `p` and offsets `zq`.
+    #[inline]
+    fn coded(p: u32, zq: &[i64; MAX_LATENT_DIM]) -> u32 {
+        if zq == &[0; MAX_LATENT_DIM] {
+            return p;
+        }
+        let a = stretch(p) as i64;
+        let x = a + ((256 * zq[0] + a * zq[1]) >> 12);
+        squash(x.clamp(-2047, 2047) as i32).clamp(1, 4095)
+    }
+
+    /// The latent's features of a prediction, in nats: `(sigma_0, sigma_1 a_t)`.
+    #[inline]
+    fn features(&self, a: f64, f: &mut [f64; MAX_LATENT_DIM]) {
+        f[0] = self.sigma.first().copied().unwrap_or(0.0);
+        f[1] = self.sigma.get(1).map_or(0.0, |s| s * a);
+    }
+}
+
+impl HistoryModel for CmChain {
+    type Stats = BlockStats;
+
+    fn latent_dim(&self) -> usize {
+        self.offset.sigma.len()
+    }
+
+    fn observe(&mut self, x: &[u8]) -> BlockStats {
+        let mut p = Vec::with_capacity(8 * x.len());
+        for &b in x {
+            for i in (0..8).rev() {
+                p.push(self.predictor.p() as u16);
+                self.predictor.update((b >> i) as u32 & 1);
+            }
+        }
+        BlockStats::new(x.to_vec(), p)
+    }
+
+    fn pop_block(
+        &mut self,
+        coder: &mut DefaultAnsCoder,
+        u: Option<&[f64]>,
+        len: usize,
+    ) -> Result<(Vec<u8>, BlockStats), CodecError> {
+        let zq = self.offset.zq(u);
+        let mut bytes = Vec::with_capacity(len);
+        let mut p = Vec::with_capacity(8 * len);
+        for _ in 0..len {
+            let mut byte = 0u32;
+            for _ in 0..8 {
+                let p0 = self.predictor.p();
+                p.push(p0 as u16);
+                let bit = coder
+                    .decode_symbol(AnsModel(&Bit(Offset::coded(p0, &zq))))
+                    .map_err(|_| CodecError::Corrupt("bit"))? as u32;
+                self.predictor.update(bit);
+                byte = byte << 1 | bit;
+            }
+            bytes.push(byte as u8);
+        }
+        Ok((bytes.clone(), BlockStats::new(bytes, p)))
+    }
+
+    fn push_block(
+        &self,
+        coder: &mut DefaultAnsCoder,
+        stats: &BlockStats,
+        u: Option<&[f64]>,
+    ) -> Result<(), CodecError> {
+        let zq = self.offset.zq(u);
+        for t in (0..stats.p.len()).rev() {
+            let p = Offset::coded(stats.p[t] as u32, &zq);
+            coder
+                .encode_symbol(stats.bit(t) as usize, AnsModel(&Bit(p)))
+                .map_err(|_| CodecError::Corrupt("bit push"))?;
+        }
+        Ok(())
+    }
+
+    fn log2_lik_coded(&self, stats: &BlockStats, u: Option<&[f64]>) -> f64 {
+        self.offset.log2_lik_coded(stats, u)
+    }
+
+    fn log_lik_grad(&self, stats: &BlockStats, u: &[f64], grad: &mut [f64]) -> f64 {
+        self.offset.log_lik_grad(stats, u, grad)
+    }
+
+    fn initial_posterior(&self, stats: &BlockStats) -> DiagGaussian {
+        self.offset.initial_posterior(stats)
+    }
+}
+
+impl Offset {
+    /// `log2 P(x | u)` of the coded predictions, from the block's histogram (exact:
+    /// the coded probability of a bit depends on nothing else).
+    pub fn log2_lik_coded(&self, stats: &BlockStats, u: Option<&[f64]>) -> f64 {
+        let zq = self.zq(u);
+        let cost = cost_table();
+        let mut bits = 0.0;
+        for &(p, n0, n1) in &stats.hist {
+            let p = Self::coded(p as u32, &zq) as usize;
+            bits += n1 as f64 * cost[p] + n0 as f64 * cost[4096 - p];
+        }
+        -bits
+    }
+
+    /// The smooth `ln p(x | u) = sum_t ln sigmoid(s_t logit_t)` and its gradient,
+    /// summed over the block's histogram.
+    pub fn log_lik_grad(&self, stats: &BlockStats, u: &[f64], grad: &mut [f64]) -> f64 {
+        let d = self.sigma.len();
+        let mut f = [0.0; MAX_LATENT_DIM];
+        let mut g = [0.0; MAX_LATENT_DIM];
+        let mut ll = 0.0;
+        for &(p, n0, n1) in &stats.hist {
+            let a = stretch(p as u32) as f64 / 256.0;
+            self.features(a, &mut f);
+            let mut x = a;
+            for k in 0..d {
+                x += u[k] * f[k];
+            }
+            let (n0, n1) = (n0 as f64, n1 as f64);
+            // n1 ln sigmoid(x) + n0 ln sigmoid(-x); d/dx = n1 - (n0 + n1) sigmoid(x).
+            ll += n1 * math::log_sigmoid(x) + n0 * math::log_sigmoid(-x);
+            let r = n1 - (n0 + n1) * math::sigmoid(x);
+            for k in 0..d {
+                g[k] += r * f[k];
+            }
+        }
+        grad[..d].copy_from_slice(&g[..d]);
+        ll
+    }
+
+    /// The Laplace posterior: one Newton step from `u = 0`, with the diagonal of the
+    /// precision (likelihood Hessian plus the prior's identity) as `1 / s_k^2`.
+    pub fn initial_posterior(&self, stats: &BlockStats) -> DiagGaussian {
+        let d = self.sigma.len();
+        let mut f = [0.0; MAX_LATENT_DIM];
+        let mut g = [0.0; MAX_LATENT_DIM];
+        let mut p = [[0.0; MAX_LATENT_DIM]; MAX_LATENT_DIM];
+        for k in 0..d {
+            p[k][k] = 1.0;
+        }
+        for &(q, n0, n1) in &stats.hist {
+            let a = stretch(q as u32) as f64 / 256.0;
+            self.features(a, &mut f);
+            let s = math::sigmoid(a);
+            let n = (n0 + n1) as f64;
+            let r = n1 as f64 - n * s;
+            let w = n * s * (1.0 - s);
+            for k in 0..d {
+                g[k] += r * f[k];
+                for l in 0..d {
+                    p[k][l] += w * f[k] * f[l];
+                }
+            }
+        }
+        let mu = match d {
+            0 => vec![],
+            1 => vec![g[0] / p[0][0]],
+            _ => {
+                let det = p[0][0] * p[1][1] - p[0][1] * p[1][0];
+                vec![
+                    (p[1][1] * g[0] - p[0][1] * g[1]) / det,
+                    (p[0][0] * g[1] - p[1][0] * g[0]) / det,
+                ]
+            }
+        };
+        DiagGaussian {
+            mu,
+            rho: (0..d).map(|k| -0.5 * math::ln(p[k][k])).collect(),
+        }
+    }
+}
+
+/// Choose the latent's scales for a chunk (encoder side): empirical Bayes, `sigma_k^2 =
+/// mean_i (mu_ik^2 + s_ik^2)` over the blocks' Laplace posteriors of `z` itself (fitted
+/// under `N(0, 1)`), twice, clamped to `[1/256, 4]`.
+pub fn choose_sigma(stats: &[BlockStats], d: usize) -> Vec<f64> {
+    let mut sigma = vec![1.0; d];
+    if stats.is_empty() {
+        return vec![0.25; d];
+    }
+    for _ in 0..2 {
+        let m = Offset::new(&sigma);
+        let mut acc = vec![0.0; d];
+        for s in stats {
+            let q = m.initial_posterior(s);
+            for k in 0..d {
+                let z = sigma[k] * q.mu[k];
+                let sd = sigma[k] * q.sigma(k);
+                acc[k] += z * z + sd * sd;
+            }
+        }
+        for k in 0..d {
+            sigma[k] = math::sqrt(acc[k] / stats.len() as f64).clamp(1.0 / 256.0, 4.0);
+        }
+    }
+    sigma
+}
+
+#[cfg(test)]
+mod measure {
+    use super::*;
+    use crate::chain::history::HistoryBitsBackCoder;
+    use crate::chain::ContinuousConfig;
+
+    /// Per-block latent gains on a corpus file (`BBCODEC_FILE`), printed.
+    #[test]
+    #[ignore]
+    fn latent_gain() {
+        let path = std::env::var("BBCODEC_FILE").unwrap_or_else(|_| {
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/alice29.txt").into()
+        });
+        let Ok(data) = std::fs::read(&path) else {
+            eprintln!("SKIPPED: {path} absent");
+            return;
+        };
+        let chain = HistoryBitsBackCoder::new(4096, ContinuousConfig::default()).unwrap();
+        let mut m = CmChain::new(Predictor::bits_for(data.len(), 22), &[0.0, 0.0]);
+        let stats = chain.observe(&mut m, &data);
+        let sigma = choose_sigma(&stats, 2);
+        eprintln!("sigma {sigma:?}");
+        let off = Offset::new(&sigma);
+        let (mut tot_off, mut tot_map) = (0.0, 0.0);
+        for (i, s) in stats.iter().enumerate() {
+            let q = off.initial_posterior(s);
+            let l0 = -off.log2_lik_coded(s, None);
+            let lm = -off.log2_lik_coded(s, Some(&q.mu));
+            let kl = q.kl_to_standard_normal() / math::LN_2;
+            tot_off += l0;
+            tot_map += lm + kl;
+            if i < 8 {
+                eprintln!(
+                    "{i}: mu {:?} sd {:?} off {l0:.1} at mu {lm:.1} kl {kl:.2}",
+                    q.mu,
+                    (0..2).map(|k| q.sigma(k)).collect::<Vec<_>>()
+                );
+            }
+        }
+        eprintln!("off {tot_off:.1} laplace (lik at mu + kl) {tot_map:.1}");
+    }
+}

@@ -1,0 +1,117 @@
+//! The context-mixing model (`--model cm`) through the container: round trips, the
+//! rate identities, the latent's arms, and determinism.
+
+mod common;
+
+use bbcodec::inference::{Estimator, PosteriorKind};
+use bbcodec::model::CmConfig;
+use bbcodec::{compress, decompress, DecodeOptions, EncodeOptions, ModelConfig, ModelKind};
+
+fn cm(latent_dim: u8) -> EncodeOptions {
+    EncodeOptions::with_model(ModelConfig::Cm(CmConfig {
+        latent_dim,
+        table_bits: 18,
+        ..CmConfig::default()
+    }))
+}
+
+fn text() -> Vec<u8> {
+    std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/alice29-excerpt.txt"
+    ))
+    .unwrap()
+}
+
+/// Text, a table, zeros and random bytes: blocks that want different latents.
+fn heterogeneous() -> Vec<u8> {
+    let t = text();
+    let mut v = t[..12_000].to_vec();
+    for r in 0..400u32 {
+        v.extend_from_slice(&r.to_le_bytes());
+        v.extend_from_slice(&(r * r % 977).to_be_bytes());
+        v.extend_from_slice(&[b'|', (r % 7) as u8 + b'a', 0, 0]);
+    }
+    v.extend(std::iter::repeat(0u8).take(5000));
+    v.extend(common::random_bytes(4000, 9));
+    v.extend_from_slice(&t[12_000..24_000]);
+    v
+}
+
+#[test]
+fn every_input_roundtrips_with_every_latent() {
+    let t = text();
+    let random = common::random_bytes(5000, 3);
+    let inputs: [(&str, &[u8]); 6] = [
+        ("empty", &[]),
+        ("one byte", b"z"),
+        ("200 bytes", &t[..200]),
+        ("text", &t),
+        ("random", &random),
+        ("zeros", &[0u8; 9000]),
+    ];
+    for d in 0..=2 {
+        for (name, data) in inputs {
+            let mut o = cm(d);
+            o.block_size = 1024;
+            let r = common::roundtrip(data, &o);
+            assert_eq!(r.model, "cm", "{name}");
+        }
+    }
+}
+
+#[test]
+fn the_latent_is_coded_bits_back_at_its_elbo() {
+    let data = heterogeneous();
+    for (posterior, iters) in [
+        (PosteriorKind::Bbvi(Estimator::Reparameterization), 8),
+        // The Laplace posterior, not refined by BBVI.
+        (PosteriorKind::Bbvi(Estimator::Reparameterization), 0),
+        (PosteriorKind::Map, 8),
+    ] {
+        let mut o = cm(2);
+        o.block_size = 1024;
+        o.fit.posterior = posterior;
+        o.fit.iterations = iters;
+        let r = common::roundtrip(&data, &o);
+        // The three ELBO forms agree (they are sums of the same terms).
+        let e = &r.elbo;
+        let eq3 = e.expected_log_joint + e.entropy;
+        let eq4 = e.expected_log_lik - e.kl_prior;
+        let eq5 = e.log_evidence - e.kl_posterior;
+        assert!((eq3 - eq4).abs() < 1e-6 * eq3.abs() && (eq4 - eq5).abs() < 1e-6 * eq3.abs());
+        if posterior != PosteriorKind::Map {
+            // Some blocks use the latent here: their KL to the prior is paid.
+            assert!(e.kl_prior > 0.0, "{posterior:?}: no block used its latent");
+        }
+    }
+}
+
+#[test]
+fn the_latent_pays_on_a_heterogeneous_input() {
+    let data = heterogeneous();
+    let size = |d| compress(&data, &cm(d)).unwrap().0.len();
+    let (none, bias, both) = (size(0), size(1), size(2));
+    eprintln!("no latent {none}, bias {bias}, bias and confidence {both} bytes");
+    assert!(both < none, "{both} >= {none}");
+}
+
+#[test]
+fn output_does_not_depend_on_threads_and_chunks_decode_alone() {
+    let data = heterogeneous();
+    let mut o = cm(2);
+    o.chunk_size = 16_384;
+    o.threads = 1;
+    let (one, _) = compress(&data, &o).unwrap();
+    o.threads = 2;
+    let (two, _) = compress(&data, &o).unwrap();
+    assert!(one == two);
+    let (back, _) = decompress(&two, &DecodeOptions::default()).unwrap();
+    assert!(back == data);
+}
+
+#[test]
+fn the_kind_is_named_and_numbered() {
+    assert_eq!(ModelKind::from_name("cm"), Some(ModelKind::Cm));
+    assert_eq!(ModelKind::Cm.code(), 3);
+}
