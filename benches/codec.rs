@@ -92,7 +92,7 @@ fn end_to_end(c: &mut Criterion) {
         ("bbvi", PosteriorKind::Bbvi(Estimator::ScoreFunction)),
         ("exact", PosteriorKind::Exact),
     ] {
-        let mut o = EncodeOptions::default();
+        let mut o = bbcodec::EncodeOptions::for_model(bbcodec::ModelKind::Mixture);
         o.fit.posterior = posterior;
         g.bench_function(format!("encode_{name}"), |b| {
             b.iter(|| compress(&data, &o).unwrap())

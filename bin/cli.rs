@@ -62,8 +62,8 @@ pub struct AnalyzeArgs {
     /// Print the table as JSON: `{"rows": [...], "traces": [...]}`.
     #[arg(long = "json")]
     pub json: bool,
-    /// Latent-variable model: mixture, logistic or mnist.
-    #[arg(long = "model", default_value = "mixture")]
+    /// Latent-variable model: cm, mixture, logistic or mnist.
+    #[arg(long = "model", default_value = "cm")]
     pub model: String,
     /// Write an SVG plot: per-block net bits against -ELBO and -log P(x), and the fit traces.
     #[arg(long = "plot")]
@@ -120,14 +120,16 @@ pub struct EncodeArgs {
     /// Input, output and reporting.
     #[command(flatten)]
     pub io: IoArgs,
-    /// Latent-variable model: mixture (discrete latent), logistic (continuous latent), or
-    /// mnist (the trained image model, for IDX files of 28x28 images). Each model's own
-    /// options are listed below.
-    #[arg(long = "model", default_value = "mixture")]
+    /// Latent-variable model: cm (context mixing with a block latent, the default),
+    /// mixture (discrete latent), logistic (continuous latent), or mnist (the trained
+    /// image model, for IDX files of 28x28 images). Each model's own options are listed
+    /// below.
+    #[arg(long = "model", default_value = "cm")]
     pub model: String,
     /// Posterior: bbvi (fitted by black-box VI), exact (enumeration) or map (no bits back).
-    /// Default: exact for the mixture (its latent is enumerable), bbvi for the logistic
-    /// and mnist models; bbvi whenever --estimator, --iters, --samples or --lr is given.
+    /// Default: exact for the mixture (its latent is enumerable), bbvi for the cm,
+    /// logistic and mnist models; bbvi whenever --estimator, --iters, --samples or --lr
+    /// is given.
     #[arg(long = "posterior")]
     pub posterior: Option<String>,
     /// BBVI gradient estimator: score (Eq. 11 + leave-one-out baseline), score-eq8, naive

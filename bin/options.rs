@@ -109,13 +109,17 @@ pub fn encode_options(
     Ok(o)
 }
 
-/// Apply `--block-size` and `--chunk-size`; a chunk is never smaller than a block.
+/// Apply `--block-size` and `--chunk-size`; a chunk is never smaller than a block (a
+/// chunk size given alone, below the model's block size, makes the block that size).
 pub fn set_sizes(o: &mut EncodeOptions, block_size: Option<u32>, chunk_size: Option<u32>) {
     if let Some(v) = block_size {
         o.block_size = v;
     }
     if let Some(v) = chunk_size {
         o.chunk_size = v;
+        if block_size.is_none() && v > 0 && v < o.block_size {
+            o.block_size = v;
+        }
     } else if o.chunk_size < o.block_size {
         o.chunk_size = o.block_size;
     }

@@ -16,7 +16,11 @@ fn sample() -> Vec<u8> {
 #[test]
 fn rows_follow_theory_and_overheads_match_kl() {
     let data = sample();
-    let an = analyze(&data, &EncodeOptions::default()).unwrap();
+    let an = analyze(
+        &data,
+        &bbcodec::EncodeOptions::for_model(bbcodec::ModelKind::Mixture),
+    )
+    .unwrap();
     let names: Vec<&str> = an.rows.iter().map(|r| r.posterior.as_str()).collect();
     assert_eq!(
         names,
@@ -63,7 +67,11 @@ fn rows_follow_theory_and_overheads_match_kl() {
 #[test]
 fn traces_show_the_control_variate() {
     let data = sample();
-    let an = analyze(&data, &EncodeOptions::default()).unwrap();
+    let an = analyze(
+        &data,
+        &bbcodec::EncodeOptions::for_model(bbcodec::ModelKind::Mixture),
+    )
+    .unwrap();
     let t = |n: &str| an.traces.iter().find(|t| t.estimator == n).unwrap();
     let (score, eq8, naive) = (t("score"), t("score-eq8"), t("naive"));
     assert_eq!(score.metric, "kl_bits");
@@ -115,7 +123,8 @@ fn cli_json_and_plots() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = v["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), 6);
+    // The default model's arms: no latent, MAP, Laplace, BBVI.
+    assert_eq!(rows.len(), 4);
     for key in [
         "posterior",
         "net_bits",

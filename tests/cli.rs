@@ -62,11 +62,28 @@ fn encode_decode_roundtrip_with_default_names() {
 fn roundtrip_through_pipes_and_every_posterior() {
     let data = sample();
     for args in [
-        vec!["--posterior", "bbvi"],
-        vec!["--posterior", "exact"],
-        vec!["--posterior", "map"],
-        vec!["--estimator", "score-eq8", "--block-size", "128"],
-        vec!["--components", "3", "--chunk-size", "10000"],
+        vec![],
+        vec!["--posterior", "map", "--block-size", "1024"],
+        vec!["--model", "cm", "--latent-dim", "0"],
+        vec!["--model", "mixture", "--posterior", "bbvi"],
+        vec!["--model", "mixture", "--posterior", "exact"],
+        vec!["--model", "mixture", "--posterior", "map"],
+        vec![
+            "--model",
+            "mixture",
+            "--estimator",
+            "score-eq8",
+            "--block-size",
+            "128",
+        ],
+        vec![
+            "--model",
+            "mixture",
+            "--components",
+            "3",
+            "--chunk-size",
+            "10000",
+        ],
     ] {
         let enc = bbcodec()
             .args(["encode", "-", "-c", "-q"])
@@ -425,8 +442,9 @@ fn train_writes_weights_that_code() {
     assert_eq!(back.stdout, mnist_sample());
 }
 
-/// The mixture enumerates its posterior unless BBVI is asked for, by name or by giving
-/// one of its settings; the logistic model fits by BBVI by default.
+/// The default model (cm) fits its block latent by BBVI; the mixture enumerates its
+/// posterior unless BBVI is asked for, by name or by giving one of its settings; the
+/// logistic model fits by BBVI by default.
 #[test]
 fn default_posterior_per_model_and_bbvi_implied_by_its_settings() {
     let dir = tempfile::tempdir().unwrap();
@@ -448,16 +466,19 @@ fn default_posterior_per_model_and_bbvi_implied_by_its_settings() {
             r["estimator"].as_str().unwrap_or("").to_string(),
         )
     };
-    assert_eq!(posterior_of(&[]).0, "exact");
+    assert_eq!(posterior_of(&[]), ("bbvi".into(), "reparam".into()));
     assert_eq!(posterior_of(&["--posterior", "map"]).0, "map");
+    let m = |args: &[&'static str]| [&["--model", "mixture"][..], args].concat();
+    assert_eq!(posterior_of(&m(&[])).0, "exact");
+    assert_eq!(posterior_of(&m(&["--posterior", "map"])).0, "map");
     assert_eq!(
-        posterior_of(&["--iters", "8"]),
+        posterior_of(&m(&["--iters", "8"])),
         ("bbvi".into(), "score".into())
     );
-    assert_eq!(posterior_of(&["--samples", "8"]).0, "bbvi");
-    assert_eq!(posterior_of(&["--lr", "0.5"]).0, "bbvi");
+    assert_eq!(posterior_of(&m(&["--samples", "8"])).0, "bbvi");
+    assert_eq!(posterior_of(&m(&["--lr", "0.5"])).0, "bbvi");
     assert_eq!(
-        posterior_of(&["--estimator", "score-eq8"]),
+        posterior_of(&m(&["--estimator", "score-eq8"])),
         ("bbvi".into(), "score-eq8".into())
     );
     assert_eq!(

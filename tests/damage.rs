@@ -111,7 +111,7 @@ fn hostile_lengths_do_not_allocate() {
     // allows it, and then nothing: must fail fast on truncation.
     let mut opts = bbcodec::EncodeOptions {
         chunk_size: 1 << 26,
-        ..Default::default()
+        ..bbcodec::EncodeOptions::for_model(bbcodec::ModelKind::Mixture)
     };
     opts.threads = 1;
     let mut f = opts.header_bytes().unwrap();

@@ -35,7 +35,10 @@ fn threads_1_and_2_give_identical_bytes() {
 #[test]
 fn repeated_encodes_are_identical() {
     let data = corpus_file("alice29.txt").unwrap_or_else(|| mixture_data(800, 64, 3, 4));
-    for o in [EncodeOptions::default(), bbvi()] {
+    for o in [
+        bbcodec::EncodeOptions::for_model(bbcodec::ModelKind::Mixture),
+        bbvi(),
+    ] {
         let (a, _) = compress(&data, &o).unwrap();
         let (b, _) = compress(&data, &o).unwrap();
         assert!(a == b);

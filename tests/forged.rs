@@ -391,7 +391,7 @@ fn checksum_and_end_checks() {
 #[test]
 fn the_encoder_refuses_the_same_limits() {
     let refused = |o: EncodeOptions| o.validate().expect_err("options accepted");
-    let base = EncodeOptions::default;
+    let base = || EncodeOptions::for_model(bbcodec::ModelKind::Mixture);
     let with = |f: &dyn Fn(&mut EncodeOptions)| {
         let mut o = base();
         f(&mut o);

@@ -13,7 +13,7 @@ fn fuzz_header() -> Vec<u8> {
         block_size: 16,
         chunk_size: 256,
         threads: 1,
-        ..Default::default()
+        ..bbcodec::EncodeOptions::for_model(bbcodec::ModelKind::Mixture)
     };
     opts.fit.iterations = 16;
     opts.fit.samples = 4;

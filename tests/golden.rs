@@ -51,7 +51,7 @@ fn cases() -> Vec<(&'static str, &'static str, EncodeOptions)> {
         let mut o = EncodeOptions {
             block_size: block,
             chunk_size: chunk,
-            ..Default::default()
+            ..bbcodec::EncodeOptions::for_model(bbcodec::ModelKind::Mixture)
         };
         o.fit.posterior = p;
         // Pinned (the defaults of the time the goldens were written), so that a change
@@ -119,7 +119,7 @@ fn cases() -> Vec<(&'static str, &'static str, EncodeOptions)> {
         (
             "alice70k.default.bbc",
             "alice70k.txt",
-            EncodeOptions::default(),
+            bbcodec::EncodeOptions::for_model(bbcodec::ModelKind::Mixture),
         ),
     ]
 }

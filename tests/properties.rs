@@ -37,7 +37,7 @@ proptest! {
             chunk_size: block * chunk_blocks,
             model: ModelConfig::Mixture(MixtureConfig { max_components: 32, fixed_components: k }),
             threads: 1,
-            ..Default::default()
+            ..bbcodec::EncodeOptions::for_model(bbcodec::ModelKind::Mixture)
         };
         o.fit.posterior = posterior(p);
         o.fit.iterations = 16;
@@ -71,7 +71,7 @@ proptest! {
     fn decoding_garbage_never_panics(data in prop::collection::vec(any::<u8>(), 0..600), prefix in any::<bool>()) {
         let mut file = Vec::new();
         if prefix {
-            let h = EncodeOptions { block_size: 16, chunk_size: 64, ..Default::default() }.header_bytes().unwrap();
+            let h = EncodeOptions { block_size: 16, chunk_size: 64, ..bbcodec::EncodeOptions::for_model(bbcodec::ModelKind::Mixture) }.header_bytes().unwrap();
             file.extend_from_slice(&h);
         }
         file.extend_from_slice(&data);

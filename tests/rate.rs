@@ -220,7 +220,11 @@ fn compression_targets_on_corpus() {
     // Issue targets: kppkn.gtb and geo.protodata >= 5% below order-0 after headers;
     // no file more than 0.5% above order-0.
     for (name, data) in corpus_files() {
-        let (_, r) = compress(&data, &EncodeOptions::default()).unwrap();
+        let (_, r) = compress(
+            &data,
+            &bbcodec::EncodeOptions::for_model(bbcodec::ModelKind::Mixture),
+        )
+        .unwrap();
         let order0 = r.order0_bits / 8.0;
         let ratio = r.compressed_bytes as f64 / order0;
         eprintln!(

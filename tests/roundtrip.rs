@@ -8,20 +8,29 @@ use common::*;
 
 #[test]
 fn empty_input() {
-    let r = roundtrip(b"", &EncodeOptions::default());
+    let r = roundtrip(
+        b"",
+        &bbcodec::EncodeOptions::for_model(bbcodec::ModelKind::Mixture),
+    );
     assert_eq!(r.input_bytes, 0);
     assert_eq!(r.chunks, 0);
 }
 
 #[test]
 fn one_byte() {
-    let r = roundtrip(b"x", &EncodeOptions::default());
+    let r = roundtrip(
+        b"x",
+        &bbcodec::EncodeOptions::for_model(bbcodec::ModelKind::Mixture),
+    );
     assert_eq!(r.chunks, 1);
 }
 
 #[test]
 fn all_zeros() {
-    let r = roundtrip(&vec![0u8; 100_000], &EncodeOptions::default());
+    let r = roundtrip(
+        &vec![0u8; 100_000],
+        &bbcodec::EncodeOptions::for_model(bbcodec::ModelKind::Mixture),
+    );
     // One symbol: every byte costs (nearly) nothing.
     assert!(r.compressed_bytes < 200, "{}", r.compressed_bytes);
 }
@@ -29,7 +38,10 @@ fn all_zeros() {
 #[test]
 fn random_bytes_stay_within_0_2_percent() {
     let data = random_bytes(200_000, 1);
-    let r = roundtrip(&data, &EncodeOptions::default());
+    let r = roundtrip(
+        &data,
+        &bbcodec::EncodeOptions::for_model(bbcodec::ModelKind::Mixture),
+    );
     assert!(
         (r.compressed_bytes as f64) <= data.len() as f64 * 1.002,
         "{} bytes for {} random bytes",
@@ -42,17 +54,26 @@ fn random_bytes_stay_within_0_2_percent() {
 fn text_and_binary() {
     let text = "It was the best of times, it was the worst of times, it was the age of wisdom.\n"
         .repeat(300);
-    roundtrip(text.as_bytes(), &EncodeOptions::default());
+    roundtrip(
+        text.as_bytes(),
+        &bbcodec::EncodeOptions::for_model(bbcodec::ModelKind::Mixture),
+    );
     let binary: Vec<u8> = (0..60_000u32)
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8 & 0x3F)
         .collect();
-    roundtrip(&binary, &EncodeOptions::default());
+    roundtrip(
+        &binary,
+        &bbcodec::EncodeOptions::for_model(bbcodec::ModelKind::Mixture),
+    );
 }
 
 #[test]
 fn every_corpus_file() {
     for (name, data) in corpus_files() {
-        let r = roundtrip(&data, &EncodeOptions::default());
+        let r = roundtrip(
+            &data,
+            &bbcodec::EncodeOptions::for_model(bbcodec::ModelKind::Mixture),
+        );
         eprintln!(
             "{name}: {} -> {} bytes ({:.4} bits/byte), order-0 {:.0} bytes",
             r.input_bytes,
@@ -92,7 +113,7 @@ fn every_posterior_and_estimator() {
         PosteriorKind::Bbvi(Estimator::ScoreFunctionEq8),
         PosteriorKind::Bbvi(Estimator::Naive),
     ] {
-        let mut o = EncodeOptions::default();
+        let mut o = bbcodec::EncodeOptions::for_model(bbcodec::ModelKind::Mixture);
         o.fit.posterior = posterior;
         roundtrip(&data, &o);
     }

@@ -79,9 +79,16 @@ pub fn analyze(data: &[u8], base: &EncodeOptions) -> Result<Analysis, Error> {
     let (variants, default_name) = model.analysis_rows();
     let mut rows = Vec::new();
     let mut blocks = Vec::new();
-    for &(name, posterior) in variants {
+    for arm in variants {
+        let name = arm.name;
         let mut o = base.clone();
-        o.fit.posterior = posterior;
+        o.fit.posterior = arm.posterior;
+        if let Some(n) = arm.iterations {
+            o.fit.iterations = n;
+        }
+        for (k, v) in arm.options {
+            o.model.model_mut().set_option(k, v)?;
+        }
         o.raw_fallback = false;
         let t = Instant::now();
         let (file, report) = compress(data, &o)?;

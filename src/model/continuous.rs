@@ -1,7 +1,7 @@
 //! What the continuous-latent file models share: the chain configuration they code
 //! with, and the traces of their reparameterization fits.
 
-use super::file_model::{check_work, parse_option, Coding, ModelOption};
+use super::file_model::{check_work, parse_option, Arm, Coding, ModelOption};
 use crate::chain::bins::{MAX_BIN_BITS, MIN_BIN_BITS};
 use crate::chain::{ContinuousConfig, ContinuousLatentModel};
 use crate::error::OptionError;
@@ -125,9 +125,9 @@ pub const POSTERIORS: &[PosteriorKind] = &[
 ];
 
 /// The rows `analyze` runs for a continuous latent.
-pub const ROWS: &[(&str, PosteriorKind)] = &[
-    ("map", PosteriorKind::Map),
-    (
+pub const ROWS: &[Arm] = &[
+    Arm::new("map", PosteriorKind::Map),
+    Arm::new(
         "reparam",
         PosteriorKind::Bbvi(Estimator::Reparameterization),
     ),

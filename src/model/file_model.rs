@@ -172,8 +172,8 @@ pub trait FileModel: fmt::Debug + Send + Sync {
         accounting: bool,
     ) -> Result<DecodedModelChunk, Error>;
 
-    /// The rows `analyze` codes, by name, and the name of the row whose blocks it keeps.
-    fn analysis_rows(&self) -> (&'static [(&'static str, PosteriorKind)], &'static str);
+    /// The rows `analyze` codes, and the name of the row whose blocks it keeps.
+    fn analysis_rows(&self) -> (&'static [Arm], &'static str);
 
     /// Fit traces on the first chunk's body (after any framing prefix).
     fn traces(&self, first_chunk: &[u8], coding: &Coding) -> Result<Vec<Trace>, Error>;
@@ -186,6 +186,31 @@ pub trait FileModel: fmt::Debug + Send + Sync {
         settings: &TrainSettings,
         log: &mut dyn FnMut(&str),
     ) -> Result<Trained, Error>;
+}
+
+/// One row `analyze` codes: a posterior, and what else the row changes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Arm {
+    /// The row's name.
+    pub name: &'static str,
+    /// The posterior it codes with.
+    pub posterior: PosteriorKind,
+    /// Fit iterations instead of the options' (0: the model's starting posterior).
+    pub iterations: Option<u32>,
+    /// Model options set for the row ([`FileModel::set_option`] names and values).
+    pub options: &'static [(&'static str, &'static str)],
+}
+
+impl Arm {
+    /// A row that changes only the posterior.
+    pub const fn new(name: &'static str, posterior: PosteriorKind) -> Self {
+        Self {
+            name,
+            posterior,
+            iterations: None,
+            options: &[],
+        }
+    }
 }
 
 /// What `bbcodec train` is told.

@@ -107,9 +107,10 @@ pub enum ModelConfig {
     Cm(CmConfig),
 }
 
+/// The context-mixing model: the default for files.
 impl Default for ModelConfig {
     fn default() -> Self {
-        ModelKind::Mixture.default_config()
+        ModelKind::Cm.default_config()
     }
 }
 

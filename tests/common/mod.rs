@@ -242,7 +242,7 @@ pub fn mixture_data(blocks: usize, block: usize, k: usize, seed: u64) -> Vec<u8>
 /// The default options with the mixture's posterior fitted by BBVI (score-function
 /// estimator, the default iterations and samples) instead of enumerated.
 pub fn bbvi() -> EncodeOptions {
-    let mut o = EncodeOptions::default();
+    let mut o = bbcodec::EncodeOptions::for_model(bbcodec::ModelKind::Mixture);
     o.fit.posterior = PosteriorKind::Bbvi(Estimator::ScoreFunction);
     o
 }

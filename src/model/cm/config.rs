@@ -10,9 +10,9 @@ use crate::inference::trace::Trace;
 use crate::inference::{Estimator, FitConfig, PosteriorKind};
 use crate::model::continuous::{chain_config, check_bin_bits, parse_bin_bits, BIN_BITS_OPTION};
 use crate::model::file_model::{
-    check_posterior, check_work, not_trainable, parse_option, unknown_option, CodedChunk, Coding,
-    DecodedModelChunk, Defaults, FileModel, Framing, LatentKind, ModelOption, TrainSettings,
-    Trained,
+    check_posterior, check_work, not_trainable, parse_option, unknown_option, Arm, CodedChunk,
+    Coding, DecodedModelChunk, Defaults, FileModel, Framing, LatentKind, ModelOption,
+    TrainSettings, Trained,
 };
 use crate::wire::{check_range, put_varint, SliceReader};
 
@@ -46,7 +46,7 @@ impl Default for CmConfig {
         Self {
             latent_dim: 2,
             bin_bits: 10,
-            table_bits: 22,
+            table_bits: 21,
         }
     }
 }
@@ -62,7 +62,7 @@ const OPTIONS: &[ModelOption] = &[
     ModelOption {
         name: "table-bits",
         value: "BITS",
-        help: "cm: 2^BITS slots per context table at most (10..=24, default 22)",
+        help: "cm: 2^BITS slots per context table at most (10..=24, default 21)",
         decode: false,
     },
 ];
@@ -72,9 +72,26 @@ const POSTERIORS: &[PosteriorKind] = &[
     PosteriorKind::Map,
 ];
 
-const ROWS: &[(&str, PosteriorKind)] = &[
-    ("map", PosteriorKind::Map),
-    (
+/// `analyze`'s arms: no latent (`z = 0`, no flag); `z` sent explicitly (MAP at its
+/// bins, a two-part code); `z` coded bits-back with the Laplace posterior (no BBVI
+/// step) and with the BBVI fit (the default).
+const ROWS: &[Arm] = &[
+    Arm {
+        options: &[("latent-dim", "0")],
+        ..Arm::new(
+            "no-latent",
+            PosteriorKind::Bbvi(Estimator::Reparameterization),
+        )
+    },
+    Arm::new("map", PosteriorKind::Map),
+    Arm {
+        iterations: Some(0),
+        ..Arm::new(
+            "laplace",
+            PosteriorKind::Bbvi(Estimator::Reparameterization),
+        )
+    },
+    Arm::new(
         "reparam",
         PosteriorKind::Bbvi(Estimator::Reparameterization),
     ),
@@ -113,7 +130,7 @@ impl FileModel for CmConfig {
     }
 
     fn description(&self) -> &'static str {
-        "cm: bitwise context mixing with history, a continuous latent per block offsetting its predictions"
+        "cm: bitwise context mixing with history, a continuous latent per block offsetting its predictions (the default)"
     }
 
     fn latent(&self) -> LatentKind {
@@ -309,7 +326,7 @@ impl FileModel for CmConfig {
         })
     }
 
-    fn analysis_rows(&self) -> (&'static [(&'static str, PosteriorKind)], &'static str) {
+    fn analysis_rows(&self) -> (&'static [Arm], &'static str) {
         (ROWS, "reparam")
     }
 

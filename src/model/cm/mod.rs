@@ -39,8 +39,9 @@ pub const PROB_BITS: u32 = 12;
 /// each observed bit by `1 / (n + 1.5)`, with `n` capped at [`COUNT_LIMIT`], so it starts
 /// as a frequency count and ends as an exponential average.
 ///
-/// Invariant: `p < 2^22` in the high 22 bits of the word, `n <= COUNT_LIMIT` in the low
-/// 10 bits.
+/// Invariant: `p XOR 2^21 < 2^22` in the high 22 bits of the word (so that the word 0 is
+/// `p = 1/2, n = 0`, and a table of fresh slots is zeroed memory, which the system hands
+/// out without writing it), `n <= COUNT_LIMIT` in the low 10 bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Slot(u32);
 
@@ -62,21 +63,21 @@ const fn reciprocals() -> [u32; 1024] {
 const RECIPROCAL: [u32; 1024] = reciprocals();
 
 impl Slot {
-    const HALF: Slot = Slot(1 << 31);
+    const HALF: Slot = Slot(0);
 
     /// The probability of a 1, 12-bit.
     #[inline]
     fn p12(self) -> u32 {
-        (self.0 >> 20).clamp(1, 4095)
+        ((self.0 ^ (1 << 31)) >> 20).clamp(1, 4095)
     }
 
     #[inline]
     fn update(&mut self, bit: u32) {
         let n = self.0 & 1023;
-        let p = (self.0 >> 10) as i64;
-        let target = if bit == 1 { (1i64 << 22) - 1 } else { 0 };
-        let p = p + (((target - p) * RECIPROCAL[n as usize] as i64) >> 16);
-        self.0 = ((p as u32) << 10) | (n + 1).min(COUNT_LIMIT);
+        let p = ((self.0 ^ (1 << 31)) >> 10) as i32;
+        let target = if bit == 1 { (1i32 << 22) - 1 } else { 0 };
+        let p = p + (((target - p) as i64 * RECIPROCAL[n as usize] as i64) >> 16) as i32;
+        self.0 = ((p as u32) << 10 ^ (1 << 31)) | (n + 1).min(COUNT_LIMIT);
     }
 }
 
@@ -201,7 +202,10 @@ pub struct Predictor {
     /// `2^bits` slots per hashed context table.
     bits: u32,
     order0: Vec<Slot>,
-    tables: Vec<Vec<Slot>>,
+    /// The context tables, `2^bits` slots each, one after the other, as the words of
+    /// their [`Slot`]s: fresh slots are zeroed memory, which the system maps lazily, so
+    /// a table costs only the pages an input touches.
+    tables: Vec<u32>,
     /// The hash of each context for the current byte (set at each byte boundary).
     hashes: [u32; CONTEXTS],
     /// The slot each context reads for the current bit.
@@ -243,7 +247,7 @@ impl Predictor {
         let mut p = Self {
             bits,
             order0: vec![Slot::HALF; 256],
-            tables: vec![vec![Slot::HALF; 1 << bits]; CONTEXTS],
+            tables: vec![0; CONTEXTS << bits],
             hashes: [0; CONTEXTS],
             current: [0; CONTEXTS],
             bases: [0; CONTEXTS],
@@ -319,12 +323,12 @@ impl Predictor {
         if self.bit_count == 0 || self.bit_count == 4 {
             for k in 0..self.hashes.len() {
                 let h = (self.hashes[k] ^ c0.wrapping_mul(0x9E37_79B1)).rotate_left(7);
-                let base = (h & mask & !15) as usize;
-                let check = Slot((h >> 24) | 0x100);
-                let bucket = &mut self.tables[k][base..base + 16];
+                let base = (k << self.bits) | (h & mask & !15) as usize;
+                let check = (h >> 24) | 0x100;
+                let bucket = &mut self.tables[base..base + 16];
                 if bucket[0] != check {
                     bucket[0] = check;
-                    bucket[1..].fill(Slot::HALF);
+                    bucket[1..].fill(Slot::HALF.0);
                 }
                 self.bases[k] = base;
             }
@@ -338,7 +342,7 @@ impl Predictor {
         for k in 0..self.hashes.len() {
             let i = self.bases[k] | nibble;
             self.current[k] = i;
-            self.st[1 + k] = stretch(self.tables[k][i].p12());
+            self.st[1 + k] = stretch(Slot(self.tables[i]).p12());
         }
         self.st[INPUTS - 2] = self.matcher.input(&self.history, c0, self.bit_count);
         self.st[INPUTS - 1] = 256;
@@ -380,7 +384,9 @@ impl Predictor {
         let c0 = self.c0 as usize;
         self.order0[c0].update(bit);
         for k in 0..self.hashes.len() {
-            self.tables[k][self.current[k]].update(bit);
+            let mut slot = Slot(self.tables[self.current[k]]);
+            slot.update(bit);
+            self.tables[self.current[k]] = slot.0;
         }
         self.matcher.update(bit);
         self.mixer.learn(&self.st, self.mixed2[0], bit, self.set);

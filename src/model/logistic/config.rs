@@ -12,9 +12,9 @@ use crate::model::continuous::{
     BIN_BITS_OPTION, POSTERIORS, ROWS,
 };
 use crate::model::file_model::{
-    blocks_of, check_posterior, not_trainable, parse_option, unknown_option, CodedChunk, Coding,
-    DecodedModelChunk, Defaults, FileModel, Framing, LatentKind, ModelOption, TrainSettings,
-    Trained,
+    blocks_of, check_posterior, not_trainable, parse_option, unknown_option, Arm, CodedChunk,
+    Coding, DecodedModelChunk, Defaults, FileModel, Framing, LatentKind, ModelOption,
+    TrainSettings, Trained,
 };
 use crate::wire::{check_range, put_varint, SliceReader};
 
@@ -212,7 +212,7 @@ impl FileModel for LogisticConfig {
         })
     }
 
-    fn analysis_rows(&self) -> (&'static [(&'static str, PosteriorKind)], &'static str) {
+    fn analysis_rows(&self) -> (&'static [Arm], &'static str) {
         (ROWS, "reparam")
     }
 

@@ -6,7 +6,7 @@ use crate::error::{Error, Field, FormatError, OptionError};
 use crate::inference::trace::Trace;
 use crate::inference::{Estimator, FitConfig, PosteriorKind};
 use crate::model::file_model::{
-    blocks_of, check_posterior, check_work, not_trainable, parse_option, unknown_option,
+    blocks_of, check_posterior, check_work, not_trainable, parse_option, unknown_option, Arm,
     CodedChunk, Coding, DecodedModelChunk, Defaults, FileModel, Framing, LatentKind, ModelOption,
     TrainSettings, Trained,
 };
@@ -72,16 +72,16 @@ const POSTERIORS: &[PosteriorKind] = &[
     PosteriorKind::Bbvi(Estimator::GumbelSoftmax),
 ];
 
-const ROWS: &[(&str, PosteriorKind)] = &[
-    ("map", PosteriorKind::Map),
-    ("naive", PosteriorKind::Bbvi(Estimator::Naive)),
-    (
+const ROWS: &[Arm] = &[
+    Arm::new("map", PosteriorKind::Map),
+    Arm::new("naive", PosteriorKind::Bbvi(Estimator::Naive)),
+    Arm::new(
         "score-eq8",
         PosteriorKind::Bbvi(Estimator::ScoreFunctionEq8),
     ),
-    ("gumbel", PosteriorKind::Bbvi(Estimator::GumbelSoftmax)),
-    ("score", PosteriorKind::Bbvi(Estimator::ScoreFunction)),
-    ("exact", PosteriorKind::Exact),
+    Arm::new("gumbel", PosteriorKind::Bbvi(Estimator::GumbelSoftmax)),
+    Arm::new("score", PosteriorKind::Bbvi(Estimator::ScoreFunction)),
+    Arm::new("exact", PosteriorKind::Exact),
 ];
 
 /// The mixture's latent is enumerable: exact by default (KL = 0, no per-block fit on
@@ -115,7 +115,7 @@ impl FileModel for MixtureConfig {
     }
 
     fn description(&self) -> &'static str {
-        "mixture: K categoricals over 64-byte blocks of bytes, a discrete latent per block (K chosen per chunk; the default)"
+        "mixture: K categoricals over 64-byte blocks of bytes, a discrete latent per block (K chosen per chunk; the exact-posterior oracle)"
     }
 
     fn latent(&self) -> LatentKind {
@@ -268,7 +268,7 @@ impl FileModel for MixtureConfig {
         })
     }
 
-    fn analysis_rows(&self) -> (&'static [(&'static str, PosteriorKind)], &'static str) {
+    fn analysis_rows(&self) -> (&'static [Arm], &'static str) {
         (ROWS, "score")
     }
 

@@ -17,8 +17,9 @@ use crate::model::continuous::{
     BIN_BITS_OPTION, POSTERIORS, ROWS,
 };
 use crate::model::file_model::{
-    blocks_of, check_posterior, check_work, unknown_option, CodedChunk, Coding, DecodedModelChunk,
-    Defaults, FileModel, Framing, LatentKind, ModelOption, TrainSettings, Trained,
+    blocks_of, check_posterior, check_work, unknown_option, Arm, CodedChunk, Coding,
+    DecodedModelChunk, Defaults, FileModel, Framing, LatentKind, ModelOption, TrainSettings,
+    Trained,
 };
 use crate::wire::{put_varint, SliceReader};
 
@@ -289,7 +290,7 @@ impl FileModel for MnistConfig {
         })
     }
 
-    fn analysis_rows(&self) -> (&'static [(&'static str, PosteriorKind)], &'static str) {
+    fn analysis_rows(&self) -> (&'static [Arm], &'static str) {
         (ROWS, "reparam")
     }
 
