@@ -87,6 +87,13 @@ impl Apm {
         v.clamp(1, 4095)
     }
 
+    /// Ask for context `cx`'s row ahead of [`Apm::refine`] (a cache hint only).
+    #[inline]
+    pub fn prefetch(&self, cx: usize) {
+        super::prefetch(&self.t, cx * 33);
+        super::prefetch(&self.t, cx * 33 + 32);
+    }
+
     /// Learn the coded bit at the bucket of the last refinement.
     #[inline]
     pub fn learn(&mut self, bit: u32) {

@@ -81,6 +81,48 @@ impl Slot {
     }
 }
 
+/// Ask the processor to bring `table[i]` into the cache: a hint with no effect on any
+/// value, so the predictions are the same with or without it.
+#[inline]
+pub(crate) fn prefetch<T>(table: &[T], i: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(v) = table.get(i) {
+        // SAFETY: `_mm_prefetch` only hints the cache; it reads nothing observable and
+        // cannot fault, and the pointer is to a live element of `table`. SSE is part of
+        // every x86_64 target.
+        unsafe {
+            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+                v as *const T as *const i8,
+            )
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (table, i);
+}
+
+/// A zeroed table of `n` words for random access: on Linux, the system is asked to back
+/// it with huge pages, so that a lookup costs a cache miss but rarely a page-table walk
+/// too. A hint only: the contents are the same either way.
+fn large_table(n: usize) -> Vec<u32> {
+    let v = vec![0u32; n];
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let start = v.as_ptr() as usize;
+        let end = start + 4 * n;
+        let (a, b) = (start.next_multiple_of(HUGE), end / HUGE * HUGE);
+        if b > a {
+            // SAFETY: `[a, b)` lies inside `v`'s allocation, which lives until `v` is
+            // dropped; MADV_HUGEPAGE changes how the pages are backed, never their
+            // contents, and a failure (e.g. no transparent huge pages) is harmless.
+            unsafe {
+                libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    v
+}
+
 /// Context orders of the predictor (bytes of history), besides order 0 and the word.
 pub const ORDERS: [usize; 7] = [1, 2, 3, 4, 6, 8, 12];
 
@@ -247,7 +289,7 @@ impl Predictor {
         let mut p = Self {
             bits,
             order0: vec![Slot::HALF; 256],
-            tables: vec![0; CONTEXTS << bits],
+            tables: large_table(CONTEXTS << bits),
             hashes: [0; CONTEXTS],
             current: [0; CONTEXTS],
             bases: [0; CONTEXTS],
@@ -310,9 +352,50 @@ impl Predictor {
             (self.word ^ self.prev_word.rotate_left(16)).wrapping_mul(0x27D4_EB2F) ^ 0x1656_67b1;
     }
 
-    fn predict_bit(&mut self) {
+    /// The first slot of context `k`'s bucket for the nibble starting at partial byte
+    /// `c0`, and the bucket's check.
+    #[inline]
+    fn bucket(&self, k: usize, c0: u32) -> (usize, u32) {
         let mask = (1u32 << self.bits) - 1;
+        let h = (self.hashes[k] ^ c0.wrapping_mul(0x9E37_79B1)).rotate_left(7);
+        (
+            (k << self.bits) | (h & mask & !15) as usize,
+            (h >> 24) | 0x100,
+        )
+    }
+
+    /// The row of the last APM for partial byte `c0`.
+    #[inline]
+    fn apm2_context(&self, c0: u32) -> usize {
+        let n = self.history.len();
+        let last = if n >= 1 {
+            self.history[n - 1] as u32
+        } else {
+            0
+        };
+        let last2 = if n >= 2 {
+            self.history[n - 2] as u32
+        } else {
+            0
+        };
+        ((last.wrapping_mul(0x9E37_79B1)
+            ^ last2.wrapping_mul(0x85EB_CA6B)
+            ^ c0.wrapping_mul(0xC2B2_AE35))
+            >> 16) as usize
+    }
+
+    fn predict_bit(&mut self) {
         let c0 = self.c0;
+        // The last APM's row is a cache miss: ask for it before the mixing.
+        let h2 = self.apm2_context(c0);
+        self.apm2.prefetch(h2);
+        if self.bit_count == 3 {
+            // The second nibble's buckets are known up to the next bit: ask for both.
+            for k in 0..CONTEXTS {
+                prefetch(&self.tables, self.bucket(k, c0 << 1).0);
+                prefetch(&self.tables, self.bucket(k, c0 << 1 | 1).0);
+            }
+        }
         self.st[0] = stretch(self.order0[c0 as usize].p12());
         // Each context's slots for one nibble share a 16-slot bucket (one cache line),
         // chosen at the nibble's start by the context and the byte's bits so far; the
@@ -322,9 +405,7 @@ impl Predictor {
         // statistics restarted, rather than mixed with this context's.
         if self.bit_count == 0 || self.bit_count == 4 {
             for k in 0..self.hashes.len() {
-                let h = (self.hashes[k] ^ c0.wrapping_mul(0x9E37_79B1)).rotate_left(7);
-                let base = (k << self.bits) | (h & mask & !15) as usize;
-                let check = (h >> 24) | 0x100;
+                let (base, check) = self.bucket(k, c0);
                 let bucket = &mut self.tables[base..base + 16];
                 if bucket[0] != check {
                     bucket[0] = check;
@@ -365,17 +446,7 @@ impl Predictor {
         let a0 = self.apm0.refine(self.mixed, c0 as usize);
         self.stage = (self.mixed + 3 * a0) / 4;
         let a1 = self.apm1.refine(self.stage, (c0 | last << 8) as usize);
-        let n = self.history.len();
-        let last2 = if n >= 2 {
-            self.history[n - 2] as u32
-        } else {
-            0
-        };
-        let h2 = (last.wrapping_mul(0x9E37_79B1)
-            ^ last2.wrapping_mul(0x85EB_CA6B)
-            ^ c0.wrapping_mul(0xC2B2_AE35))
-            >> 16;
-        let a2 = self.apm2.refine(self.stage, h2 as usize);
+        let a2 = self.apm2.refine(self.stage, h2);
         self.p = ((2 * self.stage + 3 * a1 + 3 * a2) / 8).clamp(1, 4095);
     }
 
