@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use bbcodec::categorical::QuantizedCategorical;
 use bbcodec::inference::{posterior_fit, Estimator, FitConfig, PosteriorKind};
 use bbcodec::rng::BlockRng;
-use bbcodec::{compress, decompress, DecodeOptions, EncodeOptions};
+use bbcodec::{compress, decompress, DecodeOptions};
 use constriction::stream::stack::DefaultAnsCoder;
 use constriction::stream::{Decode, Encode};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};

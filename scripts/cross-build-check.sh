@@ -19,7 +19,11 @@ if [ -f ../shared/corpus/kppkn.gtb ]; then
   head -c 60000 ../shared/corpus/geo.protodata > "$work/geo60k"
   inputs+=("$work/kppkn60k" "$work/geo60k")
 fi
-variants=("" "--posterior bbvi" "--posterior map" "--estimator score-eq8 --block-size 32" "--chunk-size 8192 -T 2" "--model logistic --block-size 256" "--model logistic --posterior map --latent-dim 2 --bin-bits 12")
+# The default model (cm) with its latent's arms, then the mixture and the logistic model.
+variants=("" "--posterior map --block-size 1024" "--latent-dim 1 --block-size 512 --iters 0" "--chunk-size 8192 -T 2"
+  "--model mixture" "--model mixture --posterior bbvi" "--model mixture --posterior map"
+  "--model mixture --estimator score-eq8 --block-size 32" "--model mixture --chunk-size 8192 -T 2"
+  "--model logistic --block-size 256" "--model logistic --posterior map --latent-dim 2 --bin-bits 12")
 
 n=0
 # Encode $1 with options $2 on every build (identical bytes), decode with every build.

@@ -63,6 +63,8 @@ fn sweep(version: &str, flips: usize) {
         // Version 2 only:
         ("text4k.gumbel.bbc", "text4k.txt"),
         ("alice70k.default.bbc", "alice70k.txt"),
+        ("text4k.cm.bbc", "text4k.txt"),
+        ("kppkn3k.cm-map.bbc", "kppkn3k.bin"),
     ];
     let mut total = Outcomes::default();
     let mut rng = ChaCha8Rng::seed_from_u64(2024);

@@ -121,7 +121,43 @@ fn cases() -> Vec<(&'static str, &'static str, EncodeOptions)> {
             "alice70k.txt",
             bbcodec::EncodeOptions::for_model(bbcodec::ModelKind::Mixture),
         ),
+        // The context-mixing model (kind 3): 1 KiB blocks with their latents coded
+        // bits-back, MAP two-part, and none; then the default options.
+        (
+            "text4k.cm.bbc",
+            "text4k.txt",
+            cm(PosteriorKind::Bbvi(Estimator::Reparameterization), 2),
+        ),
+        (
+            "kppkn3k.cm-map.bbc",
+            "kppkn3k.bin",
+            cm(PosteriorKind::Map, 2),
+        ),
+        (
+            "kppkn3k.cm-none.bbc",
+            "kppkn3k.bin",
+            cm(PosteriorKind::Bbvi(Estimator::Reparameterization), 0),
+        ),
+        (
+            "alice70k.cm.bbc",
+            "alice70k.txt",
+            bbcodec::EncodeOptions::for_model(bbcodec::ModelKind::Cm),
+        ),
     ]
+}
+
+/// The context-mixing model on 1 KiB blocks, the fit pinned.
+fn cm(p: PosteriorKind, latent_dim: u8) -> EncodeOptions {
+    let mut o = EncodeOptions::with_model(ModelConfig::Cm(bbcodec::model::CmConfig {
+        latent_dim,
+        ..Default::default()
+    }));
+    o.block_size = 1024;
+    o.fit.posterior = p;
+    o.fit.iterations = 8;
+    o.fit.samples = 1;
+    o.fit.learning_rate = 0.05;
+    o
 }
 
 /// The cases that exist in version 1.

@@ -3,7 +3,7 @@
 
 mod common;
 
-use bbcodec::{EncodeOptions, Estimator, PosteriorKind};
+use bbcodec::{Estimator, PosteriorKind};
 use common::*;
 
 #[test]

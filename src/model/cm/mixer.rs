@@ -54,7 +54,9 @@ impl Mixer {
 /// interpolated; it learns how far to trust and how to correct its input there.
 #[derive(Clone, Debug)]
 pub struct Apm {
-    /// 16-bit probabilities, `33` per context.
+    /// 16-bit probabilities, `33` per context, each stored XOR the identity's value at
+    /// its position ([`IDENTITY`]): a fresh table is zeroed memory, which the system
+    /// maps lazily, so the contexts an input never meets cost nothing.
     t: Vec<u16>,
     /// The bucket the last refinement leaned on most.
     last: usize,
@@ -63,17 +65,30 @@ pub struct Apm {
 /// The APM's adaptation rate as a right shift.
 const APM_SHIFT: u32 = 7;
 
+/// The identity row: `squash` at each of the 33 logits, as 16-bit probabilities.
+const IDENTITY: [u16; 33] = {
+    let mut row = [0u16; 33];
+    let mut i = 0;
+    while i < 33 {
+        row[i] = (squash((i as i32 - 16) * 128) * 16) as u16;
+        i += 1;
+    }
+    row
+};
+
 impl Apm {
     /// An APM over `contexts` contexts, starting as the identity.
     pub fn new(contexts: usize) -> Self {
-        let mut row = [0u16; 33];
-        for (i, r) in row.iter_mut().enumerate() {
-            *r = (squash((i as i32 - 16) * 128) * 16) as u16;
-        }
         Self {
-            t: row.iter().copied().cycle().take(33 * contexts).collect(),
+            t: vec![0; 33 * contexts],
             last: 0,
         }
+    }
+
+    /// The probability at position `i` of the table.
+    #[inline]
+    fn at(&self, i: usize) -> u32 {
+        (self.t[i] ^ IDENTITY[i % 33]) as u32
     }
 
     /// The refined probability (12-bit) of `p` in context `cx`.
@@ -83,7 +98,8 @@ impl Apm {
         let (lo, w) = ((s >> 7) as usize, (s & 127) as u32);
         let i = cx * 33 + lo;
         self.last = if w < 64 { i } else { i + 1 };
-        let v = (self.t[i] as u32 * (128 - w) + self.t[i + 1] as u32 * w) >> 11;
+        let (a, b) = (IDENTITY[lo], IDENTITY[(lo + 1).min(32)]);
+        let v = ((self.t[i] ^ a) as u32 * (128 - w) + (self.t[i + 1] ^ b) as u32 * w) >> 11;
         v.clamp(1, 4095)
     }
 
@@ -97,8 +113,9 @@ impl Apm {
     /// Learn the coded bit at the bucket of the last refinement.
     #[inline]
     pub fn learn(&mut self, bit: u32) {
-        let t = &mut self.t[self.last];
+        let i = self.last;
+        let v = self.at(i) as i32;
         let target = if bit == 1 { 65535i32 } else { 0 };
-        *t = (*t as i32 + ((target - *t as i32) >> APM_SHIFT)) as u16;
+        self.t[i] = (v + ((target - v) >> APM_SHIFT)) as u16 ^ IDENTITY[i % 33];
     }
 }
