@@ -115,3 +115,43 @@ fn the_kind_is_named_and_numbered() {
     assert_eq!(ModelKind::from_name("cm"), Some(ModelKind::Cm));
     assert_eq!(ModelKind::Cm.code(), 3);
 }
+
+#[test]
+fn a_chunk_cannot_claim_more_than_its_words_can_code() {
+    use bbcodec::chain::history::{HistoryBitsBackCoder, BIT_BYTES_PER_WORD};
+    use bbcodec::chain::ContinuousConfig;
+    use bbcodec::model::cm::latent::CmChain;
+    let chain = HistoryBitsBackCoder::new(4096, ContinuousConfig::default()).unwrap();
+    let data = text();
+    let mut m = CmChain::new(16, &[]);
+    let stats = chain.observe(&mut m, &data[..3000]);
+    let coded = chain.encode(&m, &data[..3000], &stats, 0).unwrap();
+    let w = coded.words.len() as u64;
+    // 64 MiB claimed by a few hundred words: refused before any bit is decoded.
+    for claim in [64 << 20, BIT_BYTES_PER_WORD * (w + 2) + 1] {
+        let err = chain
+            .decode(
+                &mut CmChain::new(16, &[]),
+                &coded.words,
+                claim as usize,
+                1,
+                0,
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("longer than its words"), "{err}");
+    }
+    let back = chain
+        .decode(
+            &mut CmChain::new(16, &[]),
+            &coded.words,
+            3000,
+            coded.bootstrap_blocks,
+            0,
+        )
+        .unwrap();
+    assert!(back
+        .symbols
+        .iter()
+        .map(|&s| s as u8)
+        .eq(data[..3000].iter().copied()));
+}

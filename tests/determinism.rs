@@ -3,7 +3,7 @@
 
 mod common;
 
-use bbcodec::{compress, decompress, DecodeOptions, EncodeOptions};
+use bbcodec::{compress, decompress, DecodeOptions};
 use common::*;
 
 #[test]

@@ -134,7 +134,16 @@ pub trait HistoryModel {
 
     /// The fit's deterministic start.
     fn initial_posterior(&self, stats: &Self::Stats) -> DiagGaussian;
+
+    /// The most bytes a stack of one word can code: the model's probabilities have a
+    /// floor, so every byte costs at least `32 / bound` bits of the stack (for bits
+    /// coded as [`Bit`]s: `8 log2(4096 / 4095)`, so [`BIT_BYTES_PER_WORD`]).
+    fn bytes_per_word(&self) -> u64;
 }
+
+/// [`HistoryModel::bytes_per_word`] for a model that codes every bit as a [`Bit`]:
+/// `ceil(32 / (8 log2(4096 / 4095))) = 11,356` bytes per 32-bit word.
+pub const BIT_BYTES_PER_WORD: u64 = 11_356;
 
 /// The coded latent of one block.
 #[derive(Clone, Debug)]
@@ -504,6 +513,15 @@ impl HistoryBitsBackCoder {
     ) -> Result<DecodedChunk, CodecError> {
         let n = len.div_ceil(self.block_size);
         let d = model.latent_dim();
+        // Hostile input must not buy decoding time: a chunk cannot hold more bytes than
+        // its words can code (plus the coder's 64-bit state), whatever it claims.
+        if len as u64
+            > model
+                .bytes_per_word()
+                .saturating_mul(words.len() as u64 + 2)
+        {
+            return Err(CodecError::Corrupt("chunk longer than its words can code"));
+        }
         let mut coder = start_decode(words, len, self.block_size, bootstrap_blocks)?;
         let mut symbols = Vec::with_capacity(len.min(1 << 24));
         let mut blocks = Vec::with_capacity(n.min(1 << 16));

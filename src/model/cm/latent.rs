@@ -28,7 +28,7 @@ use constriction::stream::{Decode, Encode};
 
 use super::{squash, stretch, Predictor};
 use crate::categorical::AnsModel;
-use crate::chain::history::{Bit, HistoryModel};
+use crate::chain::history::{Bit, HistoryModel, BIT_BYTES_PER_WORD};
 use crate::error::CodecError;
 use crate::inference::gaussian::DiagGaussian;
 use crate::math;
@@ -221,6 +221,10 @@ impl HistoryModel for CmChain {
 
     fn initial_posterior(&self, stats: &BlockStats) -> DiagGaussian {
         self.offset.initial_posterior(stats)
+    }
+
+    fn bytes_per_word(&self) -> u64 {
+        BIT_BYTES_PER_WORD
     }
 }
 
