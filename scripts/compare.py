@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Compare bbcodec with gzip -9, bzip2 -9, xz -9 and zstd -19 on a folder of files.
+"""Compare bbcodec with gzip -9, bzip2 -9, xz -9 and zstd -19 on a folder of files
+(and, with --strong, with xz -9e, brotli 11, PPMd order 8 (7z), zpaq -m4 and -m5).
 
 Usage: scripts/compare.py [--runs N] [FOLDER|FILE...] [-- bbcodec encode options...]
 (default folder: ../shared/corpus). Builds nothing: run `cargo build --release` first.
@@ -10,7 +11,7 @@ runs, default 5, process start included), and bbcodec's speed as a ratio to bzip
 Every round trip (bbcodec's and each peer's) is decoded and compared with the input; a
 mismatch stops the script.
 """
-import json, os, statistics, subprocess, sys, tempfile, time
+import json, os, shutil, statistics, subprocess, sys, tempfile, time
 
 here = os.path.dirname(os.path.abspath(__file__))
 root = os.path.dirname(here)
@@ -20,8 +21,12 @@ if "--" in args:
     i = args.index("--")
     args, extra = args[:i], args[i + 1:]
 runs = 5
-if args[:1] == ["--runs"]:
-    runs, args = int(args[1]), args[2:]
+strong = False
+while args[:1] in (["--runs"], ["--strong"]):
+    if args[0] == "--strong":
+        strong, args = True, args[1:]
+    else:
+        runs, args = int(args[1]), args[2:]
 targets = args or [os.path.join(root, "..", "shared", "corpus")]
 paths = []
 for t in targets:
@@ -75,6 +80,47 @@ def mbps(n, s):
     return n / 1e6 / s if s > 0 else float("inf")
 
 
+def strong_peers(name, path, original, n, row, tmp):
+    """Sizes and one-run speeds of the strongest peers; every round trip checked."""
+    path = os.path.abspath(path)
+    d = os.path.join(tmp, "peers")
+    os.makedirs(d, exist_ok=True)
+    out = os.path.join(d, "out")
+    peers = [
+        ("xz -9e", ["xz", "-9e", "-c", path], None, lambda f: ["xz", "-d", "-c", f]),
+        ("brotli 11", ["brotli", "-q", "11", "-c", path], None, lambda f: ["brotli", "-d", "-c", f]),
+    ]
+    for label, cmd, _, dec in peers:
+        data, tc = run_once(cmd)
+        open(out, "wb").write(data)
+        back, tdd = run_once(dec(out))
+        check(name, label, original, back)
+        row[label] = (len(data), mbps(n, tc), mbps(n, tdd))
+    # Archivers: the archive's size, extraction compared with the input.
+    for label, arc, make, extract in [
+        ("PPMd o8", "a.7z", lambda a: ["7z", "a", "-t7z", "-m0=PPMd:o=8:mem=256m", "-bso0", "-bsp0", a, path],
+         lambda a, o: ["7z", "x", "-bso0", "-bsp0", "-o" + o, a]),
+        ("zpaq -m4", "a4.zpaq", lambda a: ["zpaq", "a", a, path, "-m4", "-t1"],
+         lambda a, o: ["zpaq", "x", a, "-to", o, "-t1"]),
+        ("zpaq -m5", "a5.zpaq", lambda a: ["zpaq", "a", a, path, "-m5", "-t1"],
+         lambda a, o: ["zpaq", "x", a, "-to", o, "-t1"]),
+    ]:
+        a = os.path.join(d, arc)
+        o = os.path.join(d, "x-" + arc)
+        if os.path.exists(a):
+            os.remove(a)
+        shutil.rmtree(o, ignore_errors=True)
+        t = time.perf_counter()
+        subprocess.run(make(a), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        tc = time.perf_counter() - t
+        t = time.perf_counter()
+        subprocess.run(extract(a, o), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        tdd = time.perf_counter() - t
+        found = [os.path.join(r, f) for r, _, fs in os.walk(o) for f in fs]
+        check(name, label, original, open(found[0], "rb").read() if found else b"")
+        row[label] = (os.path.getsize(a), mbps(n, tc), mbps(n, tdd))
+
+
 rows = []
 with tempfile.TemporaryDirectory() as tmp:
     for path in paths:
@@ -108,9 +154,21 @@ with tempfile.TemporaryDirectory() as tmp:
             row[tool] = len(out)
             row[tool + "_enc"] = mbps(n, tc)
             row[tool + "_dec"] = mbps(n, tdd)
+        if strong:
+            strong_peers(name, path, original, n, row, tmp)
         rows.append(row)
 
 bpb = lambda b, n: 8 * b / n if n else 0
+if strong:
+    labels = ["xz -9e", "brotli 11", "PPMd o8", "zpaq -m4", "zpaq -m5"]
+    print("| file | bytes | bbcodec | " + " | ".join(labels) + " | bbcodec enc/dec MB/s | zpaq -m5 enc/dec MB/s |")
+    print("|---|---|---|" + "---|" * len(labels) + "---|---|")
+    for r in rows:
+        n = r["bytes"]
+        cells = " | ".join(f"{bpb(r[l][0], n):.3f}" for l in labels)
+        z = r["zpaq -m5"]
+        print(f"| {r['file']} | {n} | {bpb(r['bbcodec'], n):.3f} | {cells} | {r['enc']:.2f}/{r['dec']:.2f} | {z[1]:.2f}/{z[2]:.2f} |")
+    print()
 print("| file | bytes | bbcodec | bits/byte | order-0 | gzip -9 | bzip2 -9 | xz -9 | zstd -19 | net vs -ELBO | enc MB/s | dec MB/s | bzip2 enc/dec MB/s | speed vs bzip2 enc/dec |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
