@@ -1,5 +1,5 @@
-//! A bitwise context-mixing predictor for byte streams, the likelihood of a
-//! context-mixing file model (not yet a `--model` kind: files do not code with it).
+//! A bitwise context-mixing predictor for byte streams: the likelihood of the default
+//! file model, `--model cm` ([`CmConfig`]; its block latent is in [`latent`]).
 //!
 //! Bytes are predicted bit by bit, most significant first. For each bit, every context
 //! (orders 1-4, 6, 8 and 12 of the preceding bytes, a word context and the word with the one before it, three sparse contexts for
@@ -20,8 +20,8 @@
 //! --nocapture`), bits per byte: alice29.txt 1.960, kppkn.gtb 1.274, geo.protodata
 //! 0.751, urls.10K 1.515, fireworks.jpeg 7.883 (zpaq -m5: 1.979, 1.250, 0.822, 1.541).
 //! Speed on one thread (`cargo bench --bench codec -- cm_predictor`): 0.33 MiB/s on
-//! alice29.txt, table allocation included. [`code`] puts the bits on an ANS stack
-//! (latent-free): the same test prints the words' size, within 0.03% of the ideal.
+//! alice29.txt, table allocation included. The same test codes the bits on the history
+//! chain without a latent and prints the words' size, within 0.03% of the ideal.
 
 mod config;
 pub mod latent;
