@@ -263,7 +263,8 @@ impl FileModel for CmConfig {
         Ok(())
     }
 
-    /// Stored parameters: `sigma_k` of each latent dimension, `f32` little-endian.
+    /// Stored parameters: `sigma_k` of each latent dimension, `f32` little-endian (none
+    /// for a chunk of one block, which is coded latent-free as the chain's start).
     fn encode_chunk(
         &self,
         symbols: &[u16],
@@ -277,6 +278,12 @@ impl FileModel for CmConfig {
             coding.block_size as usize,
             chain_config(coding, self.bin_bits as u32),
         )?;
+        // A chunk of one block codes it latent-free (it is the chain's start): no scales.
+        let d = if data.len() <= coding.block_size as usize {
+            0
+        } else {
+            d
+        };
         let mut model = CmChain::new(self.bits_for(data.len()), &vec![0.0; d]);
         let stats = chain.observe(&mut model, &data);
         let sigma: Vec<f32> = choose_sigma(&stats, d).iter().map(|&s| s as f32).collect();
@@ -299,7 +306,11 @@ impl FileModel for CmConfig {
         coding: &Coding,
         accounting: bool,
     ) -> Result<DecodedModelChunk, Error> {
-        let d = self.latent_dim as usize;
+        let d = if len <= coding.block_size as usize {
+            0
+        } else {
+            self.latent_dim as usize
+        };
         if params.len() != 4 * d {
             return Err(FormatError::Corrupt(Field::Parameters).into());
         }

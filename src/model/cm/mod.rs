@@ -123,6 +123,59 @@ fn large_table(n: usize) -> Vec<u32> {
     v
 }
 
+/// The word contexts after `byte`: the hash of the current run of letters (lowercased;
+/// 0 outside a word) and of the last complete word.
+#[inline]
+fn next_word(word: u32, prev_word: u32, byte: u8) -> (u32, u32) {
+    if byte.is_ascii_alphabetic() {
+        (
+            (word ^ byte.to_ascii_lowercase() as u32).wrapping_mul(0x0100_0193),
+            prev_word,
+        )
+    } else if word != 0 {
+        (0, word)
+    } else {
+        (0, prev_word)
+    }
+}
+
+/// The hashed contexts of the byte after `history` (followed by `next`, when given: the
+/// contexts a candidate byte would give, to fetch their buckets ahead), with the word
+/// contexts `word` and `prev_word`.
+fn context_hashes(history: &[u8], next: Option<u8>, word: u32, prev_word: u32) -> [u32; CONTEXTS] {
+    let m = history.len();
+    let n = m + next.is_some() as usize;
+    // The byte `d` back (1: the newest), for `1 <= d <= n`.
+    let at = |d: usize| -> u32 {
+        match next {
+            Some(c) if d == 1 => c as u32,
+            Some(_) => history[m + 1 - d] as u32,
+            None => history[m - d] as u32,
+        }
+    };
+    let mut hashes = [0u32; CONTEXTS];
+    for (k, &order) in ORDERS.iter().enumerate() {
+        // FNV-style hash of the last `order` bytes, oldest first, and the order itself.
+        let mut x: u32 = 0x811c_9dc5 ^ (order as u32).wrapping_mul(0x9E37_79B1);
+        for d in (1..=order.min(n)).rev() {
+            x = (x ^ at(d)).wrapping_mul(0x0100_0193);
+        }
+        hashes[k] = x;
+    }
+    hashes[ORDERS.len()] = word.wrapping_mul(0x2F0B_3A49) ^ 0x5bd1_e995;
+    for (k, offsets) in SPARSE.iter().enumerate() {
+        let mut x: u32 = 0x3c6e_f372 ^ (k as u32 + 1).wrapping_mul(0x85EB_CA6B);
+        for &d in offsets.iter() {
+            let b = if d <= n { at(d) } else { 0 };
+            x = (x ^ b).wrapping_mul(0x0100_0193);
+        }
+        hashes[ORDERS.len() + 1 + k] = x;
+    }
+    hashes[CONTEXTS - 1] =
+        (word ^ prev_word.rotate_left(16)).wrapping_mul(0x27D4_EB2F) ^ 0x1656_67b1;
+    hashes
+}
+
 /// Context orders of the predictor (bytes of history), besides order 0 and the word.
 pub const ORDERS: [usize; 7] = [1, 2, 3, 4, 6, 8, 12];
 
@@ -329,35 +382,21 @@ impl Predictor {
     }
 
     fn start_byte(&mut self) {
-        let h = &self.history;
-        let n = h.len();
-        for (k, &order) in ORDERS.iter().enumerate() {
-            // FNV-style hash of the last `order` bytes and the order itself.
-            let mut x: u32 = 0x811c_9dc5 ^ (order as u32).wrapping_mul(0x9E37_79B1);
-            for &b in &h[n.saturating_sub(order)..] {
-                x = (x ^ b as u32).wrapping_mul(0x0100_0193);
-            }
-            self.hashes[k] = x;
-        }
-        self.hashes[ORDERS.len()] = self.word.wrapping_mul(0x2F0B_3A49) ^ 0x5bd1_e995;
-        for (k, offsets) in SPARSE.iter().enumerate() {
-            let mut x: u32 = 0x3c6e_f372 ^ (k as u32 + 1).wrapping_mul(0x85EB_CA6B);
-            for &d in offsets.iter() {
-                let b = if d <= n { h[n - d] } else { 0 };
-                x = (x ^ b as u32).wrapping_mul(0x0100_0193);
-            }
-            self.hashes[ORDERS.len() + 1 + k] = x;
-        }
-        self.hashes[CONTEXTS - 1] =
-            (self.word ^ self.prev_word.rotate_left(16)).wrapping_mul(0x27D4_EB2F) ^ 0x1656_67b1;
+        self.hashes = context_hashes(&self.history, None, self.word, self.prev_word);
     }
 
     /// The first slot of context `k`'s bucket for the nibble starting at partial byte
     /// `c0`, and the bucket's check.
     #[inline]
     fn bucket(&self, k: usize, c0: u32) -> (usize, u32) {
+        self.bucket_of(k, self.hashes[k], c0)
+    }
+
+    /// [`Predictor::bucket`] for context `k` with hash `hash`.
+    #[inline]
+    fn bucket_of(&self, k: usize, hash: u32, c0: u32) -> (usize, u32) {
         let mask = (1u32 << self.bits) - 1;
-        let h = (self.hashes[k] ^ c0.wrapping_mul(0x9E37_79B1)).rotate_left(7);
+        let h = (hash ^ c0.wrapping_mul(0x9E37_79B1)).rotate_left(7);
         (
             (k << self.bits) | (h & mask & !15) as usize,
             (h >> 24) | 0x100,
@@ -473,14 +512,7 @@ impl Predictor {
             self.history.push(byte);
             self.matcher.byte(&self.history);
             self.bit_count = 0;
-            self.word = if byte.is_ascii_alphabetic() {
-                (self.word ^ byte.to_ascii_lowercase() as u32).wrapping_mul(0x0100_0193)
-            } else {
-                if self.word != 0 {
-                    self.prev_word = self.word;
-                }
-                0
-            };
+            (self.word, self.prev_word) = next_word(self.word, self.prev_word, byte);
             self.c0 = 1;
             self.start_byte();
         }
