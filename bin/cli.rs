@@ -197,6 +197,18 @@ pub fn command() -> clap::Command {
         cmd = cmd.mut_subcommand(sub, |mut c| {
             if !decode_only {
                 c = c.mut_arg("model", |a| a.help(model_help()));
+                // -1 ..= -9: the level, as in gzip, xz and zstd (`--level N` alike).
+                for n in 1..=9u8 {
+                    let arg = clap::Arg::new(LEVEL_FLAGS[n as usize - 1])
+                        .short((b'0' + n) as char)
+                        .action(clap::ArgAction::SetTrue)
+                        .conflicts_with("level");
+                    c = c.arg(if n == 1 {
+                        arg.help("-1 ..= -9: the same as --level 1 ..= 9 (fastest ..= smallest)")
+                    } else {
+                        arg.hide(true)
+                    });
+                }
             }
             for (o, help) in bbcodec::model::model_options() {
                 if decode_only && !o.decode {
@@ -225,18 +237,28 @@ fn model_help() -> String {
     format!("Latent-variable model. {}", lines.join("; "))
 }
 
-/// The model options given on the command line, in the order the models declare them.
+/// The ids of the flags -1 ..= -9.
+const LEVEL_FLAGS: [&str; 9] = [
+    "level-1", "level-2", "level-3", "level-4", "level-5", "level-6", "level-7", "level-8",
+    "level-9",
+];
+
+/// The model options given on the command line, in the order the models declare them
+/// (a flag -N gives `level`).
 pub fn model_values(m: &clap::ArgMatches) -> Vec<(&'static str, String)> {
     let Some((_, sub)) = m.subcommand() else {
         return Vec::new();
     };
+    let short = LEVEL_FLAGS
+        .iter()
+        .position(|id| sub.try_get_one::<bool>(id).ok().flatten() == Some(&true))
+        .map(|i| (i + 1).to_string());
     bbcodec::model::model_options()
         .into_iter()
         .filter_map(|(o, _)| {
-            sub.try_get_one::<String>(o.name)
-                .ok()
-                .flatten()
-                .map(|v| (o.name, v.clone()))
+            let given = sub.try_get_one::<String>(o.name).ok().flatten().cloned();
+            let given = given.or_else(|| (o.name == "level").then(|| short.clone()).flatten());
+            given.map(|v| (o.name, v))
         })
         .collect()
 }

@@ -111,6 +111,24 @@ fn output_does_not_depend_on_threads_and_chunks_decode_alone() {
 }
 
 #[test]
+fn every_level_roundtrips_and_the_levels_trade_size_for_time() {
+    let data = heterogeneous();
+    let mut sizes = Vec::new();
+    for level in 1..=9 {
+        let mut o = cm(2);
+        if let ModelConfig::Cm(c) = &mut o.model {
+            c.level = level;
+            c.table_bits = 0;
+        }
+        let r = common::roundtrip(&data, &o);
+        sizes.push(r.compressed_bytes);
+    }
+    eprintln!("sizes by level: {sizes:?}");
+    // Level 1 mixes 6 contexts, level 9 all 12 with the largest tables.
+    assert!(sizes[8] < sizes[0], "{sizes:?}");
+}
+
+#[test]
 fn the_kind_is_named_and_numbered() {
     assert_eq!(ModelKind::from_name("cm"), Some(ModelKind::Cm));
     assert_eq!(ModelKind::Cm.code(), 3);

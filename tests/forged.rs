@@ -177,14 +177,18 @@ fn model_section_limits() {
     assert_eq!(decode_err(&m(&[1, 33, 10])), limit(ld, 33, 32));
     assert_eq!(decode_err(&m(&[1, 4, 1])), invalid(bb, 1));
     assert_eq!(decode_err(&m(&[1, 4, 17])), limit(bb, 17, 16));
-    // The context-mixing model: latent dimension 0..=2, table bits 10..=24.
-    assert_eq!(decode_err(&m(&[3, 3, 10, 22])), limit(ld, 3, 2));
-    assert_eq!(decode_err(&m(&[3, 2, 1, 22])), invalid(bb, 1));
+    // The context-mixing model: latent dimension 0..=2, level 1..=9, table bits 0 (the
+    // level's) or 10..=24.
+    assert_eq!(decode_err(&m(&[3, 3, 10, 6, 0])), limit(ld, 3, 2));
+    assert_eq!(decode_err(&m(&[3, 2, 1, 6, 0])), invalid(bb, 1));
+    let lv = Field::ModelOption("level");
+    assert_eq!(decode_err(&m(&[3, 2, 10, 0, 0])), invalid(lv, 0));
+    assert_eq!(decode_err(&m(&[3, 2, 10, 10, 0])), limit(lv, 10, 9));
     let tb = Field::ModelOption("table-bits");
-    assert_eq!(decode_err(&m(&[3, 2, 10, 9])), invalid(tb, 9));
-    assert_eq!(decode_err(&m(&[3, 2, 10, 25])), limit(tb, 25, 24));
+    assert_eq!(decode_err(&m(&[3, 2, 10, 6, 9])), invalid(tb, 9));
+    assert_eq!(decode_err(&m(&[3, 2, 10, 6, 25])), limit(tb, 25, 24));
     assert_eq!(
-        decode_err(&m(&[3, 2, 10, 22, 0])),
+        decode_err(&m(&[3, 2, 10, 6, 22, 0])),
         invalid(Field::ModelConfig, 1)
     );
 }

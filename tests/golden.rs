@@ -143,6 +143,13 @@ fn cases() -> Vec<(&'static str, &'static str, EncodeOptions)> {
             "alice70k.txt",
             bbcodec::EncodeOptions::for_model(bbcodec::ModelKind::Cm),
         ),
+        ("text4k.cm-level1.bbc", "text4k.txt", {
+            let mut o = cm(PosteriorKind::Bbvi(Estimator::Reparameterization), 2);
+            if let ModelConfig::Cm(c) = &mut o.model {
+                c.level = 1;
+            }
+            o
+        }),
     ]
 }
 

@@ -2,7 +2,7 @@
 //! header section and chunk coding on the history chain.
 
 use super::latent::{choose_sigma, CmChain, MAX_LATENT_DIM};
-use super::Predictor;
+use super::{Predictor, Spec, FULL};
 use crate::chain::bins::{MAX_BIN_BITS, MIN_BIN_BITS};
 use crate::chain::HistoryBitsBackCoder;
 use crate::error::{Error, Field, FormatError, OptionError};
@@ -36,20 +36,89 @@ pub struct CmConfig {
     pub latent_dim: u8,
     /// Bits per latent bin index.
     pub bin_bits: u8,
-    /// Largest table size: `2^table_bits` slots per context table (smaller for a
-    /// smaller chunk).
+    /// The level, `1..=9` ([`LEVELS`]): what the predictor mixes and its table size.
+    pub level: u8,
+    /// Largest table size instead of the level's: `2^table_bits` slots per context
+    /// table (fewer for a smaller chunk); 0: the level's.
     pub table_bits: u8,
 }
+
+/// The default level.
+pub const DEFAULT_LEVEL: u8 = 6;
 
 impl Default for CmConfig {
     fn default() -> Self {
         Self {
             latent_dim: 2,
             bin_bits: 10,
-            table_bits: 21,
+            level: DEFAULT_LEVEL,
+            table_bits: 0,
         }
     }
 }
+
+/// One level: what the predictor mixes, and its largest table (`2^bits` slots of 4
+/// bytes per context).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Level {
+    /// Contexts, mixers and APMs.
+    pub spec: Spec,
+    /// Largest table size in bits.
+    pub table_bits: u8,
+}
+
+/// Levels 1..=9 (index 0 is level 1). Contexts by index: orders 1, 2, 3, 4, 6, 8, 12
+/// (0..=6), the word (7), sparse contexts (8..=10), the word bigram (11).
+pub const LEVELS: [Level; 9] = [
+    Level {
+        spec: Spec {
+            contexts: &[0, 1, 2, 3, 4, 7],
+            mixer2: false,
+            apm2: false,
+        },
+        table_bits: 20,
+    },
+    Level {
+        spec: Spec {
+            contexts: &[0, 1, 2, 3, 4, 7, 8],
+            mixer2: false,
+            apm2: true,
+        },
+        table_bits: 20,
+    },
+    Level {
+        spec: Spec {
+            contexts: &[0, 1, 2, 3, 4, 5, 7, 8, 9, 11],
+            mixer2: true,
+            apm2: true,
+        },
+        table_bits: 20,
+    },
+    Level {
+        spec: FULL,
+        table_bits: 20,
+    },
+    Level {
+        spec: FULL,
+        table_bits: 21,
+    },
+    Level {
+        spec: FULL,
+        table_bits: 21,
+    },
+    Level {
+        spec: FULL,
+        table_bits: 22,
+    },
+    Level {
+        spec: FULL,
+        table_bits: 23,
+    },
+    Level {
+        spec: FULL,
+        table_bits: 24,
+    },
+];
 
 const OPTIONS: &[ModelOption] = &[
     ModelOption {
@@ -60,9 +129,15 @@ const OPTIONS: &[ModelOption] = &[
     },
     BIN_BITS_OPTION,
     ModelOption {
+        name: "level",
+        value: "N",
+        help: "cm: level 1 (fastest) ..= 9 (smallest output), default 6; also -1 ..= -9",
+        decode: false,
+    },
+    ModelOption {
         name: "table-bits",
         value: "BITS",
-        help: "cm: 2^BITS slots per context table at most (10..=24, default 21)",
+        help: "cm: 2^BITS slots per context table at most, instead of the level's (10..=24)",
         decode: false,
     },
 ];
@@ -118,9 +193,23 @@ fn kind_defaults() -> Defaults {
 }
 
 impl CmConfig {
+    /// The level's settings.
+    pub fn level(&self) -> Level {
+        LEVELS[(self.level.clamp(1, 9) - 1) as usize]
+    }
+
     /// The table size of a chunk of `len` bytes.
     fn bits_for(&self, len: usize) -> u32 {
-        Predictor::bits_for(len, self.table_bits as u32)
+        let max = match self.table_bits {
+            0 => self.level().table_bits,
+            b => b,
+        };
+        Predictor::bits_for(len, max as u32)
+    }
+
+    /// A fresh model for a chunk of `len` bytes with latent scales `sigma`.
+    fn chain_model(&self, len: usize, sigma: &[f64]) -> CmChain {
+        CmChain::with_spec(self.bits_for(len), self.level().spec, sigma)
     }
 }
 
@@ -158,6 +247,7 @@ impl FileModel for CmConfig {
                     parse_option("latent-dim", value, 0, MAX_LATENT_DIM as u64, "0, 1 or 2")?
             }
             "bin-bits" => self.bin_bits = parse_bin_bits(value)?,
+            "level" => self.level = parse_option("level", value, 1, 9, "1..=9")?,
             "table-bits" => {
                 self.table_bits = parse_option(
                     "table-bits",
@@ -184,12 +274,15 @@ impl FileModel for CmConfig {
             MAX_LATENT_DIM as u64,
         )?;
         check_bin_bits(self.bin_bits)?;
-        check_range(
-            Field::ModelOption("table-bits"),
-            self.table_bits as u64,
-            *TABLE_BITS.start() as u64,
-            *TABLE_BITS.end() as u64,
-        )?;
+        check_range(Field::ModelOption("level"), self.level as u64, 1, 9)?;
+        if self.table_bits != 0 {
+            check_range(
+                Field::ModelOption("table-bits"),
+                self.table_bits as u64,
+                *TABLE_BITS.start() as u64,
+                *TABLE_BITS.end() as u64,
+            )?;
+        }
         check_posterior(self, coding)?;
         if coding.fit.samples == 0 {
             return Err(FormatError::TooSmall {
@@ -211,11 +304,13 @@ impl FileModel for CmConfig {
         )
     }
 
-    /// Empty for the defaults; else `varint d, varint bin_bits, varint table_bits`.
+    /// Empty for the defaults; else `varint d, varint bin_bits, varint level, varint
+    /// table_bits` (0: the level's).
     fn write_config(&self, out: &mut Vec<u8>) {
         if *self != Self::default() {
             put_varint(out, self.latent_dim as u64);
             put_varint(out, self.bin_bits as u64);
+            put_varint(out, self.level as u64);
             put_varint(out, self.table_bits as u64);
         }
     }
@@ -233,11 +328,19 @@ impl FileModel for CmConfig {
             MIN_BIN_BITS as u64,
             MAX_BIN_BITS as u64,
         )? as u8;
+        self.level = r.varint_in(Field::ModelOption("level"), 1, 9)? as u8;
         self.table_bits = r.varint_in(
             Field::ModelOption("table-bits"),
-            *TABLE_BITS.start() as u64,
+            0,
             *TABLE_BITS.end() as u64,
         )? as u8;
+        if self.table_bits != 0 && self.table_bits < *TABLE_BITS.start() {
+            return Err(FormatError::Invalid {
+                field: Field::ModelOption("table-bits"),
+                got: self.table_bits as u64,
+            }
+            .into());
+        }
         r.finish(Field::ModelConfig)?;
         Ok(())
     }
@@ -284,7 +387,7 @@ impl FileModel for CmConfig {
         } else {
             d
         };
-        let mut model = CmChain::new(self.bits_for(data.len()), &vec![0.0; d]);
+        let mut model = self.chain_model(data.len(), &vec![0.0; d]);
         let stats = chain.observe(&mut model, &data);
         let sigma: Vec<f32> = choose_sigma(&stats, d).iter().map(|&s| s as f32).collect();
         model.set_sigma(&sigma.iter().map(|&s| s as f64).collect::<Vec<_>>());
@@ -329,7 +432,7 @@ impl FileModel for CmConfig {
             chain_config(coding, self.bin_bits as u32),
         )?
         .with_accounting(accounting);
-        let mut model = CmChain::new(self.bits_for(len), &sigma);
+        let mut model = self.chain_model(len, &sigma);
         let chain = chain.decode(&mut model, words, len, bootstrap_blocks, index)?;
         Ok(DecodedModelChunk {
             chain,

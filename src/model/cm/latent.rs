@@ -99,10 +99,16 @@ pub struct CmChain {
 }
 
 impl CmChain {
-    /// A fresh predictor of `2^bits` slots per table, with latent scales `sigma`.
+    /// A fresh predictor of every context with `2^bits` slots per table, with latent
+    /// scales `sigma`.
     pub fn new(bits: u32, sigma: &[f64]) -> Self {
+        Self::with_spec(bits, super::FULL, sigma)
+    }
+
+    /// A fresh predictor of what `spec` names, with `2^bits` slots per table.
+    pub fn with_spec(bits: u32, spec: super::Spec, sigma: &[f64]) -> Self {
         Self {
-            predictor: Predictor::new(bits),
+            predictor: Predictor::with_spec(bits, spec),
             offset: Offset::new(sigma),
         }
     }

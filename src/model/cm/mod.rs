@@ -190,6 +190,27 @@ pub const CONTEXTS: usize = ORDERS.len() + 1 + SPARSE.len() + 1;
 /// Inputs to the mixer: order 0, the hashed contexts, the match model and a bias.
 pub const INPUTS: usize = 1 + CONTEXTS + 2;
 
+/// What a predictor mixes: which of the [`CONTEXTS`] hashed contexts (by index: the
+/// orders, the word, the sparse ones, the word bigram), whether a second mixer (weight
+/// sets by the last byte) is averaged in, and whether the last APM (by the last two
+/// bytes) refines the result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Spec {
+    /// Indices of the hashed contexts used, increasing.
+    pub contexts: &'static [usize],
+    /// Average a second mixer in.
+    pub mixer2: bool,
+    /// Refine with the APM over the last two bytes.
+    pub apm2: bool,
+}
+
+/// Every context, both mixers, every APM.
+pub const FULL: Spec = Spec {
+    contexts: &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+    mixer2: true,
+    apm2: true,
+};
+
 /// Bytes the match model hashes to find an earlier occurrence of the recent history.
 pub const MATCH_MIN: usize = 6;
 
@@ -294,6 +315,10 @@ impl MatchModel {
 /// The predictor's state: its tables and the history it hashes.
 #[derive(Clone, Debug)]
 pub struct Predictor {
+    /// What it mixes.
+    spec: Spec,
+    /// Mixer inputs in use: order 0, the spec's contexts, the match model, the bias.
+    inputs: usize,
     /// `2^bits` slots per hashed context table.
     bits: u32,
     order0: Vec<Slot>,
@@ -336,13 +361,23 @@ pub struct Predictor {
 }
 
 impl Predictor {
-    /// A predictor with `2^bits` slots per context table (`10..=24`).
+    /// A predictor of every context ([`FULL`]) with `2^bits` slots per context table
+    /// (`10..=24`).
     pub fn new(bits: u32) -> Self {
+        Self::with_spec(bits, FULL)
+    }
+
+    /// A predictor of what `spec` names, with `2^bits` slots per context table.
+    pub fn with_spec(bits: u32, spec: Spec) -> Self {
         let bits = bits.clamp(10, 24);
+        let n = spec.contexts.len();
+        let inputs = n + 3;
         let mut p = Self {
+            spec,
+            inputs,
             bits,
             order0: vec![Slot::HALF; 256],
-            tables: large_table(CONTEXTS << bits),
+            tables: large_table(n << bits),
             hashes: [0; CONTEXTS],
             current: [0; CONTEXTS],
             bases: [0; CONTEXTS],
@@ -352,12 +387,12 @@ impl Predictor {
             matcher: MatchModel::new(bits.saturating_sub(2)),
             bit_count: 0,
             c0: 1,
-            mixer: Mixer::new(INPUTS, 256 * 4),
-            mixer2: Mixer::new(INPUTS, 256),
+            mixer: Mixer::new(inputs, 256 * 4),
+            mixer2: Mixer::new(inputs, if spec.mixer2 { 256 } else { 1 }),
             mixed2: [2048; 2],
             apm0: Apm::new(256),
             apm1: Apm::new(1 << 16),
-            apm2: Apm::new(1 << 16),
+            apm2: Apm::new(if spec.apm2 { 1 << 16 } else { 1 }),
             st: [0; INPUTS],
             mixed: 2048,
             set: 0,
@@ -385,14 +420,14 @@ impl Predictor {
         self.hashes = context_hashes(&self.history, None, self.word, self.prev_word);
     }
 
-    /// The first slot of context `k`'s bucket for the nibble starting at partial byte
-    /// `c0`, and the bucket's check.
+    /// The first slot of the `j`-th used context's bucket for the nibble starting at
+    /// partial byte `c0`, and the bucket's check.
     #[inline]
-    fn bucket(&self, k: usize, c0: u32) -> (usize, u32) {
-        self.bucket_of(k, self.hashes[k], c0)
+    fn bucket(&self, j: usize, c0: u32) -> (usize, u32) {
+        self.bucket_of(j, self.hashes[self.spec.contexts[j]], c0)
     }
 
-    /// [`Predictor::bucket`] for context `k` with hash `hash`.
+    /// [`Predictor::bucket`] for the table of the `k`-th used context with hash `hash`.
     #[inline]
     fn bucket_of(&self, k: usize, hash: u32, c0: u32) -> (usize, u32) {
         let mask = (1u32 << self.bits) - 1;
@@ -426,11 +461,16 @@ impl Predictor {
     fn predict_bit(&mut self) {
         let c0 = self.c0;
         // The last APM's row is a cache miss: ask for it before the mixing.
-        let h2 = self.apm2_context(c0);
+        let h2 = if self.spec.apm2 {
+            self.apm2_context(c0)
+        } else {
+            0
+        };
         self.apm2.prefetch(h2);
+        let n = self.spec.contexts.len();
         if self.bit_count == 3 {
             // The second nibble's buckets are known up to the next bit: ask for both.
-            for k in 0..CONTEXTS {
+            for k in 0..n {
                 prefetch(&self.tables, self.bucket(k, c0 << 1).0);
                 prefetch(&self.tables, self.bucket(k, c0 << 1 | 1).0);
             }
@@ -443,7 +483,7 @@ impl Predictor {
         // hash: a bucket found holding another context's check is taken over, its
         // statistics restarted, rather than mixed with this context's.
         if self.bit_count == 0 || self.bit_count == 4 {
-            for k in 0..self.hashes.len() {
+            for k in 0..n {
                 let (base, check) = self.bucket(k, c0);
                 let bucket = &mut self.tables[base..base + 16];
                 if bucket[0] != check {
@@ -459,13 +499,14 @@ impl Predictor {
             let b = self.bit_count - 4;
             (1 << b) | (c0 as usize & ((1 << b) - 1))
         };
-        for k in 0..self.hashes.len() {
+        for k in 0..n {
             let i = self.bases[k] | nibble;
             self.current[k] = i;
             self.st[1 + k] = stretch(Slot(self.tables[i]).p12());
         }
-        self.st[INPUTS - 2] = self.matcher.input(&self.history, c0, self.bit_count);
-        self.st[INPUTS - 1] = 256;
+        self.st[n + 1] = self.matcher.input(&self.history, c0, self.bit_count);
+        self.st[n + 2] = 256;
+        let st = &self.st[..self.inputs];
         // Weight sets by the partial byte and how long the match is (none, short,
         // medium, long).
         let m = match self.matcher.expected.map(|_| self.matcher.len) {
@@ -476,35 +517,47 @@ impl Predictor {
         };
         self.set = c0 as usize | m << 8;
         let last = *self.history.last().unwrap_or(&0) as u32;
-        self.mixed2 = [
-            self.mixer.mix(&self.st, self.set),
-            self.mixer2.mix(&self.st, last as usize),
-        ];
-        // The two mixers averaged in the logistic domain.
-        self.mixed = squash((stretch(self.mixed2[0]) + stretch(self.mixed2[1])) / 2).clamp(1, 4095);
+        self.mixed2[0] = self.mixer.mix(st, self.set);
+        self.mixed = if self.spec.mixer2 {
+            self.mixed2[1] = self.mixer2.mix(st, last as usize);
+            // The two mixers averaged in the logistic domain.
+            squash((stretch(self.mixed2[0]) + stretch(self.mixed2[1])) / 2).clamp(1, 4095)
+        } else {
+            self.mixed2[0]
+        };
         let a0 = self.apm0.refine(self.mixed, c0 as usize);
         self.stage = (self.mixed + 3 * a0) / 4;
         let a1 = self.apm1.refine(self.stage, (c0 | last << 8) as usize);
-        let a2 = self.apm2.refine(self.stage, h2);
-        self.p = ((2 * self.stage + 3 * a1 + 3 * a2) / 8).clamp(1, 4095);
+        self.p = if self.spec.apm2 {
+            let a2 = self.apm2.refine(self.stage, h2);
+            (2 * self.stage + 3 * a1 + 3 * a2) / 8
+        } else {
+            (self.stage + 3 * a1) / 4
+        }
+        .clamp(1, 4095);
     }
 
     /// Learn the coded bit (0 or 1) and predict the next one.
     pub fn update(&mut self, bit: u32) {
         let c0 = self.c0 as usize;
         self.order0[c0].update(bit);
-        for k in 0..self.hashes.len() {
+        for k in 0..self.spec.contexts.len() {
             let mut slot = Slot(self.tables[self.current[k]]);
             slot.update(bit);
             self.tables[self.current[k]] = slot.0;
         }
         self.matcher.update(bit);
-        self.mixer.learn(&self.st, self.mixed2[0], bit, self.set);
-        let last = *self.history.last().unwrap_or(&0) as usize;
-        self.mixer2.learn(&self.st, self.mixed2[1], bit, last);
+        let st = &self.st[..self.inputs];
+        self.mixer.learn(st, self.mixed2[0], bit, self.set);
+        if self.spec.mixer2 {
+            let last = *self.history.last().unwrap_or(&0) as usize;
+            self.mixer2.learn(st, self.mixed2[1], bit, last);
+        }
         self.apm0.learn(bit);
         self.apm1.learn(bit);
-        self.apm2.learn(bit);
+        if self.spec.apm2 {
+            self.apm2.learn(bit);
+        }
         self.c0 = (self.c0 << 1) | bit;
         self.bit_count += 1;
         if self.c0 >= 256 {
