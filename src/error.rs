@@ -50,6 +50,8 @@ pub enum Field {
     Parameters,
     /// A chunk's ANS segment list.
     Segment,
+    /// The number of blocks of an ANS segment.
+    SegmentBlocks,
     /// Chunk-start blocks of a segment.
     BootstrapBlocks,
     /// ANS words of a segment.
@@ -85,6 +87,7 @@ impl Field {
             Field::Chunk => "chunk",
             Field::Parameters => "model parameters",
             Field::Segment => "ANS segment",
+            Field::SegmentBlocks => "blocks of an ANS segment",
             Field::BootstrapBlocks => "chunk-start block count",
             Field::Words => "ANS words",
             Field::EndRecord => "end record",

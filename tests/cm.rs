@@ -139,37 +139,68 @@ fn a_chunk_cannot_claim_more_than_its_words_can_code() {
     use bbcodec::chain::history::{HistoryBitsBackCoder, BIT_BYTES_PER_WORD};
     use bbcodec::chain::ContinuousConfig;
     use bbcodec::model::cm::latent::CmChain;
+    use bbcodec::model::cm::FULL;
     let chain = HistoryBitsBackCoder::new(4096, ContinuousConfig::default()).unwrap();
     let data = text();
-    let mut m = CmChain::new(16, &[]);
-    let stats = chain.observe(&mut m, &data[..3000]);
-    let coded = chain.encode(&m, &data[..3000], &stats, 0).unwrap();
-    let w = coded.words.len() as u64;
+    let coded = chain
+        .encode(&mut CmChain::new(16, 0), &data[..3000], 0, 64)
+        .unwrap();
+    let mut segments = coded.segments.clone();
+    let w = segments[0].words.len() as u64;
+    let decoder = || CmChain::with_spec(16, FULL, 0, vec![Vec::new()]);
     // 64 MiB claimed by a few hundred words: refused before any bit is decoded.
     for claim in [64 << 20, BIT_BYTES_PER_WORD * (w + 2) + 1] {
+        segments[0].blocks = (claim as usize).div_ceil(4096);
         let err = chain
-            .decode(
-                &mut CmChain::new(16, &[]),
-                &coded.words,
-                claim as usize,
-                1,
-                0,
-            )
+            .decode(&mut decoder(), &segments, claim as usize, 0)
             .unwrap_err();
         assert!(err.to_string().contains("longer than its words"), "{err}");
     }
     let back = chain
-        .decode(
-            &mut CmChain::new(16, &[]),
-            &coded.words,
-            3000,
-            coded.bootstrap_blocks,
-            0,
-        )
+        .decode(&mut decoder(), &coded.segments, 3000, 0)
         .unwrap();
     assert!(back
         .symbols
         .iter()
         .map(|&s| s as u8)
         .eq(data[..3000].iter().copied()));
+}
+
+#[test]
+fn segments_bound_the_encoder_and_the_history_runs_across_them() {
+    use bbcodec::chain::history::HistoryBitsBackCoder;
+    use bbcodec::chain::ContinuousConfig;
+    use bbcodec::model::cm::latent::CmChain;
+    use bbcodec::model::cm::FULL;
+    let chain = HistoryBitsBackCoder::new(1024, ContinuousConfig::default()).unwrap();
+    let data = heterogeneous();
+    let one = chain
+        .encode(&mut CmChain::new(18, 2), &data, 0, 1 << 20)
+        .unwrap();
+    let many = chain.encode(&mut CmChain::new(18, 2), &data, 0, 4).unwrap();
+    assert_eq!(one.segments.len(), 1);
+    assert_eq!(many.segments.len(), data.len().div_ceil(4096));
+    let mut model = CmChain::new(18, 2);
+    let coded = chain.encode(&mut model, &data, 0, 4).unwrap();
+    let mut decoder = CmChain::with_spec(18, FULL, 2, model.scales().to_vec());
+    let back = chain
+        .decode(&mut decoder, &coded.segments, data.len(), 0)
+        .unwrap();
+    assert!(back
+        .symbols
+        .iter()
+        .map(|&s| s as u8)
+        .eq(data.iter().copied()));
+    assert_eq!(back.totals.net_bits, coded.totals.net_bits);
+    // The model's history runs on: many segments cost their stacks' ends and starts,
+    // not a fresh model each (that would cost thousands of bits here).
+    let words = |c: &bbcodec::chain::SegmentedChunk| -> usize {
+        c.segments.iter().map(|s| s.words.len()).sum()
+    };
+    let extra = 32.0 * (words(&many) as f64 - words(&one) as f64);
+    eprintln!(
+        "{} segments: {extra} bits more than one",
+        many.segments.len()
+    );
+    assert!(extra < 200.0 * many.segments.len() as f64, "{extra}");
 }

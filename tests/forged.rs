@@ -324,8 +324,21 @@ fn record_limits() {
         decode_err(&coded(&[(1 << 16) + 1])),
         limit(Field::Parameters, (1 << 16) + 1, 1 << 16)
     );
-    // No parameters; then a segment of 0 words with "another segment follows".
-    assert_eq!(decode_err(&coded(&[0, 0b010])), limit(Field::Segment, 2, 1));
+    // No parameters; then a segment of 0 words with "another segment follows": its
+    // block count must leave at least one of the 2 blocks to the next.
+    let sb = Field::SegmentBlocks;
+    assert_eq!(decode_err(&coded(&[0, 0b010, 2])), limit(sb, 2, 1));
+    assert_eq!(decode_err(&coded(&[0, 0b010, 0])), invalid(sb, 0));
+    // A segment's chunk-start blocks are among its own.
+    assert_eq!(
+        decode_err(&coded(&[0, 0b011, 2, 1])),
+        limit(Field::BootstrapBlocks, 2, 1)
+    );
+    // Two well-formed segments: the mixture codes one stack per chunk.
+    assert_eq!(
+        decode_err(&coded(&[0, 0b010, 1, 0])),
+        limit(Field::Segment, 2, 1)
+    );
     // 100 bytes in 64-byte blocks are 2 blocks: 3 chunk-start blocks is too many.
     assert_eq!(
         decode_err(&coded(&[0, 0b001, 3])),

@@ -41,8 +41,8 @@ use constriction::stream::{Decode, Encode};
 
 use super::bins::LatentBins;
 use super::{
-    finish_decode, finish_encode, scramble, start_decode, ContinuousConfig, DecodedChunk,
-    EncodedChunk, BOOTSTRAP_BITS,
+    scramble, start_decode, ChainSegment, ContinuousConfig, DecodedChunk, SegmentedChunk,
+    BOOTSTRAP_BITS,
 };
 use crate::categorical::{AnsModel, SymbolModel, PRECISION};
 use crate::error::CodecError;
@@ -134,6 +134,13 @@ pub trait HistoryModel {
 
     /// The fit's deterministic start.
     fn initial_posterior(&self, stats: &Self::Stats) -> DiagGaussian;
+
+    /// Encoder: choose the latent's scales for a segment from its statistics, before
+    /// any of its blocks is coded (the decoder reads them from the chunk's parameters).
+    fn choose_scales(&mut self, segment: &[Self::Stats]);
+
+    /// Decoder: use the stored scales of segment `s` (0-based, in file order).
+    fn start_segment(&mut self, s: usize) -> Result<(), CodecError>;
 
     /// The most bytes a stack of one word can code: the model's probabilities have a
     /// floor, so every byte costs at least `32 / bound` bits of the stack (for bits
@@ -394,16 +401,54 @@ impl HistoryBitsBackCoder {
             .collect()
     }
 
-    /// Encode `data` as one chunk, given its blocks' statistics from
-    /// [`HistoryBitsBackCoder::observe`]: the chain codes the blocks from the last to the
-    /// first.
+    /// Encode `data` as one chunk of segments of `segment_blocks` blocks each: the model
+    /// runs forward over one segment at a time (its history continuing from the
+    /// segments before), the encoder keeps that segment's statistics only, and codes its
+    /// blocks from the last to the first on a stack of its own. After each segment's
+    /// forward pass the model chooses its latent's scales for it
+    /// ([`HistoryModel::choose_scales`]).
     pub fn encode<M: HistoryModel + Sync>(
+        &self,
+        model: &mut M,
+        data: &[u8],
+        chunk: u64,
+        segment_blocks: usize,
+    ) -> Result<SegmentedChunk, CodecError> {
+        let seg_bytes = segment_blocks.max(1) * self.block_size;
+        let mut out = SegmentedChunk {
+            segments: Vec::new(),
+            blocks: Vec::new(),
+            totals: RateTotals::default(),
+        };
+        let mut ons = 0;
+        for (s, part) in data.chunks(seg_bytes).enumerate() {
+            let stats = self.observe(model, part);
+            model.choose_scales(&stats);
+            let first = s * segment_blocks.max(1);
+            let (segment, records, on) =
+                self.encode_segment(&*model, part, &stats, chunk, first, ons)?;
+            ons += on;
+            out.segments.push(segment);
+            out.blocks.extend(records);
+        }
+        for b in &out.blocks {
+            out.totals.add_block(b);
+        }
+        Ok(out)
+    }
+
+    /// Code one segment whose first block is block `first` of the chunk, given its
+    /// blocks' statistics and the number of flags on before it. Returns the segment,
+    /// its records in block order, and its number of flags on.
+    fn encode_segment<M: HistoryModel + Sync>(
         &self,
         model: &M,
         data: &[u8],
         stats: &[M::Stats],
         chunk: u64,
-    ) -> Result<EncodedChunk, CodecError> {
+        first: usize,
+        ons_before_segment: usize,
+    ) -> Result<(ChainSegment, Vec<BlockRecord>, usize), CodecError> {
         use rayon::prelude::*;
         let d = model.latent_dim();
         let n = stats.len();
@@ -424,14 +469,14 @@ impl HistoryBitsBackCoder {
                         None,
                     );
                 }
-                let q = self.fit(model, &stats[i], chunk, i);
+                let q = self.fit(model, &stats[i], chunk, first + i);
                 let idx = if self.is_map() {
                     q.mu.iter().map(|&m| self.bins.bin_of(m)).collect()
                 } else {
                     vec![0; d]
                 };
                 let lat = Latent { q, on: true, idx };
-                let on = self.evaluate_on(model, &stats[i], &lat, chunk, i);
+                let on = self.evaluate_on(model, &stats[i], &lat, chunk, first + i);
                 let off = model.log2_lik_coded(&stats[i], None);
                 // -ELBO with the latent against the latent-free length.
                 let on_better = on.expected_log_lik - on.kl_prior > off;
@@ -444,15 +489,16 @@ impl HistoryBitsBackCoder {
                 )
             })
             .collect();
-        let mut ons_before = Vec::with_capacity(n);
-        let mut ons = 0;
-        for (lat, _) in &choices {
-            ons_before.push(ons);
-            ons += lat.on as usize;
-        }
         let mut coder = DefaultAnsCoder::new();
         let mut blocks = Vec::with_capacity(n);
         let mut bootstrap_blocks = 0;
+        // The flags before block i (in file order), counted as the decoder will.
+        let mut ons: usize = ons_before_segment
+            + choices[..n.saturating_sub(1)]
+                .iter()
+                .filter(|(l, _)| l.on)
+                .count();
+        let mut segment_ons = 0;
         for i in (0..n).rev() {
             let before = coder.num_valid_bits();
             let bootstrap = bootstrap_blocks == n - 1 - i && before < BOOTSTRAP_BITS;
@@ -460,10 +506,14 @@ impl HistoryBitsBackCoder {
                 bootstrap_blocks += 1;
             }
             let (mut lat, terms) = choices[i].clone();
-            let flag_p = (d > 0 && !bootstrap).then(|| flag_prob(ons_before[i], i));
+            if i + 1 < n && choices[i].0.on {
+                // ons counted blocks < i + 1; make it blocks < i.
+                ons -= 1;
+            }
             if bootstrap {
                 lat.on = false;
             }
+            let flag_p = (d > 0 && !bootstrap).then(|| flag_prob(ons, first + i));
             if lat.on && !self.is_map() {
                 for (k, q) in self.coded_q(&lat.q).iter().enumerate() {
                     scramble(&mut coder);
@@ -486,50 +536,115 @@ impl HistoryBitsBackCoder {
                     .encode_symbol(lat.on as usize, AnsModel(&Bit(p)))
                     .map_err(|_| CodecError::Corrupt("flag push"))?;
             }
+            segment_ons += lat.on as usize;
             let net = coder.num_valid_bits() as f64 - before as f64;
             let len = data.len().min((i + 1) * self.block_size) - i * self.block_size;
             let terms = if lat.on { terms } else { None };
             blocks.push(self.record(
-                model, &stats[i], &lat, bootstrap, flag_p, terms, chunk, i, len, net,
+                model,
+                &stats[i],
+                &lat,
+                bootstrap,
+                flag_p,
+                terms,
+                chunk,
+                first + i,
+                len,
+                net,
             ));
         }
         blocks.reverse();
+        let words = coder
+            .into_compressed()
+            .map_err(|_| CodecError::Corrupt("stack export"))?;
+        Ok((
+            ChainSegment {
+                words,
+                bootstrap_blocks,
+                blocks: n,
+            },
+            blocks,
+            segment_ons,
+        ))
+    }
+
+    /// Decode `len` bytes of chunk `chunk` from its segments, in file order: the
+    /// model's history runs on from one segment into the next.
+    pub fn decode<M: HistoryModel>(
+        &self,
+        model: &mut M,
+        segments: &[ChainSegment],
+        len: usize,
+        chunk: u64,
+    ) -> Result<DecodedChunk, CodecError> {
+        let n = len.div_ceil(self.block_size);
+        if segments.iter().map(|s| s.blocks).sum::<usize>() != n
+            || segments.iter().any(|s| s.blocks == 0)
+        {
+            return Err(CodecError::Corrupt("segment block counts"));
+        }
+        let mut symbols = Vec::with_capacity(len.min(1 << 24));
+        let mut blocks = Vec::with_capacity(n.min(1 << 16));
+        let mut ons = 0;
+        let mut first = 0;
+        for (s, seg) in segments.iter().enumerate() {
+            model.start_segment(s)?;
+            let start = first * self.block_size;
+            let seg_len = (len - start).min(seg.blocks * self.block_size);
+            ons += self.decode_segment(
+                model,
+                seg,
+                seg_len,
+                chunk,
+                first,
+                ons,
+                &mut symbols,
+                &mut blocks,
+            )?;
+            first += seg.blocks;
+        }
         let mut totals = RateTotals::default();
         for b in &blocks {
             totals.add_block(b);
         }
-        finish_encode(coder, bootstrap_blocks, blocks, totals)
+        Ok(DecodedChunk {
+            symbols,
+            blocks,
+            totals,
+        })
     }
 
-    /// Decode `len` bytes of chunk `chunk`, whose last `bootstrap_blocks` blocks were
-    /// coded first, latent-free.
-    pub fn decode<M: HistoryModel>(
+    /// Decode one segment of `len` bytes whose first block is block `first` of the
+    /// chunk; returns its number of flags on.
+    #[allow(clippy::too_many_arguments)]
+    fn decode_segment<M: HistoryModel>(
         &self,
         model: &mut M,
-        words: &[u32],
+        seg: &ChainSegment,
         len: usize,
-        bootstrap_blocks: usize,
         chunk: u64,
-    ) -> Result<DecodedChunk, CodecError> {
+        first: usize,
+        ons_before_segment: usize,
+        symbols: &mut Vec<u16>,
+        blocks: &mut Vec<BlockRecord>,
+    ) -> Result<usize, CodecError> {
         let n = len.div_ceil(self.block_size);
         let d = model.latent_dim();
-        // Hostile input must not buy decoding time: a chunk cannot hold more bytes than
-        // its words can code (plus the coder's 64-bit state), whatever it claims.
+        // Hostile input must not buy decoding time: a segment cannot hold more bytes
+        // than its words can code (plus the coder's 64-bit state), whatever it claims.
         if len as u64
             > model
                 .bytes_per_word()
-                .saturating_mul(words.len() as u64 + 2)
+                .saturating_mul(seg.words.len() as u64 + 2)
         {
             return Err(CodecError::Corrupt("chunk longer than its words can code"));
         }
-        let mut coder = start_decode(words, len, self.block_size, bootstrap_blocks)?;
-        let mut symbols = Vec::with_capacity(len.min(1 << 24));
-        let mut blocks = Vec::with_capacity(n.min(1 << 16));
-        let mut ons = 0;
+        let mut coder = start_decode(&seg.words, len, self.block_size, seg.bootstrap_blocks)?;
+        let mut ons = ons_before_segment;
         for i in 0..n {
             let before = coder.num_valid_bits();
-            let bootstrap = i >= n - bootstrap_blocks;
-            let flag_p = (d > 0 && !bootstrap).then(|| flag_prob(ons, i));
+            let bootstrap = i >= n - seg.bootstrap_blocks;
+            let flag_p = (d > 0 && !bootstrap).then(|| flag_prob(ons, first + i));
             let on = match flag_p {
                 Some(p) => {
                     coder
@@ -555,7 +670,7 @@ impl HistoryBitsBackCoder {
                 idx,
             };
             if on {
-                lat.q = self.fit(model, &stats, chunk, i);
+                lat.q = self.fit(model, &stats, chunk, first + i);
                 if self.is_map() {
                     let fitted: Vec<usize> =
                         lat.q.mu.iter().map(|&m| self.bins.bin_of(m)).collect();
@@ -576,12 +691,24 @@ impl HistoryBitsBackCoder {
             }
             let net = before as f64 - coder.num_valid_bits() as f64;
             blocks.push(self.record(
-                model, &stats, &lat, bootstrap, flag_p, None, chunk, i, blen, net,
+                model,
+                &stats,
+                &lat,
+                bootstrap,
+                flag_p,
+                None,
+                chunk,
+                first + i,
+                blen,
+                net,
             ));
             symbols.extend(x.iter().map(|&b| b as u16));
         }
-        // finish_decode reverses the records (other chains collect them last to first).
-        blocks.reverse();
-        finish_decode(&coder, blocks, symbols)
+        if !coder.is_empty() || !coder.bulk().is_empty() {
+            return Err(CodecError::Corrupt(
+                "data left on the stack after the last block",
+            ));
+        }
+        Ok(ons - ons_before_segment)
     }
 }

@@ -89,6 +89,43 @@ pub struct EncodedChunk {
     pub totals: RateTotals,
 }
 
+/// One ANS stack of a chunk: a run of its blocks, coded on a stack of their own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainSegment {
+    /// The stack's words.
+    pub words: Vec<u32>,
+    /// Its chain-start blocks (coded without bits back).
+    pub bootstrap_blocks: usize,
+    /// Its number of blocks.
+    pub blocks: usize,
+}
+
+/// A chunk coded as one or more segments (one stack each), with the measurements.
+#[derive(Clone, Debug)]
+pub struct SegmentedChunk {
+    /// The segments, in file order.
+    pub segments: Vec<ChainSegment>,
+    /// Per-block records, in block order.
+    pub blocks: Vec<BlockRecord>,
+    /// Sums over the blocks.
+    pub totals: RateTotals,
+}
+
+impl From<EncodedChunk> for SegmentedChunk {
+    /// A chunk of one segment.
+    fn from(c: EncodedChunk) -> Self {
+        Self {
+            segments: vec![ChainSegment {
+                words: c.words,
+                bootstrap_blocks: c.bootstrap_blocks,
+                blocks: c.blocks.len(),
+            }],
+            blocks: c.blocks,
+            totals: c.totals,
+        }
+    }
+}
+
 /// The symbols of one chunk and the same measurements, recomputed while decoding.
 #[derive(Clone, Debug)]
 pub struct DecodedChunk {

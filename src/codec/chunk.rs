@@ -1,8 +1,9 @@
 //! One chunk in either direction: the model's fit and chain, the raw fallback, the
 //! checksums. Chunks are independent, so the file codec runs these in parallel.
 
+use crate::chain::ChainSegment;
 use crate::container::{v2, Header, Record, Segment};
-use crate::error::{CodecError, Error, Field, FormatError};
+use crate::error::{CodecError, Error, Field};
 use crate::report::{BlockRecord, RateTotals};
 
 /// Result of one chunk, in either direction.
@@ -54,10 +55,16 @@ pub(crate) fn encode_chunk(
         len: data.len() as u32,
         crc,
         params: coded.params,
-        segments: vec![Segment {
-            bootstrap_blocks: coded.chain.bootstrap_blocks as u32,
-            words: coded.chain.words,
-        }],
+        segments: coded
+            .chain
+            .segments
+            .into_iter()
+            .map(|s| Segment {
+                bootstrap_blocks: s.bootstrap_blocks as u32,
+                blocks: s.blocks as u32,
+                words: s.words,
+            })
+            .collect(),
     };
     if v2::record_len(&record) < v2::raw_record_len(data.len()) || !raw_fallback {
         let header_bits = match &record {
@@ -113,19 +120,18 @@ pub(crate) fn decode_chunk(
             params,
             segments,
         } => {
-            let [segment] = &segments[..] else {
-                return Err(FormatError::Limit {
-                    field: Field::Segment,
-                    got: segments.len() as u64,
-                    max: 1,
-                }
-                .into());
-            };
+            let segments: Vec<ChainSegment> = segments
+                .into_iter()
+                .map(|s| ChainSegment {
+                    words: s.words,
+                    bootstrap_blocks: s.bootstrap_blocks as usize,
+                    blocks: s.blocks as usize,
+                })
+                .collect();
             let dec = h.model.model().decode_chunk(
                 &params,
-                &segment.words,
+                &segments,
                 len as usize,
-                segment.bootstrap_blocks as usize,
                 index,
                 &h.coding,
                 accounting,

@@ -47,6 +47,8 @@ pub struct Header {
 pub struct Segment {
     /// Chunk-start blocks (coded without bits back, see [`crate::chain`]).
     pub bootstrap_blocks: u32,
+    /// Blocks in the segment.
+    pub blocks: u32,
     /// The stack's words.
     pub words: Vec<u32>,
 }
@@ -62,7 +64,7 @@ pub enum Record {
         crc: u32,
         /// Serialized model parameters.
         params: Vec<u8>,
-        /// The chunk's ANS segments (one today).
+        /// The chunk's ANS segments, in file order.
         segments: Vec<Segment>,
     },
     /// A chunk stored as is.

@@ -193,6 +193,7 @@ pub fn read_record<R: Read>(
             params,
             segments: vec![Segment {
                 bootstrap_blocks,
+                blocks: (len as u64).div_ceil(header.coding.block_size.max(1) as u64) as u32,
                 words,
             }],
         },

@@ -43,8 +43,9 @@
 //! A **segment** (a run of blocks on one ANS stack): varint `w << 2 | m << 1 | b`, where
 //! `w` is its number of `u32` words, `m = 1` if another segment follows and `b = 1` if
 //! its number of chunk-start blocks `B` follows as a varint (`b = 0`: `B = 1`); then
-//! (if `m`) a varint number of blocks in the segment; then `w` words. This build codes
-//! one segment per chunk, holding `4 w <= n + 2^16 + 8` bytes.
+//! (if `m`) a varint number of blocks in the segment (`1..`; the last segment holds the
+//! rest, at least one); then `w` words. A chunk's segments hold `4 w <= n + 2^16 + 8`
+//! bytes of words per segment at most.
 //!
 //! **End.** A member of no chunks is the header and one byte `0`. After the last chunk
 //! of a member of two or more: varint total original length, `u32` CRC-32 of the whole
@@ -283,12 +284,18 @@ pub fn record_len(r: &Record) -> usize {
                 + params.len()
                 + segments
                     .iter()
-                    .map(|s| {
+                    .enumerate()
+                    .map(|(i, s)| {
                         varint_len((s.words.len() as u64) << 2 | 3)
                             + if s.bootstrap_blocks == 1 {
                                 0
                             } else {
                                 varint_len(s.bootstrap_blocks as u64)
+                            }
+                            + if i + 1 < segments.len() {
+                                varint_len(s.blocks as u64)
+                            } else {
+                                0
                             }
                             + 4 * s.words.len()
                     })
@@ -319,11 +326,14 @@ pub fn write_record(out: &mut Vec<u8>, r: &Record, last: bool) {
             put_varint(out, params.len() as u64);
             out.extend_from_slice(params);
             for (i, s) in segments.iter().enumerate() {
-                assert!(i + 1 == segments.len(), "one segment per chunk");
+                let more = i + 1 < segments.len();
                 let b = (s.bootstrap_blocks != 1) as u64;
-                put_varint(out, (s.words.len() as u64) << 2 | b);
+                put_varint(out, (s.words.len() as u64) << 2 | (more as u64) << 1 | b);
                 if b == 1 {
                     put_varint(out, s.bootstrap_blocks as u64);
+                }
+                if more {
+                    put_varint(out, s.blocks as u64);
                 }
                 out.reserve(4 * s.words.len());
                 for w in &s.words {
@@ -381,54 +391,70 @@ pub fn read_record<R: Read>(
     }
     let p = input.varint_in(Field::Parameters, 0, MAX_PARAMS_BYTES as u64)?;
     let params = input.bytes(p as usize, Field::Parameters)?;
-    let s = input.varint(Field::Segment)?;
-    let (w, more, b) = (s >> 2, s >> 1 & 1, s & 1);
-    if more == 1 {
-        return Err(FormatError::Limit {
-            field: Field::Segment,
-            got: 2,
-            max: 1,
-        }
-        .into());
-    }
     let blocks = n.div_ceil(header.coding.block_size as u64);
-    let bootstrap_blocks = if b == 1 {
-        let v = input.varint_in(Field::BootstrapBlocks, 0, blocks)?;
-        if v == 1 {
-            // B = 1 is written as b = 0.
-            return Err(FormatError::Invalid {
+    let max_words = (n + MAX_PARAMS_BYTES as u64 + 8) / 4;
+    let mut segments = Vec::new();
+    let mut left = blocks;
+    loop {
+        let s = input.varint(Field::Segment)?;
+        let (w, more, b) = (s >> 2, s >> 1 & 1 == 1, s & 1);
+        let bootstrap_blocks = if b == 1 {
+            let v = input.varint_in(Field::BootstrapBlocks, 0, left)?;
+            if v == 1 {
+                // B = 1 is written as b = 0.
+                return Err(FormatError::Invalid {
+                    field: Field::BootstrapBlocks,
+                    got: 1,
+                }
+                .into());
+            }
+            v as u32
+        } else {
+            1
+        };
+        let count = if more {
+            // At least one block is left for the segments after it.
+            input.varint_in(Field::SegmentBlocks, 1, left.saturating_sub(1))?
+        } else {
+            left
+        };
+        if bootstrap_blocks as u64 > count {
+            return Err(FormatError::Limit {
                 field: Field::BootstrapBlocks,
-                got: 1,
+                got: bootstrap_blocks as u64,
+                max: count,
             }
             .into());
         }
-        v as u32
-    } else {
-        1
-    };
-    let max_words = (n + MAX_PARAMS_BYTES as u64 + 8) / 4;
-    if w > max_words {
-        return Err(FormatError::Limit {
-            field: Field::Words,
-            got: w,
-            max: max_words,
+        if w > max_words {
+            return Err(FormatError::Limit {
+                field: Field::Words,
+                got: w,
+                max: max_words,
+            }
+            .into());
         }
-        .into());
+        let bytes = input.bytes(4 * w as usize, Field::Words)?;
+        let words = bytes
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        segments.push(Segment {
+            bootstrap_blocks,
+            blocks: count as u32,
+            words,
+        });
+        left -= count;
+        if !more {
+            break;
+        }
     }
-    let bytes = input.bytes(4 * w as usize, Field::Words)?;
-    let words = bytes
-        .chunks_exact(4)
-        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
     Ok(Next::Record(
         Record::Coded {
             len: n as u32,
             crc,
             params,
-            segments: vec![Segment {
-                bootstrap_blocks,
-                words,
-            }],
+            segments,
         },
         last,
     ))

@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use crate::chain::{DecodedChunk, EncodedChunk};
+use crate::chain::{ChainSegment, DecodedChunk, SegmentedChunk};
 use crate::error::{Error, FormatError, OptionError};
 use crate::inference::trace::Trace;
 use crate::inference::{FitConfig, PosteriorKind};
@@ -77,8 +77,8 @@ pub trait Framing: Sync {
 pub struct CodedChunk {
     /// Parameters stored with the chunk (counted in `header_bits`).
     pub params: Vec<u8>,
-    /// The chain's words and measurements.
-    pub chain: EncodedChunk,
+    /// The chain's segments and measurements.
+    pub chain: SegmentedChunk,
     /// The model's size for this chunk (mixture components, latent dimensions).
     pub latents: u64,
 }
@@ -159,14 +159,12 @@ pub trait FileModel: fmt::Debug + Send + Sync {
         parallel: bool,
     ) -> Result<CodedChunk, Error>;
 
-    /// Decode one chunk of `len` symbols from its parameters and words.
-    #[allow(clippy::too_many_arguments)]
+    /// Decode one chunk of `len` symbols from its parameters and segments.
     fn decode_chunk(
         &self,
         params: &[u8],
-        words: &[u32],
+        segments: &[ChainSegment],
         len: usize,
-        bootstrap_blocks: usize,
         index: u64,
         coding: &Coding,
         accounting: bool,
@@ -305,6 +303,18 @@ pub fn check_posterior(model: &dyn FileModel, coding: &Coding) -> Result<(), For
             .collect::<Vec<_>>()
             .join(", "),
     })
+}
+
+/// The one segment of a chunk coded by a chain of one stack.
+pub fn one_segment(segments: &[ChainSegment]) -> Result<&ChainSegment, FormatError> {
+    match segments {
+        [s] => Ok(s),
+        _ => Err(FormatError::Limit {
+            field: crate::error::Field::Segment,
+            got: segments.len() as u64,
+            max: 1,
+        }),
+    }
 }
 
 /// Check `got <= max` for the fit-work field.

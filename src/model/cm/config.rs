@@ -1,10 +1,10 @@
 //! The context-mixing model as a file model (`--model cm`): its options, defaults,
 //! header section and chunk coding on the history chain.
 
-use super::latent::{choose_sigma, CmChain, MAX_LATENT_DIM};
+use super::latent::{CmChain, MAX_LATENT_DIM};
 use super::{Predictor, Spec, FULL};
 use crate::chain::bins::{MAX_BIN_BITS, MIN_BIN_BITS};
-use crate::chain::HistoryBitsBackCoder;
+use crate::chain::{ChainSegment, HistoryBitsBackCoder};
 use crate::error::{Error, Field, FormatError, OptionError};
 use crate::inference::trace::Trace;
 use crate::inference::{Estimator, FitConfig, PosteriorKind};
@@ -24,6 +24,10 @@ pub const TABLE_BITS: std::ops::RangeInclusive<u8> = 10..=24;
 /// decoder's time per block (it repeats every fit), and at least 64-byte blocks bound
 /// it per byte.
 pub const MAX_WORK_PER_BLOCK: u64 = 4096;
+
+/// Blocks per ANS segment: the encoder keeps one segment's statistics (2 bytes per
+/// bit), 4 MiB for 256 KiB of 4 KiB blocks, however large the chunk.
+pub const SEGMENT_BLOCKS: usize = 64;
 
 /// Smallest block a file may declare.
 pub const MIN_BLOCK: u32 = 64;
@@ -207,9 +211,10 @@ impl CmConfig {
         Predictor::bits_for(len, max as u32)
     }
 
-    /// A fresh model for a chunk of `len` bytes with latent scales `sigma`.
-    fn chain_model(&self, len: usize, sigma: &[f64]) -> CmChain {
-        CmChain::with_spec(self.bits_for(len), self.level().spec, sigma)
+    /// A fresh model for a chunk of `len` bytes, a latent of `d` dimensions with the
+    /// scales `scales` per segment (empty: the encoder chooses them).
+    fn chain_model(&self, len: usize, d: usize, scales: Vec<Vec<f32>>) -> CmChain {
+        CmChain::with_spec(self.bits_for(len), self.level().spec, d, scales)
     }
 }
 
@@ -366,8 +371,9 @@ impl FileModel for CmConfig {
         Ok(())
     }
 
-    /// Stored parameters: `sigma_k` of each latent dimension, `f32` little-endian (none
-    /// for a chunk of one block, which is coded latent-free as the chain's start).
+    /// Stored parameters: for each segment, `sigma_k` of each latent dimension, `f32`
+    /// little-endian (none for a chunk of one block, which is coded latent-free as the
+    /// chain's start).
     fn encode_chunk(
         &self,
         symbols: &[u16],
@@ -387,13 +393,15 @@ impl FileModel for CmConfig {
         } else {
             d
         };
-        let mut model = self.chain_model(data.len(), &vec![0.0; d]);
-        let stats = chain.observe(&mut model, &data);
-        let sigma: Vec<f32> = choose_sigma(&stats, d).iter().map(|&s| s as f32).collect();
-        model.set_sigma(&sigma.iter().map(|&s| s as f64).collect::<Vec<_>>());
-        let coded = chain.encode(&model, &data, &stats, index)?;
+        let mut model = self.chain_model(data.len(), d, Vec::new());
+        let coded = chain.encode(&mut model, &data, index, SEGMENT_BLOCKS)?;
         Ok(CodedChunk {
-            params: sigma.iter().flat_map(|s| s.to_le_bytes()).collect(),
+            params: model
+                .scales()
+                .iter()
+                .flatten()
+                .flat_map(|s| s.to_le_bytes())
+                .collect(),
             chain: coded,
             latents: d as u64,
         })
@@ -402,9 +410,8 @@ impl FileModel for CmConfig {
     fn decode_chunk(
         &self,
         params: &[u8],
-        words: &[u32],
+        segments: &[ChainSegment],
         len: usize,
-        bootstrap_blocks: usize,
         index: u64,
         coding: &Coding,
         accounting: bool,
@@ -414,12 +421,12 @@ impl FileModel for CmConfig {
         } else {
             self.latent_dim as usize
         };
-        if params.len() != 4 * d {
+        if params.len() != 4 * d * segments.len() {
             return Err(FormatError::Corrupt(Field::Parameters).into());
         }
-        let sigma: Vec<f64> = params
+        let sigma: Vec<f32> = params
             .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
         if sigma
             .iter()
@@ -427,13 +434,17 @@ impl FileModel for CmConfig {
         {
             return Err(FormatError::Corrupt(Field::Parameters).into());
         }
+        let scales = match d {
+            0 => vec![Vec::new(); segments.len()],
+            _ => sigma.chunks(d).map(<[f32]>::to_vec).collect(),
+        };
         let chain = HistoryBitsBackCoder::new(
             coding.block_size as usize,
             chain_config(coding, self.bin_bits as u32),
         )?
         .with_accounting(accounting);
-        let mut model = self.chain_model(len, &sigma);
-        let chain = chain.decode(&mut model, words, len, bootstrap_blocks, index)?;
+        let mut model = self.chain_model(len, d, scales);
+        let chain = chain.decode(&mut model, segments, len, index)?;
         Ok(DecodedModelChunk {
             chain,
             latents: d as u64,

@@ -91,32 +91,41 @@ pub struct Offset {
     sigma: Vec<f64>,
 }
 
-/// The predictor of one chunk with its latent's effect.
+/// The predictor of one chunk with its latent's effect, whose scales are chosen per
+/// segment.
 #[derive(Clone, Debug)]
 pub struct CmChain {
     predictor: Predictor,
+    /// The latent's dimension.
+    d: usize,
+    /// The scales of each segment so far (encoder) or of every segment (decoder).
+    scales: Vec<Vec<f32>>,
+    /// The current segment's.
     offset: Offset,
 }
 
 impl CmChain {
-    /// A fresh predictor of every context with `2^bits` slots per table, with latent
-    /// scales `sigma`.
-    pub fn new(bits: u32, sigma: &[f64]) -> Self {
-        Self::with_spec(bits, super::FULL, sigma)
+    /// A fresh predictor of every context with `2^bits` slots per table, for a latent of
+    /// `d` dimensions (the encoder chooses the scales per segment).
+    pub fn new(bits: u32, d: usize) -> Self {
+        Self::with_spec(bits, super::FULL, d, Vec::new())
     }
 
-    /// A fresh predictor of what `spec` names, with `2^bits` slots per table.
-    pub fn with_spec(bits: u32, spec: super::Spec, sigma: &[f64]) -> Self {
+    /// A fresh predictor of what `spec` names, with `2^bits` slots per table, for a
+    /// latent of `d` dimensions with the scales `scales` of each segment (decoder; empty
+    /// for the encoder, which chooses them).
+    pub fn with_spec(bits: u32, spec: super::Spec, d: usize, scales: Vec<Vec<f32>>) -> Self {
         Self {
             predictor: Predictor::with_spec(bits, spec),
-            offset: Offset::new(sigma),
+            d,
+            scales,
+            offset: Offset::new(&vec![0.0; d]),
         }
     }
 
-    /// Set the latent's scales (after [`HistoryModel::observe`], which does not read
-    /// them).
-    pub fn set_sigma(&mut self, sigma: &[f64]) {
-        self.offset = Offset::new(sigma);
+    /// The scales of every segment coded so far, as stored (`f32`).
+    pub fn scales(&self) -> &[Vec<f32>] {
+        &self.scales
     }
 }
 
@@ -162,7 +171,7 @@ impl HistoryModel for CmChain {
     type Stats = BlockStats;
 
     fn latent_dim(&self) -> usize {
-        self.offset.sigma.len()
+        self.d
     }
 
     fn observe(&mut self, x: &[u8]) -> BlockStats {
@@ -227,6 +236,25 @@ impl HistoryModel for CmChain {
 
     fn initial_posterior(&self, stats: &BlockStats) -> DiagGaussian {
         self.offset.initial_posterior(stats)
+    }
+
+    fn choose_scales(&mut self, segment: &[BlockStats]) {
+        // Stored as f32: both sides use the stored values.
+        let sigma: Vec<f32> = choose_sigma(segment, self.d)
+            .iter()
+            .map(|&s| s as f32)
+            .collect();
+        self.offset = Offset::new(&sigma.iter().map(|&s| s as f64).collect::<Vec<_>>());
+        self.scales.push(sigma);
+    }
+
+    fn start_segment(&mut self, s: usize) -> Result<(), CodecError> {
+        let sigma = self
+            .scales
+            .get(s)
+            .ok_or(CodecError::Corrupt("latent scales of a segment"))?;
+        self.offset = Offset::new(&sigma.iter().map(|&s| s as f64).collect::<Vec<_>>());
+        Ok(())
     }
 
     fn bytes_per_word(&self) -> u64 {
@@ -360,7 +388,7 @@ mod measure {
             return;
         };
         let chain = HistoryBitsBackCoder::new(4096, ContinuousConfig::default()).unwrap();
-        let mut m = CmChain::new(Predictor::bits_for(data.len(), 22), &[0.0, 0.0]);
+        let mut m = CmChain::new(Predictor::bits_for(data.len(), 22), 2);
         let stats = chain.observe(&mut m, &data);
         let sigma = choose_sigma(&stats, 2);
         eprintln!("sigma {sigma:?}");

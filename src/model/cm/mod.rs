@@ -681,19 +681,18 @@ mod measure {
                 crate::chain::ContinuousConfig::default(),
             )
             .unwrap();
-            let mut m = latent::CmChain::new(bits, &[]);
-            let stats = chain.observe(&mut m, &data);
-            let coded = chain.encode(&m, &data, &stats, 0).unwrap();
-            let mut m = latent::CmChain::new(bits, &[]);
+            let mut m = latent::CmChain::new(bits, 0);
+            let coded = chain.encode(&mut m, &data, 0, 1 << 20).unwrap();
+            let mut m = latent::CmChain::with_spec(bits, FULL, 0, vec![Vec::new()]);
             let back = chain
-                .decode(&mut m, &coded.words, data.len(), coded.bootstrap_blocks, 0)
+                .decode(&mut m, &coded.segments, data.len(), 0)
                 .unwrap();
             assert!(back
                 .symbols
                 .iter()
                 .map(|&s| s as u8)
                 .eq(data.iter().copied()));
-            let words = coded.words;
+            let words = &coded.segments[0].words;
             eprintln!(
                 "{name}: {bpb:.4} bits/byte ideal, {} bytes of ANS words ({:.4} bits/byte)",
                 4 * words.len(),

@@ -182,7 +182,7 @@ impl FileModel for LogisticConfig {
         .encode(symbols, index)?;
         Ok(CodedChunk {
             params: model.params().encode(),
-            chain,
+            chain: chain.into(),
             latents: self.latent_dim as u64,
         })
     }
@@ -190,13 +190,14 @@ impl FileModel for LogisticConfig {
     fn decode_chunk(
         &self,
         params: &[u8],
-        words: &[u32],
+        segments: &[crate::chain::ChainSegment],
         len: usize,
-        bootstrap_blocks: usize,
         index: u64,
         coding: &Coding,
         accounting: bool,
     ) -> Result<DecodedModelChunk, Error> {
+        let segment = crate::model::file_model::one_segment(segments)?;
+        let (words, bootstrap_blocks) = (&segment.words[..], segment.bootstrap_blocks);
         let model =
             LogisticModel::from_params(LogisticParams::decode(params, self.latent_dim as usize)?);
         let chain = ContinuousBitsBackCoder::new(

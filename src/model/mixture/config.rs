@@ -243,7 +243,7 @@ impl FileModel for MixtureConfig {
             .encode(symbols, index)?;
         Ok(CodedChunk {
             params: encode_params(model.params()),
-            chain,
+            chain: chain.into(),
             latents: model.num_latents() as u64,
         })
     }
@@ -251,13 +251,14 @@ impl FileModel for MixtureConfig {
     fn decode_chunk(
         &self,
         params: &[u8],
-        words: &[u32],
+        segments: &[crate::chain::ChainSegment],
         len: usize,
-        bootstrap_blocks: usize,
         index: u64,
         coding: &Coding,
         accounting: bool,
     ) -> Result<DecodedModelChunk, Error> {
+        let segment = crate::model::file_model::one_segment(segments)?;
+        let (words, bootstrap_blocks) = (&segment.words[..], segment.bootstrap_blocks);
         let model = MixtureModel::from_params(decode_params(params, ALPHABET)?)?;
         let chain = DiscreteBitsBackCoder::new(&model, coding.block_size as usize, coding.fit)
             .with_accounting(accounting)

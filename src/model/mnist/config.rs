@@ -254,7 +254,7 @@ impl FileModel for MnistConfig {
         .encode(symbols, index)?;
         Ok(CodedChunk {
             params: Vec::new(),
-            chain,
+            chain: chain.into(),
             latents: model.dims().latent as u64,
         })
     }
@@ -262,13 +262,14 @@ impl FileModel for MnistConfig {
     fn decode_chunk(
         &self,
         params: &[u8],
-        words: &[u32],
+        segments: &[crate::chain::ChainSegment],
         len: usize,
-        bootstrap_blocks: usize,
         index: u64,
         coding: &Coding,
         accounting: bool,
     ) -> Result<DecodedModelChunk, Error> {
+        let segment = crate::model::file_model::one_segment(segments)?;
+        let (words, bootstrap_blocks) = (&segment.words[..], segment.bootstrap_blocks);
         if !params.is_empty() {
             return Err(FormatError::Invalid {
                 field: Field::Parameters,
