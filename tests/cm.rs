@@ -159,11 +159,7 @@ fn a_chunk_cannot_claim_more_than_its_words_can_code() {
     let back = chain
         .decode(&mut decoder(), &coded.segments, 3000, 0)
         .unwrap();
-    assert!(back
-        .symbols
-        .iter()
-        .map(|&s| s as u8)
-        .eq(data[..3000].iter().copied()));
+    assert_eq!(back.data, &data[..3000]);
 }
 
 #[test]
@@ -186,11 +182,7 @@ fn segments_bound_the_encoder_and_the_history_runs_across_them() {
     let back = chain
         .decode(&mut decoder, &coded.segments, data.len(), 0)
         .unwrap();
-    assert!(back
-        .symbols
-        .iter()
-        .map(|&s| s as u8)
-        .eq(data.iter().copied()));
+    assert_eq!(back.data, data);
     assert_eq!(back.totals.net_bits, coded.totals.net_bits);
     // The model's history runs on: many segments cost their stacks' ends and starts,
     // not a fresh model each (that would cost thousands of bits here).

@@ -29,6 +29,21 @@ fn mnist_fuzz_header() -> Vec<u8> {
     opts.header_bytes().unwrap()
 }
 
+/// The valid header that `fuzz/fuzz_targets/decode_cm.rs` puts in front.
+fn cm_fuzz_header() -> Vec<u8> {
+    let model = bbcodec::ModelConfig::Cm(bbcodec::model::CmConfig {
+        level: 1,
+        table_bits: 12,
+        ..Default::default()
+    });
+    let mut opts = EncodeOptions::with_model(model);
+    opts.block_size = 64;
+    opts.chunk_size = 4096;
+    opts.threads = 1;
+    opts.fit.iterations = 2;
+    opts.header_bytes().unwrap()
+}
+
 #[test]
 fn replay_fuzz_regressions() {
     let dir =
@@ -56,6 +71,8 @@ fn replay_fuzz_regressions() {
                 .bytes(),
                 fuzz_header(),
             ]
+        } else if name.starts_with("decode_cm-") {
+            vec![cm_fuzz_header()]
         } else if name.starts_with("decode_mnist-") {
             vec![
                 V1Header {

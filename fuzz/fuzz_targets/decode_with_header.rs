@@ -1,4 +1,4 @@
-//! A valid (format version 2) file header (small blocks and chunks) followed by arbitrary bytes, so the
+//! A valid (format version 2) mixture-model header (small blocks and chunks) followed by arbitrary bytes, so the
 //! fuzzer spends its time in chunk records, parameters and the bits-back chain.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
@@ -8,7 +8,7 @@ fuzz_target!(|data: &[u8]| {
         block_size: 16,
         chunk_size: 256,
         threads: 1,
-        ..Default::default()
+        ..bbcodec::EncodeOptions::for_model(bbcodec::ModelKind::Mixture)
     };
     opts.fit.iterations = 16;
     opts.fit.samples = 4;

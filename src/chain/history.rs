@@ -26,7 +26,8 @@
 //! cost), or not at all (`iterations = 0`: the Laplace posterior itself).
 //!
 //! **The flag.** The encoder turns a block's latent off when its estimated `-ELBO`
-//! does not beat the latent-free code length; the flag is coded with the adaptive
+//! does not beat the latent-free code length by a bit and two standard errors of the
+//! estimate; the flag is coded with the adaptive
 //! probability `(ons + 1/2) / (i + 1)` of the flags of the blocks before it in file
 //! order (which both sides know when it is coded). Its bits count in `net_bits`,
 //! `-ELBO` and `-log P(x)` alike: they are part of what block `i`'s message costs.
@@ -41,8 +42,7 @@ use constriction::stream::{Decode, Encode};
 
 use super::bins::LatentBins;
 use super::{
-    scramble, start_decode, ChainSegment, ContinuousConfig, DecodedChunk, SegmentedChunk,
-    BOOTSTRAP_BITS,
+    scramble, start_decode, ChainSegment, ContinuousConfig, SegmentedChunk, BOOTSTRAP_BITS,
 };
 use crate::categorical::{AnsModel, SymbolModel, PRECISION};
 use crate::error::CodecError;
@@ -92,6 +92,17 @@ impl SymbolModel for Bit {
             (1, zero, self.0 << BIT_SHIFT)
         }
     }
+}
+
+/// The bytes of one chunk and the measurements, recomputed while decoding.
+#[derive(Clone, Debug)]
+pub struct DecodedBytes {
+    /// The decoded bytes.
+    pub data: Vec<u8>,
+    /// Per-block records, in block order.
+    pub blocks: Vec<BlockRecord>,
+    /// Sums over the blocks.
+    pub totals: RateTotals,
 }
 
 /// A byte model with history and a per-block latent, as the history chain codes it.
@@ -478,8 +489,10 @@ impl HistoryBitsBackCoder {
                 let lat = Latent { q, on: true, idx };
                 let on = self.evaluate_on(model, &stats[i], &lat, chunk, first + i);
                 let off = model.log2_lik_coded(&stats[i], None);
-                // -ELBO with the latent against the latent-free length.
-                let on_better = on.expected_log_lik - on.kl_prior > off;
+                // -ELBO with the latent against the latent-free length: on only where the
+                // gain clears the estimate's noise (two standard errors) and a bit.
+                let gain = on.expected_log_lik - on.kl_prior - off;
+                let on_better = gain > 1.0 + 2.0 * on.elbo_estimate_variance.sqrt();
                 (
                     Latent {
                         on: on_better,
@@ -576,7 +589,7 @@ impl HistoryBitsBackCoder {
         segments: &[ChainSegment],
         len: usize,
         chunk: u64,
-    ) -> Result<DecodedChunk, CodecError> {
+    ) -> Result<DecodedBytes, CodecError> {
         let n = len.div_ceil(self.block_size);
         if segments.iter().map(|s| s.blocks).sum::<usize>() != n
             || segments.iter().any(|s| s.blocks == 0)
@@ -607,8 +620,8 @@ impl HistoryBitsBackCoder {
         for b in &blocks {
             totals.add_block(b);
         }
-        Ok(DecodedChunk {
-            symbols,
+        Ok(DecodedBytes {
+            data: symbols,
             blocks,
             totals,
         })
@@ -625,7 +638,7 @@ impl HistoryBitsBackCoder {
         chunk: u64,
         first: usize,
         ons_before_segment: usize,
-        symbols: &mut Vec<u16>,
+        symbols: &mut Vec<u8>,
         blocks: &mut Vec<BlockRecord>,
     ) -> Result<usize, CodecError> {
         let n = len.div_ceil(self.block_size);
@@ -702,7 +715,7 @@ impl HistoryBitsBackCoder {
                 blen,
                 net,
             ));
-            symbols.extend(x.iter().map(|&b| b as u16));
+            symbols.extend_from_slice(&x);
         }
         if !coder.is_empty() || !coder.bulk().is_empty() {
             return Err(CodecError::Corrupt(

@@ -46,11 +46,10 @@ pub(crate) fn encode_chunk(
     parallel: bool,
 ) -> Result<ChunkOutcome, Error> {
     let crc = crc32fast::hash(data);
-    let symbols: Vec<u16> = data.iter().map(|&b| b as u16).collect();
     let coded = h
         .model
         .model()
-        .encode_chunk(&symbols, index, &h.coding, parallel)?;
+        .encode_chunk(data, index, &h.coding, parallel)?;
     let record = Record::Coded {
         len: data.len() as u32,
         crc,
@@ -136,11 +135,10 @@ pub(crate) fn decode_chunk(
                 &h.coding,
                 accounting,
             )?;
-            let symbols = &dec.chain.symbols;
-            if symbols.iter().fold(0u16, |m, &s| m.max(s)) > 255 {
-                return Err(CodecError::Corrupt("symbol outside the byte range").into());
+            if dec.data.len() != len as usize {
+                return Err(CodecError::Corrupt("chunk length").into());
             }
-            let data: Vec<u8> = symbols.iter().map(|&s| s as u8).collect();
+            let data = dec.data;
             check_crc(crc, &data)?;
             Ok(ChunkOutcome {
                 header_bits: 8.0 * params.len() as f64,
@@ -151,9 +149,9 @@ pub(crate) fn decode_chunk(
                     segments: Vec::new(),
                 },
                 data,
-                totals: dec.chain.totals,
+                totals: dec.totals,
                 latents: Some(dec.latents),
-                blocks: dec.chain.blocks,
+                blocks: dec.blocks,
             })
         }
     }

@@ -9,9 +9,10 @@
 use std::fmt;
 
 use crate::chain::{ChainSegment, DecodedChunk, SegmentedChunk};
-use crate::error::{Error, FormatError, OptionError};
+use crate::error::{CodecError, Error, FormatError, OptionError};
 use crate::inference::trace::Trace;
 use crate::inference::{FitConfig, PosteriorKind};
+use crate::report::{BlockRecord, RateTotals};
 
 /// The shape of a model's latent, as the rate accounting sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,10 +87,37 @@ pub struct CodedChunk {
 /// A decoded chunk and the model's size for it.
 #[derive(Clone, Debug)]
 pub struct DecodedModelChunk {
-    /// The chain's symbols and measurements.
-    pub chain: DecodedChunk,
+    /// The chunk's bytes.
+    pub data: Vec<u8>,
+    /// Per-block records, in block order.
+    pub blocks: Vec<BlockRecord>,
+    /// Sums over the blocks.
+    pub totals: RateTotals,
     /// The model's size for this chunk (mixture components, latent dimensions).
     pub latents: u64,
+}
+
+impl DecodedModelChunk {
+    /// From a chain's symbols, which must be bytes.
+    pub fn from_symbols(chain: DecodedChunk, latents: u64) -> Result<Self, CodecError> {
+        let data = chain
+            .symbols
+            .iter()
+            .map(|&s| u8::try_from(s))
+            .collect::<Result<Vec<u8>, _>>()
+            .map_err(|_| CodecError::Corrupt("symbol outside the byte range"))?;
+        Ok(Self {
+            data,
+            blocks: chain.blocks,
+            totals: chain.totals,
+            latents,
+        })
+    }
+}
+
+/// A chunk's bytes as the chains' symbols.
+pub fn symbols_of(data: &[u8]) -> Vec<u16> {
+    data.iter().map(|&b| b as u16).collect()
 }
 
 /// Everything the file codec asks of one model kind. Implemented by each built-in
@@ -153,7 +181,7 @@ pub trait FileModel: fmt::Debug + Send + Sync {
     /// use the current rayon pool.
     fn encode_chunk(
         &self,
-        symbols: &[u16],
+        data: &[u8],
         index: u64,
         coding: &Coding,
         parallel: bool,

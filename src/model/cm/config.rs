@@ -376,12 +376,11 @@ impl FileModel for CmConfig {
     /// chain's start).
     fn encode_chunk(
         &self,
-        symbols: &[u16],
+        data: &[u8],
         index: u64,
         coding: &Coding,
         _parallel: bool,
     ) -> Result<CodedChunk, Error> {
-        let data: Vec<u8> = symbols.iter().map(|&s| s as u8).collect();
         let d = self.latent_dim as usize;
         let chain = HistoryBitsBackCoder::new(
             coding.block_size as usize,
@@ -394,7 +393,7 @@ impl FileModel for CmConfig {
             d
         };
         let mut model = self.chain_model(data.len(), d, Vec::new());
-        let coded = chain.encode(&mut model, &data, index, SEGMENT_BLOCKS)?;
+        let coded = chain.encode(&mut model, data, index, SEGMENT_BLOCKS)?;
         Ok(CodedChunk {
             params: model
                 .scales()
@@ -446,7 +445,9 @@ impl FileModel for CmConfig {
         let mut model = self.chain_model(len, d, scales);
         let chain = chain.decode(&mut model, segments, len, index)?;
         Ok(DecodedModelChunk {
-            chain,
+            data: chain.data,
+            blocks: chain.blocks,
+            totals: chain.totals,
             latents: d as u64,
         })
     }

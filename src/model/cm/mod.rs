@@ -687,11 +687,7 @@ mod measure {
             let back = chain
                 .decode(&mut m, &coded.segments, data.len(), 0)
                 .unwrap();
-            assert!(back
-                .symbols
-                .iter()
-                .map(|&s| s as u8)
-                .eq(data.iter().copied()));
+            assert_eq!(back.data, data);
             let words = &coded.segments[0].words;
             eprintln!(
                 "{name}: {bpb:.4} bits/byte ideal, {} bytes of ANS words ({:.4} bits/byte)",

@@ -167,11 +167,12 @@ impl FileModel for LogisticConfig {
 
     fn encode_chunk(
         &self,
-        symbols: &[u16],
+        data: &[u8],
         index: u64,
         coding: &Coding,
         _parallel: bool,
     ) -> Result<CodedChunk, Error> {
+        let symbols = &crate::model::file_model::symbols_of(data)[..];
         let blocks: Vec<&[u16]> = symbols.chunks(coding.block_size as usize).collect();
         let model = LogisticModel::fit(&blocks, self.latent_dim as usize);
         let chain = ContinuousBitsBackCoder::new(
@@ -207,10 +208,10 @@ impl FileModel for LogisticConfig {
         )?
         .with_accounting(accounting)
         .decode(words, len, bootstrap_blocks, index)?;
-        Ok(DecodedModelChunk {
+        Ok(DecodedModelChunk::from_symbols(
             chain,
-            latents: self.latent_dim as u64,
-        })
+            self.latent_dim as u64,
+        )?)
     }
 
     fn analysis_rows(&self) -> (&'static [Arm], &'static str) {

@@ -226,11 +226,12 @@ impl FileModel for MixtureConfig {
 
     fn encode_chunk(
         &self,
-        symbols: &[u16],
+        data: &[u8],
         index: u64,
         coding: &Coding,
         parallel: bool,
     ) -> Result<CodedChunk, Error> {
+        let symbols = &crate::model::file_model::symbols_of(data)[..];
         let bs = coding.block_size as usize;
         let blocks: Vec<&[u16]> = symbols.chunks(bs).collect();
         // The fit's candidates and E-step shards, and the per-block posterior fits, go
@@ -263,10 +264,10 @@ impl FileModel for MixtureConfig {
         let chain = DiscreteBitsBackCoder::new(&model, coding.block_size as usize, coding.fit)
             .with_accounting(accounting)
             .decode(words, len, bootstrap_blocks, index)?;
-        Ok(DecodedModelChunk {
+        Ok(DecodedModelChunk::from_symbols(
             chain,
-            latents: model.num_latents() as u64,
-        })
+            model.num_latents() as u64,
+        )?)
     }
 
     fn analysis_rows(&self) -> (&'static [Arm], &'static str) {

@@ -239,11 +239,12 @@ impl FileModel for MnistConfig {
 
     fn encode_chunk(
         &self,
-        symbols: &[u16],
+        data: &[u8],
         index: u64,
         coding: &Coding,
         parallel: bool,
     ) -> Result<CodedChunk, Error> {
+        let symbols = &crate::model::file_model::symbols_of(data)[..];
         let model = self.model()?;
         let chain = ContinuousBitsBackCoder::new(
             model,
@@ -285,10 +286,10 @@ impl FileModel for MnistConfig {
         )?
         .with_accounting(accounting)
         .decode(words, len, bootstrap_blocks, index)?;
-        Ok(DecodedModelChunk {
+        Ok(DecodedModelChunk::from_symbols(
             chain,
-            latents: model.dims().latent as u64,
-        })
+            model.dims().latent as u64,
+        )?)
     }
 
     fn analysis_rows(&self) -> (&'static [Arm], &'static str) {
