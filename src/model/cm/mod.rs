@@ -7,7 +7,7 @@
 //! adaptive probability for its hash and the byte's bits so far, and a match model
 //! predicts the bit that followed the last occurrence of the recent bytes; two gated
 //! mixers combine their logits (weights chosen by the partial byte and the match
-//! length, and by the last byte), their outputs are averaged in the logistic domain,
+//! length, and by the last byte with how many low orders are well seen), their outputs are averaged in the logistic domain,
 //! and three APM stages (by the partial byte, with the last byte, with a hash of the
 //! last two) refine the mix. Everything is integer arithmetic, so every build computes the same
 //! probabilities (DESIGN section 2): probabilities are 12-bit (`1..=4095` of 4096),
@@ -64,6 +64,12 @@ const RECIPROCAL: [u32; 1024] = reciprocals();
 
 impl Slot {
     const HALF: Slot = Slot(0);
+
+    /// Its hit count `n`.
+    #[inline]
+    fn count(self) -> u32 {
+        self.0 & 1023
+    }
 
     /// The probability of a 1, 12-bit.
     #[inline]
@@ -192,7 +198,7 @@ pub const INPUTS: usize = 1 + CONTEXTS + 2;
 
 /// What a predictor mixes: which of the [`CONTEXTS`] hashed contexts (by index: the
 /// orders, the word, the sparse ones, the word bigram), whether a second mixer (weight
-/// sets by the last byte) is averaged in, and whether the last APM (by the last two
+/// sets by the last byte and how many low orders are well seen) is averaged in, and whether the last APM (by the last two
 /// bytes) refines the result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Spec {
@@ -356,6 +362,8 @@ pub struct Predictor {
     mixed: u32,
     /// The mixer's weight set for the current bit.
     set: usize,
+    /// The second mixer's.
+    set2: usize,
     stage: u32,
     p: u32,
 }
@@ -388,7 +396,8 @@ impl Predictor {
             bit_count: 0,
             c0: 1,
             mixer: Mixer::new(inputs, 256 * 4),
-            mixer2: Mixer::new(inputs, if spec.mixer2 { 256 } else { 1 }),
+            mixer2: Mixer::new(inputs, if spec.mixer2 { 256 * 8 } else { 1 }),
+            set2: 0,
             mixed2: [2048; 2],
             apm0: Apm::new(256),
             apm1: Apm::new(1 << 16),
@@ -519,7 +528,15 @@ impl Predictor {
         let last = *self.history.last().unwrap_or(&0) as u32;
         self.mixed2[0] = self.mixer.mix(st, self.set);
         self.mixed = if self.spec.mixer2 {
-            self.mixed2[1] = self.mixer2.mix(st, last as usize);
+            // Weight sets by the last byte and how many of the first seven contexts (the
+            // low orders) have seen their current slot more than 5 times: how far up
+            // the orders the statistics are worth trusting.
+            let known = self.current[..n.min(7)]
+                .iter()
+                .filter(|&&i| Slot(self.tables[i]).count() > 5)
+                .count();
+            self.set2 = known << 8 | last as usize;
+            self.mixed2[1] = self.mixer2.mix(st, self.set2);
             // The two mixers averaged in the logistic domain.
             squash((stretch(self.mixed2[0]) + stretch(self.mixed2[1])) / 2).clamp(1, 4095)
         } else {
@@ -550,8 +567,7 @@ impl Predictor {
         let st = &self.st[..self.inputs];
         self.mixer.learn(st, self.mixed2[0], bit, self.set);
         if self.spec.mixer2 {
-            let last = *self.history.last().unwrap_or(&0) as usize;
-            self.mixer2.learn(st, self.mixed2[1], bit, last);
+            self.mixer2.learn(st, self.mixed2[1], bit, self.set2);
         }
         self.apm0.learn(bit);
         self.apm1.learn(bit);
