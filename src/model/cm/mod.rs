@@ -45,9 +45,22 @@ pub const PROB_BITS: u32 = 12;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Slot(u32);
 
-/// Largest hit count of a context slot (its adaptation rate floor is
-/// `1 / (COUNT_LIMIT + 1.5)`).
+/// Largest hit count of a context slot of orders 3 and above (its adaptation rate
+/// floor is `1 / (COUNT_LIMIT + 1.5)`): their statistics change as the text does.
 pub const COUNT_LIMIT: u32 = 30;
+
+/// Largest hit count of the slots of orders 1 and 2, the word, sparse and bigram
+/// contexts, whose statistics are closer to stationary.
+pub const STABLE_COUNT_LIMIT: u32 = 127;
+
+/// The hit-count cap of hashed context `k` (an index into the full context list).
+const fn count_limit(k: usize) -> u32 {
+    if k < 2 || k >= ORDERS.len() {
+        STABLE_COUNT_LIMIT
+    } else {
+        COUNT_LIMIT
+    }
+}
 
 /// `2^16 / (n + 1.5)` for every count: the update step as a fixed-point reciprocal.
 const fn reciprocals() -> [u32; 1024] {
@@ -79,11 +92,17 @@ impl Slot {
 
     #[inline]
     fn update(&mut self, bit: u32) {
+        self.update_to(bit, COUNT_LIMIT)
+    }
+
+    /// [`Slot::update`] with the hit count capped at `limit` (at most 1023).
+    #[inline]
+    fn update_to(&mut self, bit: u32, limit: u32) {
         let n = self.0 & 1023;
         let p = ((self.0 ^ (1 << 31)) >> 10) as i32;
         let target = if bit == 1 { (1i32 << 22) - 1 } else { 0 };
         let p = p + (((target - p) as i64 * RECIPROCAL[n as usize] as i64) >> 16) as i32;
-        self.0 = ((p as u32) << 10 ^ (1 << 31)) | (n + 1).min(COUNT_LIMIT);
+        self.0 = ((p as u32) << 10 ^ (1 << 31)) | (n + 1).min(limit);
     }
 }
 
@@ -560,7 +579,7 @@ impl Predictor {
         self.order0[c0].update(bit);
         for k in 0..self.spec.contexts.len() {
             let mut slot = Slot(self.tables[self.current[k]]);
-            slot.update(bit);
+            slot.update_to(bit, count_limit(self.spec.contexts[k]));
             self.tables[self.current[k]] = slot.0;
         }
         self.matcher.update(bit);
