@@ -237,7 +237,7 @@ pub const FULL: Spec = Spec {
 };
 
 /// Bytes the match model hashes to find an earlier occurrence of the recent history.
-pub const MATCH_MIN: usize = 6;
+pub const MATCH_MIN: usize = 5;
 
 /// Longest match the model tracks (its length buckets saturate at 16).
 const MATCH_MAX: u32 = 65_535;
