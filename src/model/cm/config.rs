@@ -40,7 +40,7 @@ pub struct CmConfig {
     pub latent_dim: u8,
     /// Bits per latent bin index.
     pub bin_bits: u8,
-    /// The level, `1..=9` ([`LEVELS`]): what the predictor mixes and its table size.
+    /// The level, `1..=9` (see `LEVELS` in this module): what the predictor mixes and its table size.
     pub level: u8,
     /// Largest table size instead of the level's: `2^table_bits` slots per context
     /// table (fewer for a smaller chunk); 0: the level's.
