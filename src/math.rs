@@ -96,6 +96,27 @@ pub fn sqrt(x: f64) -> f64 {
     libm::sqrt(x)
 }
 
+/// Round half away from zero (exact; routed here for uniformity).
+#[inline]
+pub fn round(x: f64) -> f64 {
+    libm::round(x)
+}
+
+/// Mean and unbiased sample variance (`sum (v - mean)^2 / (n - 1)`) of `v`, in a fixed
+/// order; the variance is 0 for fewer than two values.
+pub fn mean_variance(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    if v.is_empty() {
+        return (0.0, 0.0);
+    }
+    let mean = v.iter().sum::<f64>() / n;
+    if v.len() < 2 {
+        return (mean, 0.0);
+    }
+    let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0);
+    (mean, var)
+}
+
 /// `log2(sum_i 2^{a_i})`, computed stably in a fixed order.
 ///
 /// Returns `-inf` for an empty slice or when all entries are `-inf`.
@@ -149,6 +170,18 @@ pub fn normalize_log2(lj: &[f64], out: &mut [f64]) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mean_variance_is_the_unbiased_sample_variance() {
+        assert_eq!(mean_variance(&[]), (0.0, 0.0));
+        assert_eq!(mean_variance(&[3.0]), (3.0, 0.0));
+        // 1, 2, 3, 4: mean 2.5, squared deviations 2.25 + 0.25 + 0.25 + 2.25 = 5 over 3.
+        let (m, v) = mean_variance(&[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(m, 2.5);
+        assert_eq!(v, 5.0 / 3.0);
+        assert_eq!(round(2.5), 3.0);
+        assert_eq!(round(-2.5), -3.0);
+    }
 
     #[test]
     fn powi_is_exact_where_it_can_be_and_close_elsewhere() {

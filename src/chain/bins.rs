@@ -92,6 +92,24 @@ impl LatentBins {
         k.saturating_sub(1).min(self.count() - 1)
     }
 
+    /// `(H[Q], KL(Q || prior))` in bits of coded per-dimension posteriors `q` over these
+    /// bins, by enumeration (the prior gives every bin `2^-b`).
+    pub fn entropy_and_kl(&self, q: &[QuantizedCategorical]) -> (f64, f64) {
+        let b = self.bits as f64;
+        let (mut entropy, mut kl) = (0.0, 0.0);
+        for q in q {
+            for bin in 0..self.count() {
+                let p = q.prob(bin);
+                if p > 0.0 {
+                    let l = q.log2_prob(bin);
+                    entropy -= p * l;
+                    kl += p * (l + b);
+                }
+            }
+        }
+        (entropy, kl)
+    }
+
     /// Masses of `N(mu, sigma^2)` on the bins, quantized (leaky: every bin keeps at least
     /// `2^-24`, so any bin the stack hands out can be pushed back). Only bins within 12
     /// standard deviations get their computed mass; the rest get the floor.

@@ -298,28 +298,9 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
         match &lat.coded {
             Some(c) => {
                 // Exact per-dimension parts.
-                for q in c {
-                    for bin in 0..self.bins.count() {
-                        let p = q.prob(bin);
-                        if p > 0.0 {
-                            let l = q.log2_prob(bin);
-                            t.entropy -= p * l;
-                            t.kl_prior += p * (l + b);
-                        }
-                    }
-                }
-                let mean_ll = lls.iter().sum::<f64>() / s;
-                let var_ll = lls
-                    .iter()
-                    .map(|v| (v - mean_ll) * (v - mean_ll))
-                    .sum::<f64>()
-                    / (s - 1.0);
-                let mean_w = log_w.iter().sum::<f64>() / s;
-                t.ell_variance = log_w
-                    .iter()
-                    .map(|v| (v - mean_w) * (v - mean_w))
-                    .sum::<f64>()
-                    / (s - 1.0);
+                (t.entropy, t.kl_prior) = self.bins.entropy_and_kl(c);
+                let (mean_ll, var_ll) = math::mean_variance(&lls);
+                t.ell_variance = math::mean_variance(&log_w).1;
                 t.expected_log_lik = mean_ll;
                 t.elbo_estimate_variance = var_ll / s;
             }

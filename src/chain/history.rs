@@ -305,20 +305,9 @@ impl HistoryBitsBackCoder {
             t.expected_log_lik = model.log2_lik_coded(stats, Some(&self.u_of(&lat.idx)));
             t.kl_prior = d as f64 * b;
         } else {
-            for q in &coded {
-                for bin in 0..self.bins.count() {
-                    let p = q.prob(bin);
-                    if p > 0.0 {
-                        let l = q.log2_prob(bin);
-                        t.entropy -= p * l;
-                        t.kl_prior += p * (l + b);
-                    }
-                }
-            }
-            let mean_ll = lls.iter().sum::<f64>() / s;
-            let var_ll = lls.iter().map(|v| (v - mean_ll).powi(2)).sum::<f64>() / (s - 1.0);
-            let mean_w = log_w.iter().sum::<f64>() / s;
-            t.ell_variance = log_w.iter().map(|v| (v - mean_w).powi(2)).sum::<f64>() / (s - 1.0);
+            (t.entropy, t.kl_prior) = self.bins.entropy_and_kl(&coded);
+            let (mean_ll, var_ll) = math::mean_variance(&lls);
+            t.ell_variance = math::mean_variance(&log_w).1;
             t.expected_log_lik = mean_ll;
             t.elbo_estimate_variance = var_ll / s;
         }
@@ -492,7 +481,7 @@ impl HistoryBitsBackCoder {
                 // -ELBO with the latent against the latent-free length: on only where the
                 // gain clears the estimate's noise (two standard errors) and a bit.
                 let gain = on.expected_log_lik - on.kl_prior - off;
-                let on_better = gain > 1.0 + 2.0 * on.elbo_estimate_variance.sqrt();
+                let on_better = gain > 1.0 + 2.0 * math::sqrt(on.elbo_estimate_variance);
                 (
                     Latent {
                         on: on_better,

@@ -142,7 +142,7 @@ impl Offset {
         let mut zq = [0i64; MAX_LATENT_DIM];
         if let Some(u) = u {
             for k in 0..self.sigma.len().min(u.len()) {
-                zq[k] = (4096.0 * self.sigma[k] * u[k]).round().clamp(-1e7, 1e7) as i64;
+                zq[k] = math::round(4096.0 * self.sigma[k] * u[k]).clamp(-1e7, 1e7) as i64;
             }
         }
         zq
