@@ -77,6 +77,17 @@ pub struct ContinuousConfig {
     pub bin_bits: u32,
 }
 
+impl ContinuousConfig {
+    /// The fit's settings for the reparameterization and MAP fits (at least one draw).
+    pub fn reparam(&self) -> ReparamConfig {
+        ReparamConfig {
+            iterations: self.iterations,
+            samples: self.samples.max(1),
+            learning_rate: self.learning_rate as f64,
+        }
+    }
+}
+
 impl Default for ContinuousConfig {
     fn default() -> Self {
         Self {
@@ -176,14 +187,6 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
         self
     }
 
-    fn reparam_config(&self) -> ReparamConfig {
-        ReparamConfig {
-            iterations: self.config.iterations,
-            samples: self.config.samples.max(1),
-            learning_rate: self.config.learning_rate as f64,
-        }
-    }
-
     /// Fit block `i` and choose how its latent is coded.
     fn fit(&self, pre: &M::Block, chunk: u64, i: usize, bootstrap: bool) -> Latent {
         self.latent(self.fit_q(pre, chunk, i), bootstrap)
@@ -200,12 +203,12 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
             .unwrap_or_else(|| DiagGaussian::standard(d));
         match self.config.posterior {
             PosteriorKind::Map => DiagGaussian {
-                mu: map_fit(&init.mu, &self.reparam_config(), &mut llg),
+                mu: map_fit(&init.mu, &self.config.reparam(), &mut llg),
                 rho: vec![math::ln(0.25); d],
             },
             _ => {
                 let mut rng = BlockRng::for_block(self.config.seed, chunk, i as u64);
-                reparam_fit(init, &self.reparam_config(), &mut rng, &mut llg, None)
+                reparam_fit(init, &self.config.reparam(), &mut rng, &mut llg, None)
             }
         }
     }

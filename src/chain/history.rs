@@ -46,9 +46,7 @@ use super::{
 };
 use crate::categorical::{AnsModel, SymbolModel, PRECISION};
 use crate::error::CodecError;
-use crate::inference::gaussian::{
-    map_fit, reparam_fit, standard_normal, DiagGaussian, ReparamConfig,
-};
+use crate::inference::gaussian::{map_fit, reparam_fit, standard_normal, DiagGaussian};
 use crate::inference::PosteriorKind;
 use crate::math;
 use crate::report::{BlockRecord, ElboTerms, RateTotals};
@@ -121,13 +119,15 @@ pub trait HistoryModel {
     /// Encoder: learn block `x` (blocks come in file order) and return its statistics.
     fn observe(&mut self, x: &[u8]) -> Self::Stats;
 
-    /// Decoder: pop a block of `len` bytes coded with latent `u`, learning it.
+    /// Decoder: pop a block of `len` bytes coded with latent `u`, learning it; append
+    /// its bytes to `out` and return its statistics.
     fn pop_block(
         &mut self,
         coder: &mut DefaultAnsCoder,
         u: Option<&[f64]>,
         len: usize,
-    ) -> Result<(Vec<u8>, Self::Stats), CodecError>;
+        out: &mut Vec<u8>,
+    ) -> Result<Self::Stats, CodecError>;
 
     /// Push the block with latent `u` (its symbols last to first).
     fn push_block(
@@ -210,14 +210,6 @@ impl HistoryBitsBackCoder {
         self
     }
 
-    fn reparam_config(&self) -> ReparamConfig {
-        ReparamConfig {
-            iterations: self.config.iterations,
-            samples: self.config.samples.max(1),
-            learning_rate: self.config.learning_rate as f64,
-        }
-    }
-
     /// The fitted posterior of block `i`: the model's start, refined by the fit.
     fn fit<M: HistoryModel>(
         &self,
@@ -236,13 +228,13 @@ impl HistoryBitsBackCoder {
         let mut llg = |u: &[f64], g: &mut [f64]| model.log_lik_grad(stats, u, g);
         match self.config.posterior {
             PosteriorKind::Map => DiagGaussian {
-                mu: map_fit(&init.mu, &self.reparam_config(), &mut llg),
+                mu: map_fit(&init.mu, &self.config.reparam(), &mut llg),
                 rho: vec![math::ln(0.25); d],
             },
             _ if self.config.iterations == 0 => init,
             _ => {
                 let mut rng = BlockRng::for_block(self.config.seed, chunk, i as u64);
-                reparam_fit(init, &self.reparam_config(), &mut rng, &mut llg, None)
+                reparam_fit(init, &self.config.reparam(), &mut rng, &mut llg, None)
             }
         }
     }
@@ -494,12 +486,17 @@ impl HistoryBitsBackCoder {
         let mut coder = DefaultAnsCoder::new();
         let mut blocks = Vec::with_capacity(n);
         let mut bootstrap_blocks = 0;
-        // The flags before block i (in file order), counted as the decoder will.
-        let mut ons: usize = ons_before_segment
-            + choices[..n.saturating_sub(1)]
-                .iter()
-                .filter(|(l, _)| l.on)
-                .count();
+        // The flags on before block i (in file order), counted as the decoder will: only a
+        // block with a flag reads the count, and the blocks before it are not chain
+        // starts (those are the segment's last), so their choices are their flags.
+        let ons_before: Vec<usize> = choices
+            .iter()
+            .scan(ons_before_segment, |ons, (l, _)| {
+                let before = *ons;
+                *ons += l.on as usize;
+                Some(before)
+            })
+            .collect();
         let mut segment_ons = 0;
         for i in (0..n).rev() {
             let before = coder.num_valid_bits();
@@ -508,14 +505,10 @@ impl HistoryBitsBackCoder {
                 bootstrap_blocks += 1;
             }
             let (mut lat, terms) = choices[i].clone();
-            if i + 1 < n && choices[i].0.on {
-                // ons counted blocks < i + 1; make it blocks < i.
-                ons -= 1;
-            }
             if bootstrap {
                 lat.on = false;
             }
-            let flag_p = (d > 0 && !bootstrap).then(|| flag_prob(ons, first + i));
+            let flag_p = (d > 0 && !bootstrap).then(|| flag_prob(ons_before[i], first + i));
             if lat.on && !self.is_map() {
                 for (k, q) in self.coded_q(&lat.q).iter().enumerate() {
                     scramble(&mut coder);
@@ -665,7 +658,7 @@ impl HistoryBitsBackCoder {
             }
             let u = on.then(|| self.u_of(&idx));
             let blen = (len - i * self.block_size).min(self.block_size);
-            let (x, stats) = model.pop_block(&mut coder, u.as_deref(), blen)?;
+            let stats = model.pop_block(&mut coder, u.as_deref(), blen, symbols)?;
             let mut lat = Latent {
                 q: DiagGaussian::standard(d),
                 on,
@@ -704,7 +697,6 @@ impl HistoryBitsBackCoder {
                 blen,
                 net,
             ));
-            symbols.extend_from_slice(&x);
         }
         if !coder.is_empty() || !coder.bulk().is_empty() {
             return Err(CodecError::Corrupt(

@@ -83,8 +83,8 @@ pub fn check_bin_bits(bits: u8) -> Result<(), FormatError> {
     )
 }
 
-/// Check a continuous-latent fit: at least one sample, and bounded work per symbol.
-pub fn check_continuous_fit(coding: &Coding, latent_dim: u64) -> Result<(), FormatError> {
+/// Check that a continuous-latent fit draws at least one sample per iteration.
+pub fn check_samples(coding: &Coding) -> Result<(), FormatError> {
     if coding.fit.samples == 0 {
         return Err(FormatError::TooSmall {
             field: Field::Samples,
@@ -92,6 +92,12 @@ pub fn check_continuous_fit(coding: &Coding, latent_dim: u64) -> Result<(), Form
             min: 1,
         });
     }
+    Ok(())
+}
+
+/// Check a continuous-latent fit: at least one sample, and bounded work per symbol.
+pub fn check_continuous_fit(coding: &Coding, latent_dim: u64) -> Result<(), FormatError> {
+    check_samples(coding)?;
     check_work(
         coding.fit.iterations as u64 * coding.fit.samples as u64 * latent_dim
             / coding.block_size as u64,

@@ -8,7 +8,9 @@ use crate::chain::{ChainSegment, HistoryBitsBackCoder};
 use crate::error::{Error, Field, FormatError, OptionError};
 use crate::inference::trace::Trace;
 use crate::inference::{Estimator, FitConfig, PosteriorKind};
-use crate::model::continuous::{chain_config, check_bin_bits, parse_bin_bits, BIN_BITS_OPTION};
+use crate::model::continuous::{
+    chain_config, check_bin_bits, check_samples, parse_bin_bits, BIN_BITS_OPTION,
+};
 use crate::model::file_model::{
     check_posterior, check_work, not_trainable, parse_option, unknown_option, Arm, CodedChunk,
     Coding, DecodedModelChunk, Defaults, FileModel, Framing, LatentKind, ModelOption,
@@ -202,6 +204,16 @@ impl CmConfig {
         LEVELS[(self.level.clamp(1, 9) - 1) as usize]
     }
 
+    /// The latent dimension of a chunk of `len` bytes: none for a chunk of one block,
+    /// which is coded latent-free as the chain's start (so it stores no scales).
+    fn chunk_latent_dim(&self, len: usize, coding: &Coding) -> usize {
+        if len <= coding.block_size as usize {
+            0
+        } else {
+            self.latent_dim as usize
+        }
+    }
+
     /// The table size of a chunk of `len` bytes.
     fn bits_for(&self, len: usize) -> u32 {
         let max = match self.table_bits {
@@ -289,13 +301,7 @@ impl FileModel for CmConfig {
             )?;
         }
         check_posterior(self, coding)?;
-        if coding.fit.samples == 0 {
-            return Err(FormatError::TooSmall {
-                field: Field::Samples,
-                got: 0,
-                min: 1,
-            });
-        }
+        check_samples(coding)?;
         if coding.block_size < MIN_BLOCK {
             return Err(FormatError::TooSmall {
                 field: Field::BlockSize,
@@ -381,17 +387,11 @@ impl FileModel for CmConfig {
         coding: &Coding,
         _parallel: bool,
     ) -> Result<CodedChunk, Error> {
-        let d = self.latent_dim as usize;
         let chain = HistoryBitsBackCoder::new(
             coding.block_size as usize,
             chain_config(coding, self.bin_bits as u32),
         )?;
-        // A chunk of one block codes it latent-free (it is the chain's start): no scales.
-        let d = if data.len() <= coding.block_size as usize {
-            0
-        } else {
-            d
-        };
+        let d = self.chunk_latent_dim(data.len(), coding);
         let mut model = self.chain_model(data.len(), d, Vec::new());
         let coded = chain.encode(&mut model, data, index, SEGMENT_BLOCKS)?;
         Ok(CodedChunk {
@@ -415,11 +415,7 @@ impl FileModel for CmConfig {
         coding: &Coding,
         accounting: bool,
     ) -> Result<DecodedModelChunk, Error> {
-        let d = if len <= coding.block_size as usize {
-            0
-        } else {
-            self.latent_dim as usize
-        };
+        let d = self.chunk_latent_dim(len, coding);
         if params.len() != 4 * d * segments.len() {
             return Err(FormatError::Corrupt(Field::Parameters).into());
         }

@@ -190,7 +190,8 @@ impl HistoryModel for CmChain {
         coder: &mut DefaultAnsCoder,
         u: Option<&[f64]>,
         len: usize,
-    ) -> Result<(Vec<u8>, BlockStats), CodecError> {
+        out: &mut Vec<u8>,
+    ) -> Result<BlockStats, CodecError> {
         let zq = self.offset.zq(u);
         let mut bytes = Vec::with_capacity(len);
         let mut p = Vec::with_capacity(8 * len);
@@ -207,7 +208,8 @@ impl HistoryModel for CmChain {
             }
             bytes.push(byte as u8);
         }
-        Ok((bytes.clone(), BlockStats::new(bytes, p)))
+        out.extend_from_slice(&bytes);
+        Ok(BlockStats::new(bytes, p))
     }
 
     fn push_block(

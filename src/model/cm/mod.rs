@@ -164,20 +164,12 @@ fn next_word(word: u32, prev_word: u32, byte: u8) -> (u32, u32) {
     }
 }
 
-/// The hashed contexts of the byte after `history` (followed by `next`, when given: the
-/// contexts a candidate byte would give, to fetch their buckets ahead), with the word
-/// contexts `word` and `prev_word`.
-fn context_hashes(history: &[u8], next: Option<u8>, word: u32, prev_word: u32) -> [u32; CONTEXTS] {
-    let m = history.len();
-    let n = m + next.is_some() as usize;
+/// The hashed contexts of the byte after `history`, with the word contexts `word` and
+/// `prev_word`.
+fn context_hashes(history: &[u8], word: u32, prev_word: u32) -> [u32; CONTEXTS] {
+    let n = history.len();
     // The byte `d` back (1: the newest), for `1 <= d <= n`.
-    let at = |d: usize| -> u32 {
-        match next {
-            Some(c) if d == 1 => c as u32,
-            Some(_) => history[m + 1 - d] as u32,
-            None => history[m - d] as u32,
-        }
-    };
+    let at = |d: usize| -> u32 { history[n - d] as u32 };
     let mut hashes = [0u32; CONTEXTS];
     for (k, &order) in ORDERS.iter().enumerate() {
         // FNV-style hash of the last `order` bytes, oldest first, and the order itself.
@@ -445,23 +437,17 @@ impl Predictor {
     }
 
     fn start_byte(&mut self) {
-        self.hashes = context_hashes(&self.history, None, self.word, self.prev_word);
+        self.hashes = context_hashes(&self.history, self.word, self.prev_word);
     }
 
     /// The first slot of the `j`-th used context's bucket for the nibble starting at
     /// partial byte `c0`, and the bucket's check.
     #[inline]
     fn bucket(&self, j: usize, c0: u32) -> (usize, u32) {
-        self.bucket_of(j, self.hashes[self.spec.contexts[j]], c0)
-    }
-
-    /// [`Predictor::bucket`] for the table of the `k`-th used context with hash `hash`.
-    #[inline]
-    fn bucket_of(&self, k: usize, hash: u32, c0: u32) -> (usize, u32) {
         let mask = (1u32 << self.bits) - 1;
-        let h = (hash ^ c0.wrapping_mul(0x9E37_79B1)).rotate_left(7);
+        let h = (self.hashes[self.spec.contexts[j]] ^ c0.wrapping_mul(0x9E37_79B1)).rotate_left(7);
         (
-            (k << self.bits) | (h & mask & !15) as usize,
+            (j << self.bits) | (h & mask & !15) as usize,
             (h >> 24) | 0x100,
         )
     }
