@@ -74,7 +74,8 @@ pub struct Level {
 }
 
 /// Levels 1..=9 (index 0 is level 1). Contexts by index: orders 1, 2, 3, 4, 6, 8, 12
-/// (0..=6), the word (7), sparse contexts (8..=10), the word bigram (11).
+/// (0..=6), the word (7), sparse contexts (8, 9), the word bigram (10), the record
+/// contexts (11..=13).
 pub const LEVELS: [Level; 9] = [
     Level {
         spec: Spec {
@@ -94,7 +95,7 @@ pub const LEVELS: [Level; 9] = [
     },
     Level {
         spec: Spec {
-            contexts: &[0, 1, 2, 3, 4, 5, 7, 8, 9, 11],
+            contexts: &[0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 13],
             mixer2: true,
             apm2: true,
         },

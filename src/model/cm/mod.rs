@@ -2,8 +2,9 @@
 //! file model, `--model cm` ([`CmConfig`]; its block latent is in [`latent`]).
 //!
 //! Bytes are predicted bit by bit, most significant first. For each bit, every context
-//! (orders 1-4, 6, 8 and 12 of the preceding bytes, a word context and the word with the one before it, three sparse contexts for
-//! tables, order 0) looks up an
+//! (orders 1-4, 6, 8 and 12 of the preceding bytes, a word context and the word with
+//! the one before it, two sparse contexts, three record contexts for tables of
+//! fixed-length rows, order 0) looks up an
 //! adaptive probability for its hash and the byte's bits so far, and a match model
 //! predicts the bit that followed the last occurrence of the recent bytes; two gated
 //! mixers combine their logits (weights chosen by the partial byte and the match
@@ -166,7 +167,7 @@ fn next_word(word: u32, prev_word: u32, byte: u8) -> (u32, u32) {
 
 /// The hashed contexts of the byte after `history`, with the word contexts `word` and
 /// `prev_word`.
-fn context_hashes(history: &[u8], word: u32, prev_word: u32) -> [u32; CONTEXTS] {
+fn context_hashes(history: &[u8], word: u32, prev_word: u32, record: u32) -> [u32; CONTEXTS] {
     let n = history.len();
     // The byte `d` back (1: the newest), for `1 <= d <= n`.
     let at = |d: usize| -> u32 { history[n - d] as u32 };
@@ -188,8 +189,29 @@ fn context_hashes(history: &[u8], word: u32, prev_word: u32) -> [u32; CONTEXTS] 
         }
         hashes[ORDERS.len() + 1 + k] = x;
     }
-    hashes[CONTEXTS - 1] =
+    hashes[ORDERS.len() + 1 + SPARSE.len()] =
         (word ^ prev_word.rotate_left(16)).wrapping_mul(0x27D4_EB2F) ^ 0x1656_67b1;
+    // The record contexts: the byte a record above with the last byte, with the byte
+    // two records above, and with the column.
+    let r = record as usize;
+    let b = |d: usize| -> u32 {
+        if d >= 1 && d <= n {
+            at(d)
+        } else {
+            0
+        }
+    };
+    let above = b(r);
+    let base = ORDERS.len() + 2 + SPARSE.len();
+    let mix = |k: u32, a: u32, c: u32| -> u32 {
+        let x = (0x7F4A_7C15u32 ^ k.wrapping_mul(0x9E37_79B1) ^ record.wrapping_mul(0xC2B2_AE35))
+            .wrapping_mul(0x0100_0193);
+        ((x ^ a).wrapping_mul(0x0100_0193) ^ c).wrapping_mul(0x0100_0193)
+    };
+    hashes[base] = mix(1, above, b(1));
+    hashes[base + 1] = mix(2, above, b(2 * r));
+    let column = if r > 0 { (n % r) as u32 } else { 0 };
+    hashes[base + 2] = mix(3, above, column.min(1023) << 8);
     hashes
 }
 
@@ -198,17 +220,21 @@ pub const ORDERS: [usize; 7] = [1, 2, 3, 4, 6, 8, 12];
 
 /// Sparse contexts (for tables and records): the bytes at these distances back (1 is
 /// the last byte), skipping the ones between.
-pub const SPARSE: [&[usize]; 3] = [&[2, 3], &[2, 4], &[4]];
+pub const SPARSE: [&[usize]; 2] = [&[2, 3], &[2, 4]];
 
-/// Hashed contexts: the orders, the word, the sparse ones, and the word with the word
-/// before it.
-pub const CONTEXTS: usize = ORDERS.len() + 1 + SPARSE.len() + 1;
+/// Hashed contexts: the orders, the word, the sparse ones, the word with the word
+/// before it, and the record contexts.
+pub const CONTEXTS: usize = ORDERS.len() + 1 + SPARSE.len() + 1 + RECORD_CONTEXTS;
+
+/// Record contexts (for tables of fixed-length rows, the row length detected as the
+/// byte stream goes): above and left, above and two above, above and the column.
+pub const RECORD_CONTEXTS: usize = 3;
 
 /// Inputs to the mixer: order 0, the hashed contexts, the match model and a bias.
 pub const INPUTS: usize = 1 + CONTEXTS + 2;
 
 /// What a predictor mixes: which of the [`CONTEXTS`] hashed contexts (by index: the
-/// orders, the word, the sparse ones, the word bigram), whether a second mixer (weight
+/// orders, the word, the sparse ones, the word bigram, the record contexts), whether a second mixer (weight
 /// sets by the last byte and how many low orders are well seen) is averaged in, and whether the last APM (by the last two
 /// bytes) refines the result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -223,7 +249,7 @@ pub struct Spec {
 
 /// Every context, both mixers, every APM.
 pub const FULL: Spec = Spec {
-    contexts: &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+    contexts: &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13],
     mixer2: true,
     apm2: true,
 };
@@ -329,6 +355,62 @@ impl MatchModel {
     }
 }
 
+/// Detects a record length: the distance at which byte values keep recurring. A byte
+/// that comes back at the same distance three times in a row votes for that distance;
+/// a distance that wins enough votes in a row becomes the record length.
+#[derive(Clone, Debug)]
+struct RecordModel {
+    /// Position (1-based, after the byte) of each byte value's last occurrence.
+    last: [u32; 256],
+    /// The last two distances between occurrences of each byte value.
+    dist: [[u32; 2]; 256],
+    /// The distance being voted on, and its votes.
+    candidate: u32,
+    votes: u32,
+    /// The record length in use (0: none yet).
+    len: u32,
+}
+
+/// Shortest and longest record length detected.
+const RECORD_MIN: u32 = 8;
+const RECORD_MAX: u32 = 4096;
+
+impl RecordModel {
+    fn new() -> Self {
+        Self {
+            last: [0; 256],
+            dist: [[0; 2]; 256],
+            candidate: 0,
+            votes: 0,
+            len: 0,
+        }
+    }
+
+    /// After `byte`, now at position `n` (1-based).
+    fn byte(&mut self, byte: u8, n: u32) {
+        let c = byte as usize;
+        if self.last[c] > 0 {
+            let d = n - self.last[c];
+            let [d1, d2] = self.dist[c];
+            if d == d1 && d == d2 && (RECORD_MIN..=RECORD_MAX).contains(&d) {
+                if d == self.candidate {
+                    self.votes = (self.votes + 1).min(64);
+                    if self.votes >= 16 {
+                        self.len = d;
+                    }
+                } else if self.votes > 0 {
+                    self.votes -= 1;
+                } else {
+                    self.candidate = d;
+                    self.votes = 1;
+                }
+            }
+            self.dist[c] = [d, d1];
+        }
+        self.last[c] = n;
+    }
+}
+
 /// The predictor's state: its tables and the history it hashes.
 #[derive(Clone, Debug)]
 pub struct Predictor {
@@ -354,6 +436,7 @@ pub struct Predictor {
     /// The hash of the last complete word.
     prev_word: u32,
     matcher: MatchModel,
+    record: RecordModel,
     /// Bits of the current byte known so far (0..=7).
     bit_count: u32,
     /// The partial byte with a leading 1 (1..=255).
@@ -404,6 +487,7 @@ impl Predictor {
             word: 0,
             prev_word: 0,
             matcher: MatchModel::new(bits.saturating_sub(2)),
+            record: RecordModel::new(),
             bit_count: 0,
             c0: 1,
             mixer: Mixer::new(inputs, 256 * 4),
@@ -437,7 +521,7 @@ impl Predictor {
     }
 
     fn start_byte(&mut self) {
-        self.hashes = context_hashes(&self.history, self.word, self.prev_word);
+        self.hashes = context_hashes(&self.history, self.word, self.prev_word, self.record.len);
     }
 
     /// The first slot of the `j`-th used context's bucket for the nibble starting at
@@ -585,6 +669,7 @@ impl Predictor {
             let byte = (self.c0 & 0xFF) as u8;
             self.history.push(byte);
             self.matcher.byte(&self.history);
+            self.record.byte(byte, self.history.len() as u32);
             self.bit_count = 0;
             (self.word, self.prev_word) = next_word(self.word, self.prev_word, byte);
             self.c0 = 1;
@@ -676,6 +761,51 @@ mod tests {
 #[cfg(test)]
 mod measure {
     use super::*;
+
+    /// Ideal bits per byte of the files `BB_FILES` names (space-separated paths) with
+    /// the default level's tables, two at a time (`cargo test --release --lib
+    /// cm::measure::files -- --ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn files() {
+        let names = std::env::var("BB_FILES").unwrap_or_default();
+        let names: Vec<String> = names.split_whitespace().map(String::from).collect();
+        let results = std::sync::Mutex::new(Vec::new());
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(name) = names.get(i) else { break };
+                    let data = std::fs::read(name).unwrap();
+                    let t = std::time::Instant::now();
+                    let drop: Vec<usize> = std::env::var("BB_DROP")
+                        .unwrap_or_default()
+                        .split_whitespace()
+                        .map(|x| x.parse().unwrap())
+                        .collect();
+                    let contexts: Vec<usize> =
+                        (0..CONTEXTS).filter(|k| !drop.contains(k)).collect();
+                    let spec = Spec {
+                        contexts: Box::leak(contexts.into_boxed_slice()),
+                        ..FULL
+                    };
+                    let mut p = Predictor::with_spec(Predictor::bits_for(data.len(), 21), spec);
+                    let bpb = p.code_length_bits(&data) / data.len() as f64;
+                    let mbs = data.len() as f64 / 1e6 / t.elapsed().as_secs_f64();
+                    results
+                        .lock()
+                        .unwrap()
+                        .push((i, format!("{name}: {bpb:.4} bpb {mbs:.2} MB/s")));
+                });
+            }
+        });
+        let mut r = results.into_inner().unwrap();
+        r.sort();
+        for (_, line) in r {
+            eprintln!("{line}");
+        }
+    }
 
     /// Ideal bits per byte on the corpus (`cargo test --lib cm::measure -- --ignored
     /// --nocapture`).
