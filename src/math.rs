@@ -90,6 +90,18 @@ pub fn log_sigmoid(x: f64) -> f64 {
     }
 }
 
+/// `(ln sigmoid(x), sigmoid(x))` from one `exp` and one `ln_1p` (the pair the
+/// likelihood of a bit and its gradient need; `ln sigmoid(-x)` is the first minus `x`).
+pub fn log_sigmoid_and_sigmoid(x: f64) -> (f64, f64) {
+    let e = exp(-x.abs());
+    let l = -ln_1p(e);
+    if x >= 0.0 {
+        (l, 1.0 / (1.0 + e))
+    } else {
+        (x + l, e / (1.0 + e))
+    }
+}
+
 /// Square root (correctly rounded by IEEE 754; routed here for uniformity).
 #[inline]
 pub fn sqrt(x: f64) -> f64 {
@@ -181,6 +193,18 @@ mod tests {
         assert_eq!(v, 5.0 / 3.0);
         assert_eq!(round(2.5), 3.0);
         assert_eq!(round(-2.5), -3.0);
+    }
+
+    #[test]
+    fn the_sigmoid_pair_is_the_two_functions() {
+        for x in [-40.0, -7.5, -1.0, -1e-9, 0.0, 1e-9, 0.3, 2.0, 35.0] {
+            let (l, s) = log_sigmoid_and_sigmoid(x);
+            assert!((l - log_sigmoid(x)).abs() <= 1e-15 * (1.0 + l.abs()), "{x}");
+            assert!((s - sigmoid(x)).abs() <= 1e-15 * s, "{x}");
+            // ln sigmoid(-x) = ln sigmoid(x) - x.
+            let m = log_sigmoid(-x);
+            assert!((l - x - m).abs() <= 1e-13 * (1.0 + m.abs()), "{x}");
+        }
     }
 
     #[test]

@@ -140,8 +140,16 @@ pub trait HistoryModel {
     /// `log2 P(x | u)` of the coded (fixed-point) predictions.
     fn log2_lik_coded(&self, stats: &Self::Stats, u: Option<&[f64]>) -> f64;
 
-    /// The smooth `ln p(x | u)` the fit ascends, and its gradient in `grad`.
+    /// The smooth `ln p(x | u)` the fit ascends, and its gradient in `grad` (the fit
+    /// only has to be reproducible, so this may approximate, e.g. on a subsample).
     fn log_lik_grad(&self, stats: &Self::Stats, u: &[f64], grad: &mut [f64]) -> f64;
+
+    /// The smooth `ln p(x | u)` over every bit, for the continuous ELBO the reports
+    /// give; by default [`HistoryModel::log_lik_grad`]'s value.
+    fn log_lik_smooth(&self, stats: &Self::Stats, u: &[f64]) -> f64 {
+        let mut grad = vec![0.0; u.len()];
+        self.log_lik_grad(stats, u, &mut grad)
+    }
 
     /// The fit's deterministic start.
     fn initial_posterior(&self, stats: &Self::Stats) -> DiagGaussian;
@@ -273,7 +281,7 @@ impl HistoryBitsBackCoder {
         let mut log_w = Vec::with_capacity(EVAL_SAMPLES);
         let mut lls = Vec::with_capacity(EVAL_SAMPLES);
         let mut cont_lls = Vec::with_capacity(EVAL_SAMPLES);
-        let (mut eps, mut u, mut g) = (vec![0.0; d], vec![0.0; d], vec![0.0; d]);
+        let (mut eps, mut u) = (vec![0.0; d], vec![0.0; d]);
         let mut idx = vec![0usize; d];
         for _ in 0..EVAL_SAMPLES {
             standard_normal(&mut rng, &mut eps);
@@ -286,7 +294,7 @@ impl HistoryBitsBackCoder {
             let ll = model.log2_lik_coded(stats, Some(&self.u_of(&idx)));
             lls.push(ll);
             log_w.push(ll - d as f64 * b - log_q);
-            cont_lls.push(model.log_lik_grad(stats, &u, &mut g) / math::LN_2);
+            cont_lls.push(model.log_lik_smooth(stats, &u) / math::LN_2);
         }
         let s = EVAL_SAMPLES as f64;
         let mut t = ElboTerms {

@@ -47,7 +47,15 @@ pub struct BlockStats {
     /// increasing `p`. The likelihood of every latent depends on the block only
     /// through it.
     hist: Vec<(u16, u32, u32)>,
+    /// The fit's histogram: `(a, zeros, ones)` with the bits grouped by their logit
+    /// `a_t = stretch(p_t)` in steps of 1/32 nat, `a` the group's mean logit in nats.
+    /// The fit only has to be reproducible, and it reads a few hundred groups instead
+    /// of a few thousand entries; the coded likelihood reads the exact histogram.
+    fit: Vec<(f64, f64, f64)>,
 }
+
+/// Logit steps (of 1/256 nat) per group of the fit's histogram.
+const FIT_GROUP: i32 = 8;
 
 impl BlockStats {
     fn new(bytes: Vec<u8>, p: Vec<u16>) -> Self {
@@ -61,8 +69,36 @@ impl BlockStats {
             .enumerate()
             .filter(|(_, c)| c[0] + c[1] > 0)
             .map(|(q, c)| (q as u16, c[0], c[1]))
-            .collect();
-        Self { bytes, p, hist }
+            .collect::<Vec<_>>();
+        // Groups by increasing logit; each entry's stretch is increasing in p.
+        let mut fit: Vec<(f64, f64, f64)> = Vec::new();
+        let mut group = i32::MIN;
+        let mut sum_a = 0.0;
+        for &(q, n0, n1) in &hist {
+            let a = stretch(q as u32);
+            let g = (a + 2048) / FIT_GROUP;
+            if g != group {
+                if let Some(last) = fit.last_mut() {
+                    last.0 = sum_a / (last.1 + last.2) / 256.0;
+                }
+                fit.push((0.0, 0.0, 0.0));
+                group = g;
+                sum_a = 0.0;
+            }
+            let last = fit.last_mut().expect("a group was pushed");
+            last.1 += n0 as f64;
+            last.2 += n1 as f64;
+            sum_a += a as f64 * (n0 + n1) as f64;
+        }
+        if let Some(last) = fit.last_mut() {
+            last.0 = sum_a / (last.1 + last.2) / 256.0;
+        }
+        Self {
+            bytes,
+            p,
+            hist,
+            fit,
+        }
     }
 
     #[inline]
@@ -236,6 +272,10 @@ impl HistoryModel for CmChain {
         self.offset.log_lik_grad(stats, u, grad)
     }
 
+    fn log_lik_smooth(&self, stats: &BlockStats, u: &[f64]) -> f64 {
+        self.offset.log_lik_smooth(stats, u)
+    }
+
     fn initial_posterior(&self, stats: &BlockStats) -> DiagGaussian {
         self.offset.initial_posterior(stats)
     }
@@ -278,12 +318,11 @@ impl Offset {
         -bits
     }
 
-    /// The smooth `ln p(x | u) = sum_t ln sigmoid(s_t logit_t)` and its gradient,
-    /// summed over the block's histogram.
-    pub fn log_lik_grad(&self, stats: &BlockStats, u: &[f64], grad: &mut [f64]) -> f64 {
+    /// The smooth `ln p(x | u) = sum_t ln sigmoid(s_t logit_t)` over every bit (the
+    /// exact histogram).
+    pub fn log_lik_smooth(&self, stats: &BlockStats, u: &[f64]) -> f64 {
         let d = self.sigma.len();
         let mut f = [0.0; MAX_LATENT_DIM];
-        let mut g = [0.0; MAX_LATENT_DIM];
         let mut ll = 0.0;
         for &(p, n0, n1) in &stats.hist {
             let a = stretch(p as u32) as f64 / 256.0;
@@ -292,10 +331,28 @@ impl Offset {
             for k in 0..d {
                 x += u[k] * f[k];
             }
-            let (n0, n1) = (n0 as f64, n1 as f64);
+            let ls = math::log_sigmoid_and_sigmoid(x).0;
+            ll += n1 as f64 * ls + n0 as f64 * (ls - x);
+        }
+        ll
+    }
+
+    /// The smooth `ln p(x | u)` and its gradient on the fit's grouped histogram.
+    pub fn log_lik_grad(&self, stats: &BlockStats, u: &[f64], grad: &mut [f64]) -> f64 {
+        let d = self.sigma.len();
+        let mut f = [0.0; MAX_LATENT_DIM];
+        let mut g = [0.0; MAX_LATENT_DIM];
+        let mut ll = 0.0;
+        for &(a, n0, n1) in &stats.fit {
+            self.features(a, &mut f);
+            let mut x = a;
+            for k in 0..d {
+                x += u[k] * f[k];
+            }
             // n1 ln sigmoid(x) + n0 ln sigmoid(-x); d/dx = n1 - (n0 + n1) sigmoid(x).
-            ll += n1 * math::log_sigmoid(x) + n0 * math::log_sigmoid(-x);
-            let r = n1 - (n0 + n1) * math::sigmoid(x);
+            let (ls, s) = math::log_sigmoid_and_sigmoid(x);
+            ll += n1 * ls + n0 * (ls - x);
+            let r = n1 - (n0 + n1) * s;
             for k in 0..d {
                 g[k] += r * f[k];
             }
@@ -314,12 +371,11 @@ impl Offset {
         for k in 0..d {
             p[k][k] = 1.0;
         }
-        for &(q, n0, n1) in &stats.hist {
-            let a = stretch(q as u32) as f64 / 256.0;
+        for &(a, n0, n1) in &stats.fit {
             self.features(a, &mut f);
             let s = math::sigmoid(a);
-            let n = (n0 + n1) as f64;
-            let r = n1 as f64 - n * s;
+            let n = n0 + n1;
+            let r = n1 - n * s;
             let w = n * s * (1.0 - s);
             for k in 0..d {
                 g[k] += r * f[k];

@@ -165,54 +165,63 @@ fn next_word(word: u32, prev_word: u32, byte: u8) -> (u32, u32) {
     }
 }
 
-/// The hashed contexts of the byte after `history`, with the word contexts `word` and
-/// `prev_word`.
-fn context_hashes(history: &[u8], word: u32, prev_word: u32, record: u32) -> [u32; CONTEXTS] {
+/// The hash of hashed context `k` (an index into the full list) for the byte after
+/// `history`, with the word contexts `word` and `prev_word` and the record length
+/// `record` (0: none).
+fn context_hash(k: usize, history: &[u8], word: u32, prev_word: u32, record: u32) -> u32 {
     let n = history.len();
-    // The byte `d` back (1: the newest), for `1 <= d <= n`.
-    let at = |d: usize| -> u32 { history[n - d] as u32 };
-    let mut hashes = [0u32; CONTEXTS];
-    for (k, &order) in ORDERS.iter().enumerate() {
-        // FNV-style hash of the last `order` bytes, oldest first, and the order itself.
-        let mut x: u32 = 0x811c_9dc5 ^ (order as u32).wrapping_mul(0x9E37_79B1);
-        for d in (1..=order.min(n)).rev() {
-            x = (x ^ at(d)).wrapping_mul(0x0100_0193);
-        }
-        hashes[k] = x;
-    }
-    hashes[ORDERS.len()] = word.wrapping_mul(0x2F0B_3A49) ^ 0x5bd1_e995;
-    for (k, offsets) in SPARSE.iter().enumerate() {
-        let mut x: u32 = 0x3c6e_f372 ^ (k as u32 + 1).wrapping_mul(0x85EB_CA6B);
-        for &d in offsets.iter() {
-            let b = if d <= n { at(d) } else { 0 };
-            x = (x ^ b).wrapping_mul(0x0100_0193);
-        }
-        hashes[ORDERS.len() + 1 + k] = x;
-    }
-    hashes[ORDERS.len() + 1 + SPARSE.len()] =
-        (word ^ prev_word.rotate_left(16)).wrapping_mul(0x27D4_EB2F) ^ 0x1656_67b1;
-    // The record contexts: the byte a record above with the last byte, with the byte
-    // two records above, and with the column.
-    let r = record as usize;
-    let b = |d: usize| -> u32 {
+    // The byte `d` back (1: the newest), 0 before the start.
+    let at = |d: usize| -> u32 {
         if d >= 1 && d <= n {
-            at(d)
+            history[n - d] as u32
         } else {
             0
         }
     };
-    let above = b(r);
-    let base = ORDERS.len() + 2 + SPARSE.len();
-    let mix = |k: u32, a: u32, c: u32| -> u32 {
-        let x = (0x7F4A_7C15u32 ^ k.wrapping_mul(0x9E37_79B1) ^ record.wrapping_mul(0xC2B2_AE35))
+    const WORD: usize = ORDERS.len();
+    const SPARSE_0: usize = WORD + 1;
+    const BIGRAM: usize = SPARSE_0 + SPARSE.len();
+    const RECORD_0: usize = BIGRAM + 1;
+    match k {
+        0..WORD => {
+            // FNV-style hash of the last `order` bytes, oldest first, and the order.
+            let order = ORDERS[k];
+            let mut x: u32 = 0x811c_9dc5 ^ (order as u32).wrapping_mul(0x9E37_79B1);
+            for d in (1..=order.min(n)).rev() {
+                x = (x ^ at(d)).wrapping_mul(0x0100_0193);
+            }
+            x
+        }
+        WORD => word.wrapping_mul(0x2F0B_3A49) ^ 0x5bd1_e995,
+        SPARSE_0..BIGRAM => {
+            let j = k - SPARSE_0;
+            let mut x: u32 = 0x3c6e_f372 ^ (j as u32 + 1).wrapping_mul(0x85EB_CA6B);
+            for &d in SPARSE[j] {
+                x = (x ^ at(d)).wrapping_mul(0x0100_0193);
+            }
+            x
+        }
+        BIGRAM => (word ^ prev_word.rotate_left(16)).wrapping_mul(0x27D4_EB2F) ^ 0x1656_67b1,
+        _ => {
+            // The record contexts: the byte a record above with the last byte, with
+            // the byte two records above, and with the column.
+            let r = record as usize;
+            let j = (k - RECORD_0) as u32;
+            let (a, c) = match j {
+                0 => (at(r), at(1)),
+                1 => (at(r), at(2 * r)),
+                _ => {
+                    let column = if r > 0 { (n % r) as u32 } else { 0 };
+                    (at(r), column.min(1023) << 8)
+                }
+            };
+            let x = (0x7F4A_7C15u32
+                ^ (j + 1).wrapping_mul(0x9E37_79B1)
+                ^ record.wrapping_mul(0xC2B2_AE35))
             .wrapping_mul(0x0100_0193);
-        ((x ^ a).wrapping_mul(0x0100_0193) ^ c).wrapping_mul(0x0100_0193)
-    };
-    hashes[base] = mix(1, above, b(1));
-    hashes[base + 1] = mix(2, above, b(2 * r));
-    let column = if r > 0 { (n % r) as u32 } else { 0 };
-    hashes[base + 2] = mix(3, above, column.min(1023) << 8);
-    hashes
+            ((x ^ a).wrapping_mul(0x0100_0193) ^ c).wrapping_mul(0x0100_0193)
+        }
+    }
 }
 
 /// Context orders of the predictor (bytes of history), besides order 0 and the word.
@@ -427,6 +436,9 @@ pub struct Predictor {
     tables: Vec<u32>,
     /// The hash of each context for the current byte (set at each byte boundary).
     hashes: [u32; CONTEXTS],
+    /// At a byte's last bit: the record length and the hashes after either value of
+    /// the bit.
+    next_hashes: Option<(u32, [[u32; CONTEXTS]; 2])>,
     /// The slot each context reads for the current bit.
     current: [usize; CONTEXTS],
     /// The first slot of each context's bucket for the current nibble.
@@ -481,6 +493,7 @@ impl Predictor {
             order0: vec![Slot::HALF; 256],
             tables: large_table(n << bits),
             hashes: [0; CONTEXTS],
+            next_hashes: None,
             current: [0; CONTEXTS],
             bases: [0; CONTEXTS],
             history: Vec::new(),
@@ -521,51 +534,114 @@ impl Predictor {
     }
 
     fn start_byte(&mut self) {
-        self.hashes = context_hashes(&self.history, self.word, self.prev_word, self.record.len);
+        let byte = self.history.last().copied();
+        self.hashes = match self.next_hashes {
+            Some((record, ref next)) if record == self.record.len && byte.is_some() => {
+                next[byte.map_or(0, |b| b & 1) as usize]
+            }
+            _ => {
+                let mut hashes = [0; CONTEXTS];
+                for &c in self.spec.contexts {
+                    hashes[c] =
+                        context_hash(c, &self.history, self.word, self.prev_word, self.record.len);
+                }
+                hashes
+            }
+        };
+        self.next_hashes = None;
+    }
+
+    /// At a byte's last bit: the context hashes after each of the two bytes it may
+    /// become (with the record length as it is), kept for [`Predictor::start_byte`],
+    /// and their first buckets asked for (a cache hint), so that the next byte does not
+    /// start with a cache miss per context.
+    fn prepare_next_byte(&mut self) {
+        let mut next = [[0u32; CONTEXTS]; 2];
+        for (b, hashes) in next.iter_mut().enumerate() {
+            let byte = ((self.c0 << 1 | b as u32) & 0xFF) as u8;
+            let (word, prev_word) = next_word(self.word, self.prev_word, byte);
+            self.history.push(byte);
+            for (k, &c) in self.spec.contexts.iter().enumerate() {
+                hashes[c] = context_hash(c, &self.history, word, prev_word, self.record.len);
+                prefetch(&self.tables, self.bucket_of(k, hashes[c], 1).0);
+            }
+            self.history.pop();
+        }
+        self.next_hashes = Some((self.record.len, next));
     }
 
     /// The first slot of the `j`-th used context's bucket for the nibble starting at
     /// partial byte `c0`, and the bucket's check.
     #[inline]
     fn bucket(&self, j: usize, c0: u32) -> (usize, u32) {
+        self.bucket_of(j, self.hashes[self.spec.contexts[j]], c0)
+    }
+
+    /// [`Predictor::bucket`] for the context hash `hash`.
+    #[inline]
+    fn bucket_of(&self, j: usize, hash: u32, c0: u32) -> (usize, u32) {
         let mask = (1u32 << self.bits) - 1;
-        let h = (self.hashes[self.spec.contexts[j]] ^ c0.wrapping_mul(0x9E37_79B1)).rotate_left(7);
+        let h = (hash ^ c0.wrapping_mul(0x9E37_79B1)).rotate_left(7);
         (
             (j << self.bits) | (h & mask & !15) as usize,
             (h >> 24) | 0x100,
         )
     }
 
-    /// The row of the last APM for partial byte `c0`.
+    /// The last two bytes (0 before the start).
     #[inline]
-    fn apm2_context(&self, c0: u32) -> usize {
+    fn last_two(&self) -> (u32, u32) {
         let n = self.history.len();
-        let last = if n >= 1 {
-            self.history[n - 1] as u32
-        } else {
-            0
+        let at = |d: usize| {
+            if n >= d {
+                self.history[n - d] as u32
+            } else {
+                0
+            }
         };
-        let last2 = if n >= 2 {
-            self.history[n - 2] as u32
-        } else {
-            0
-        };
+        (at(1), at(2))
+    }
+
+    /// The row of the last APM for partial byte `c0` after the bytes `last`, `last2`.
+    #[inline]
+    fn apm2_context(last: u32, last2: u32, c0: u32) -> usize {
         ((last.wrapping_mul(0x9E37_79B1)
             ^ last2.wrapping_mul(0x85EB_CA6B)
             ^ c0.wrapping_mul(0xC2B2_AE35))
             >> 16) as usize
     }
 
+    /// Ask for the rows the APMs over the last bytes read at the next bit, whichever
+    /// this bit is: they are cache misses, and a bit's work hides them (a hint only).
+    #[inline]
+    fn prefetch_next_apm_rows(&self, last: u32, last2: u32) {
+        for b in 0..2 {
+            let child = self.c0 << 1 | b;
+            let (c0, last, last2) = if child >= 256 {
+                (1, child & 255, last)
+            } else {
+                (child, last, last2)
+            };
+            self.apm1.prefetch((c0 | last << 8) as usize);
+            if self.spec.apm2 {
+                self.apm2.prefetch(Self::apm2_context(last, last2, c0));
+            }
+        }
+    }
+
     fn predict_bit(&mut self) {
         let c0 = self.c0;
-        // The last APM's row is a cache miss: ask for it before the mixing.
+        let (last, last2) = self.last_two();
         let h2 = if self.spec.apm2 {
-            self.apm2_context(c0)
+            Self::apm2_context(last, last2, c0)
         } else {
             0
         };
-        self.apm2.prefetch(h2);
+        self.prefetch_next_apm_rows(last, last2);
         let n = self.spec.contexts.len();
+        if self.bit_count == 7 {
+            self.prepare_next_byte();
+        }
         if self.bit_count == 3 {
             // The second nibble's buckets are known up to the next bit: ask for both.
             for k in 0..n {
@@ -614,7 +690,6 @@ impl Predictor {
             Some(_) => 3,
         };
         self.set = c0 as usize | m << 8;
-        let last = *self.history.last().unwrap_or(&0) as u32;
         self.mixed2[0] = self.mixer.mix(st, self.set);
         self.mixed = if self.spec.mixer2 {
             // Weight sets by the last byte and how many of the first seven contexts (the
