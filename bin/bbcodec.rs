@@ -313,8 +313,8 @@ fn report_table(r: &RateReport) -> String {
         r.elbo.kl_posterior
     );
     s += &format!(
-        "  model {} posterior {} {} block {} chunk {}; {} chunks ({} raw), {} bits-back blocks, components {:?}",
-        r.model, r.posterior, r.estimator, r.block_size, r.chunk_size, r.chunks, r.raw_chunks, r.blocks, r.components
+        "  model {} posterior {} {} block {} chunk {}; {} chunks ({} raw), {} bits-back blocks ({} latent-free by their flag), components {:?}",
+        r.model, r.posterior, r.estimator, r.block_size, r.chunk_size, r.chunks, r.raw_chunks, r.blocks, r.latent_off_blocks, r.components
     );
     s
 }
@@ -356,12 +356,12 @@ fn inspect(a: &cli::InspectArgs, values: &[(&'static str, String)]) -> Result<()
 
 fn write_blocks_csv(p: &Path, blocks: &[BlockRecord]) -> Result<(), Failure> {
     let mut s = String::from(
-        "chunk,block,len,bootstrap,latent,net_bits,neg_elbo_bits,neg_log_px_bits,kl_bits,entropy_bits,kl_prior_bits,ell_variance\n",
+        "chunk,block,len,bootstrap,latent,net_bits,neg_elbo_bits,neg_log_px_bits,kl_bits,entropy_bits,kl_prior_bits,ell_variance,latent_on\n",
     );
     for b in blocks {
         let t = &b.terms;
         s += &format!(
-            "{},{},{},{},{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6}\n",
+            "{},{},{},{},{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{}\n",
             b.chunk,
             b.block,
             b.len,
@@ -373,7 +373,8 @@ fn write_blocks_csv(p: &Path, blocks: &[BlockRecord]) -> Result<(), Failure> {
             t.kl_posterior,
             t.entropy,
             t.kl_prior,
-            t.ell_variance
+            t.ell_variance,
+            b.latent_on as u8
         );
     }
     fs::write(p, s).map_err(|e| fail(p, e))
@@ -412,7 +413,7 @@ fn analyze(a: &cli::AnalyzeArgs, values: &[(&'static str, String)]) -> Result<()
         an.model
     );
     println!(
-        "{:<10} {:>12} {:>12} {:>12} {:>10} {:>10} {:>9} {:>10} {:>8}",
+        "{:<12} {:>12} {:>12} {:>12} {:>10} {:>10} {:>9} {:>10} {:>7} {:>8}",
         "posterior",
         "net_bits",
         "-ELBO",
@@ -421,11 +422,12 @@ fn analyze(a: &cli::AnalyzeArgs, values: &[(&'static str, String)]) -> Result<()
         "overhead",
         "(sd)",
         "bits/byte",
+        "on %",
         "time s"
     );
     for r in &an.rows {
         println!(
-            "{:<10} {:>12.1} {:>12.1} {:>12.1} {:>10.1} {:>10.1} {:>9.1} {:>10.4} {:>8.2}",
+            "{:<12} {:>12.1} {:>12.1} {:>12.1} {:>10.1} {:>10.1} {:>9.1} {:>10.4} {:>7.1} {:>8.2}",
             r.posterior,
             r.net_bits,
             r.neg_elbo_bits,
@@ -434,6 +436,7 @@ fn analyze(a: &cli::AnalyzeArgs, values: &[(&'static str, String)]) -> Result<()
             r.overhead_bits,
             r.net_stderr_bits,
             8.0 * r.compressed_bytes as f64 / n,
+            100.0 * r.latent_on_share,
             r.seconds
         );
     }

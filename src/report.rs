@@ -147,6 +147,9 @@ pub struct BlockRecord {
     pub bootstrap: bool,
     /// The latent that was coded.
     pub latent: usize,
+    /// False for a block whose flag says its latent does not pay, coded latent-free
+    /// (history chain); true for every other block.
+    pub latent_on: bool,
     /// Measured stack growth over this block, `num_valid_bits` after minus before.
     pub net_bits: f64,
     /// Code length of what was coded, `-log2 P(x, z) + log2 Q(z)` at the coded latent
@@ -163,6 +166,8 @@ pub struct RateTotals {
     pub blocks: u64,
     /// Number of chunk-start blocks.
     pub bootstrap_blocks: u64,
+    /// Bits-back blocks coded latent-free by their flag.
+    pub latent_off_blocks: u64,
     /// Stack growth over the bits-back blocks.
     pub net_bits: f64,
     /// `sum coded_bits` over the bits-back blocks.
@@ -195,6 +200,7 @@ impl RateTotals {
             self.initial_bits += b.net_bits + b.terms.log_evidence;
         } else {
             self.blocks += 1;
+            self.latent_off_blocks += !b.latent_on as u64;
             self.net_bits += b.net_bits;
             self.coded_bits += b.coded_bits;
             self.neg_elbo_bits -= b.terms.elbo_joint_entropy();
@@ -210,6 +216,7 @@ impl RateTotals {
     pub fn merge(&mut self, o: &RateTotals) {
         self.blocks += o.blocks;
         self.bootstrap_blocks += o.bootstrap_blocks;
+        self.latent_off_blocks += o.latent_off_blocks;
         self.net_bits += o.net_bits;
         self.coded_bits += o.coded_bits;
         self.neg_elbo_bits += o.neg_elbo_bits;
@@ -349,6 +356,10 @@ pub struct RateReport {
     pub blocks: u64,
     /// Number of chunk-start blocks.
     pub bootstrap_blocks: u64,
+    /// Bits-back blocks coded latent-free because their flag said the latent does not
+    /// pay (`--model cm`); `blocks - latent_off_blocks` used their latent.
+    #[serde(default)]
+    pub latent_off_blocks: u64,
     /// Mixture components chosen in each coded chunk.
     pub components: Vec<u64>,
 }
@@ -376,6 +387,7 @@ impl RateReport {
         self.elbo = ElboReport::from(&t.elbo);
         self.blocks = t.blocks;
         self.bootstrap_blocks = t.bootstrap_blocks;
+        self.latent_off_blocks = t.latent_off_blocks;
     }
 }
 

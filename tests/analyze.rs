@@ -64,6 +64,59 @@ fn rows_follow_theory_and_overheads_match_kl() {
     assert!(row("exact").kl_bits < 0.001 * row("exact").neg_log_px_bits);
 }
 
+/// The cm model's arms: each bits-back row's measured overhead matches its KL, the
+/// no-latent row uses no latent, and the long fit is no worse than the default.
+#[test]
+fn cm_arms_measure_what_they_say() {
+    let data = sample();
+    let mut o = EncodeOptions::for_model(ModelKind::Cm);
+    o.block_size = 1024;
+    let an = analyze(&data, &o).unwrap();
+    let names: Vec<&str> = an.rows.iter().map(|r| r.posterior.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "no-latent",
+            "map",
+            "laplace",
+            "score",
+            "reparam",
+            "reparam-10x"
+        ]
+    );
+    let row = |n: &str| an.rows.iter().find(|r| r.posterior == n).unwrap();
+    for r in &an.rows {
+        // As above: ANS rounding plus the sampling noise of the popped latents.
+        let tol = 2.0 + 1e-4 * data.len() as f64 + 30.0 * r.net_stderr_bits;
+        assert!(
+            (r.overhead_bits - r.kl_bits).abs() <= tol,
+            "{}: overhead {} vs KL {}",
+            r.posterior,
+            r.overhead_bits,
+            r.kl_bits
+        );
+        assert!((0.0..=1.0).contains(&r.latent_on_share), "{}", r.posterior);
+        eprintln!(
+            "{:<12} net {:>10.1} -ELBO {:>10.1} KL {:>7.1} overhead {:>7.1} sd {:>5.1} on {:.3}",
+            r.posterior,
+            r.net_bits,
+            r.neg_elbo_bits,
+            r.kl_bits,
+            r.overhead_bits,
+            r.net_stderr_bits,
+            r.latent_on_share
+        );
+    }
+    assert_eq!(row("no-latent").latent_on_share, 0.0);
+    assert!(row("no-latent").kl_bits.abs() < 1e-6);
+    // 5 predicted sd of the two rows combined, plus a word of ANS rounding.
+    let noise = 5.0
+        * (row("reparam").net_stderr_bits.powi(2) + row("reparam-10x").net_stderr_bits.powi(2))
+            .sqrt()
+        + 32.0;
+    assert!(row("reparam-10x").neg_elbo_bits <= row("reparam").neg_elbo_bits + noise);
+}
+
 #[test]
 fn traces_show_the_control_variate() {
     let data = sample();

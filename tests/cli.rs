@@ -107,7 +107,7 @@ fn roundtrip_through_pipes_and_every_posterior() {
 }
 
 /// Every key of `encode --report` and `inspect --json`, as documented.
-const REPORT_KEYS: [&str; 33] = [
+const REPORT_KEYS: [&str; 34] = [
     "input_bytes",
     "compressed_bytes",
     "bits_per_byte",
@@ -140,6 +140,7 @@ const REPORT_KEYS: [&str; 33] = [
     "raw_chunks",
     "blocks",
     "bootstrap_blocks",
+    "latent_off_blocks",
     "components",
 ];
 

@@ -68,12 +68,26 @@ fn the_latent_is_coded_bits_back_at_its_elbo() {
         // The Laplace posterior, not refined by BBVI.
         (PosteriorKind::Bbvi(Estimator::Reparameterization), 0),
         (PosteriorKind::Map, 8),
+        // Score-function gradients, for comparison.
+        (PosteriorKind::Bbvi(Estimator::ScoreFunction), 8),
     ] {
         let mut o = cm(2);
         o.block_size = 1024;
         o.fit.posterior = posterior;
         o.fit.iterations = iters;
+        o.fit.samples = 4;
         let r = common::roundtrip(&data, &o);
+        // Some blocks use their latent here, some not, and the report counts them.
+        assert!(
+            r.blocks > 0 && r.latent_off_blocks <= r.blocks,
+            "{posterior:?}"
+        );
+        if posterior != PosteriorKind::Map {
+            assert!(
+                r.latent_off_blocks < r.blocks,
+                "{posterior:?}: every latent off"
+            );
+        }
         // The three ELBO forms agree (they are sums of the same terms).
         let e = &r.elbo;
         let eq3 = e.expected_log_joint + e.entropy;

@@ -38,6 +38,8 @@ pub struct AnalysisRow {
     pub bits_per_byte: f64,
     /// Encode time (seconds, this machine).
     pub seconds: f64,
+    /// Share of the bits-back blocks coded with their latent (not flagged off).
+    pub latent_on_share: f64,
 }
 
 impl AnalysisRow {
@@ -53,6 +55,11 @@ impl AnalysisRow {
             compressed_bytes: r.compressed_bytes,
             bits_per_byte: r.bits_per_byte,
             seconds,
+            latent_on_share: if r.blocks == 0 {
+                0.0
+            } else {
+                1.0 - r.latent_off_blocks as f64 / r.blocks as f64
+            },
         }
     }
 }
@@ -85,6 +92,9 @@ pub fn analyze(data: &[u8], base: &EncodeOptions) -> Result<Analysis, Error> {
         o.fit.posterior = arm.posterior;
         if let Some(n) = arm.iterations {
             o.fit.iterations = n;
+        }
+        if let Some(n) = arm.samples {
+            o.fit.samples = n;
         }
         for (k, v) in arm.options {
             o.model.model_mut().set_option(k, v)?;

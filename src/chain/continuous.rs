@@ -345,6 +345,7 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
             len: x.len(),
             bootstrap,
             latent: lat.idx.first().copied().unwrap_or(0),
+            latent_on: true,
             net_bits,
             coded_bits: -ll + d as f64 * self.config.bin_bits as f64 + log_q,
             terms: if self.accounting {

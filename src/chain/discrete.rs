@@ -220,6 +220,7 @@ impl<'m, M: DiscreteLatentModel + ?Sized> DiscreteBitsBackCoder<'m, M> {
             len,
             bootstrap,
             latent,
+            latent_on: true,
             net_bits,
             coded_bits: -(w.lik[latent] + w.log2_prior[latent]) + log2_q,
             terms,

@@ -46,8 +46,8 @@ use super::{
 };
 use crate::categorical::{AnsModel, SymbolModel, PRECISION};
 use crate::error::CodecError;
-use crate::inference::gaussian::{map_fit, reparam_fit, standard_normal, DiagGaussian};
-use crate::inference::PosteriorKind;
+use crate::inference::gaussian::{map_fit, reparam_fit, score_fit, standard_normal, DiagGaussian};
+use crate::inference::{Estimator, PosteriorKind};
 use crate::math;
 use crate::report::{BlockRecord, ElboTerms, RateTotals};
 use crate::rng::BlockRng;
@@ -240,6 +240,10 @@ impl HistoryBitsBackCoder {
                 rho: vec![math::ln(0.25); d],
             },
             _ if self.config.iterations == 0 => init,
+            PosteriorKind::Bbvi(Estimator::ScoreFunction) => {
+                let mut rng = BlockRng::for_block(self.config.seed, chunk, i as u64);
+                score_fit(init, &self.config.reparam(), &mut rng, &mut llg, None)
+            }
             _ => {
                 let mut rng = BlockRng::for_block(self.config.seed, chunk, i as u64);
                 reparam_fit(init, &self.config.reparam(), &mut rng, &mut llg, None)
@@ -383,6 +387,7 @@ impl HistoryBitsBackCoder {
             len,
             bootstrap,
             latent: lat.on as usize,
+            latent_on: lat.on,
             net_bits,
             coded_bits: coded_bits - log2_flag,
             terms: if self.accounting || !lat.on {

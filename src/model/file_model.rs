@@ -223,6 +223,8 @@ pub struct Arm {
     pub posterior: PosteriorKind,
     /// Fit iterations instead of the options' (0: the model's starting posterior).
     pub iterations: Option<u32>,
+    /// Draws per fit iteration instead of the options'.
+    pub samples: Option<u32>,
     /// Model options set for the row ([`FileModel::set_option`] names and values).
     pub options: &'static [(&'static str, &'static str)],
 }
@@ -234,6 +236,7 @@ impl Arm {
             name,
             posterior,
             iterations: None,
+            samples: None,
             options: &[],
         }
     }

@@ -151,12 +151,15 @@ const OPTIONS: &[ModelOption] = &[
 
 const POSTERIORS: &[PosteriorKind] = &[
     PosteriorKind::Bbvi(Estimator::Reparameterization),
+    PosteriorKind::Bbvi(Estimator::ScoreFunction),
     PosteriorKind::Map,
 ];
 
 /// `analyze`'s arms: no latent (`z = 0`, no flag); `z` sent explicitly (MAP at its
 /// bins, a two-part code); `z` coded bits-back with the Laplace posterior (no BBVI
-/// step) and with the BBVI fit (the default).
+/// step), with the BBVI fit on score-function gradients (4 draws per step, for
+/// comparison), with the default fit, and with a fit of 10 times its iterations and 4
+/// draws per step (how far the default is from converged).
 const ROWS: &[Arm] = &[
     Arm {
         options: &[("latent-dim", "0")],
@@ -173,10 +176,22 @@ const ROWS: &[Arm] = &[
             PosteriorKind::Bbvi(Estimator::Reparameterization),
         )
     },
+    Arm {
+        samples: Some(4),
+        ..Arm::new("score", PosteriorKind::Bbvi(Estimator::ScoreFunction))
+    },
     Arm::new(
         "reparam",
         PosteriorKind::Bbvi(Estimator::Reparameterization),
     ),
+    Arm {
+        iterations: Some(80),
+        samples: Some(4),
+        ..Arm::new(
+            "reparam-10x",
+            PosteriorKind::Bbvi(Estimator::Reparameterization),
+        )
+    },
 ];
 
 /// The fit of the block latent: 8 Adam steps of one reparameterized draw from the
