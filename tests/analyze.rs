@@ -176,8 +176,9 @@ fn cli_json_and_plots() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = v["rows"].as_array().unwrap();
-    // The default model's arms: no latent, MAP, Laplace, BBVI.
-    assert_eq!(rows.len(), 4);
+    // The default model's arms: no latent, MAP, Laplace, score function, BBVI, and
+    // BBVI fitted 10x as long.
+    assert_eq!(rows.len(), 6);
     for key in [
         "posterior",
         "net_bits",
@@ -187,6 +188,7 @@ fn cli_json_and_plots() {
         "overhead_bits",
         "bits_per_byte",
         "seconds",
+        "latent_on_share",
     ] {
         assert!(rows[0].get(key).is_some(), "missing {key}");
     }
