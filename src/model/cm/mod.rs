@@ -6,7 +6,7 @@
 //! the one before it, two sparse contexts, three record contexts for tables of
 //! fixed-length rows, order 0) looks up an
 //! adaptive probability for its hash and the byte's bits so far (the mixer sees it
-//! directly and as a [`SlotWorth`] map of its hit count and probability sees it), and a match model
+//! directly and through an adaptive map of its hit count and probability), and a match model
 //! predicts the bit that followed the last occurrence of the recent bytes; two gated
 //! mixers combine their logits (weights chosen by the partial byte and the match
 //! length, and by the last byte with how many low orders are well seen), their outputs are averaged in the logistic domain,
@@ -241,7 +241,7 @@ pub const CONTEXTS: usize = ORDERS.len() + 1 + SPARSE.len() + 1 + RECORD_CONTEXT
 pub const RECORD_CONTEXTS: usize = 3;
 
 /// Inputs to the mixer: order 0, the hashed contexts, the match model, a bias, and
-/// each hashed context's slot as its [`SlotWorth`] sees it.
+/// each hashed context's slot as an adaptive map of its hit count and probability sees it.
 pub const INPUTS: usize = 1 + 2 * CONTEXTS + 2;
 
 /// An indirect view of one context's slots: an adaptive probability for each (hit
