@@ -127,6 +127,13 @@ pub(crate) fn prefetch<T>(table: &[T], i: usize) {
     let _ = (table, i);
 }
 
+/// [`prefetch`] both places of the bucket at `base` (a hint only).
+#[inline]
+fn prefetch_pair(table: &[u32], base: usize) {
+    prefetch(table, base);
+    prefetch(table, base ^ 16);
+}
+
 /// A zeroed table of `n` words for random access: on Linux, the system is asked to back
 /// it with huge pages, so that a lookup costs a cache miss but rarely a page-table walk
 /// too. A hint only: the contents are the same either way.
@@ -621,7 +628,7 @@ impl Predictor {
             self.history.push(byte);
             for (k, &c) in self.spec.contexts.iter().enumerate() {
                 hashes[c] = context_hash(c, &self.history, word, prev_word, self.record.len);
-                prefetch(&self.tables, self.bucket_of(k, hashes[c], 1).0);
+                prefetch_pair(&self.tables, self.bucket_of(k, hashes[c], 1).0);
             }
             self.history.pop();
         }
@@ -703,8 +710,8 @@ impl Predictor {
         if self.bit_count == 3 {
             // The second nibble's buckets are known up to the next bit: ask for both.
             for k in 0..n {
-                prefetch(&self.tables, self.bucket(k, c0 << 1).0);
-                prefetch(&self.tables, self.bucket(k, c0 << 1 | 1).0);
+                prefetch_pair(&self.tables, self.bucket(k, c0 << 1).0);
+                prefetch_pair(&self.tables, self.bucket(k, c0 << 1 | 1).0);
             }
         }
         self.st[0] = stretch(self.order0[c0 as usize].p12());
@@ -716,12 +723,27 @@ impl Predictor {
         // statistics restarted, rather than mixed with this context's.
         if self.bit_count == 0 || self.bit_count == 4 {
             for k in 0..n {
-                let (base, check) = self.bucket(k, c0);
-                let bucket = &mut self.tables[base..base + 16];
-                if bucket[0] != check {
+                let (first, check) = self.bucket(k, c0);
+                // Two places for the bucket, in the same 128 bytes: the one holding
+                // the check, or else the one whose first slot has seen fewer bits.
+                let other = first ^ 16;
+                let base = if self.tables[first] == check {
+                    first
+                } else if self.tables[other] == check {
+                    other
+                } else {
+                    let base = if Slot(self.tables[other + 1]).count()
+                        < Slot(self.tables[first + 1]).count()
+                    {
+                        other
+                    } else {
+                        first
+                    };
+                    let bucket = &mut self.tables[base..base + 16];
                     bucket[0] = check;
                     bucket[1..].fill(Slot::HALF.0);
-                }
+                    base
+                };
                 self.bases[k] = base;
             }
         }
