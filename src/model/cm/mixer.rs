@@ -11,10 +11,20 @@ use super::logistic::{squash, stretch};
 pub struct Mixer {
     n: usize,
     weights: Vec<i32>,
+    /// Bits each weight set has learned (saturating at 2^20).
+    counts: Vec<u32>,
 }
 
 /// The learning rate as a right shift of `st * err` (with `err` in 12-bit units).
 const LEARNING_SHIFT: u32 = 11;
+
+/// The learning rate of a weight set that has learned `n` bits is `(RATE_FLOOR +
+/// RATE_BOOST * RATE_HALF / (RATE_HALF + n)) / 16` times `2^-LEARNING_SHIFT`: four
+/// times the base rate for a fresh set, falling to half of it, so that rarely chosen
+/// sets learn fast and well-trained ones settle.
+const RATE_FLOOR: u32 = 8;
+const RATE_BOOST: u32 = 56;
+const RATE_HALF: u32 = 64;
 
 impl Mixer {
     /// A mixer of `n` inputs with `sets` weight sets.
@@ -25,6 +35,7 @@ impl Mixer {
         Self {
             n,
             weights: vec![w0; n * sets.max(1)],
+            counts: vec![0; sets.max(1)],
         }
     }
 
@@ -42,7 +53,10 @@ impl Mixer {
     /// Learn from the coded bit: the inputs and output of the last `mix` of `set`.
     #[inline]
     pub fn learn(&mut self, st: &[i32], p: u32, bit: u32, set: usize) {
-        let err = ((bit as i32) << 12) - p as i32;
+        let c = self.counts[set];
+        self.counts[set] = (c + 1).min(1 << 20);
+        let mul = (RATE_FLOOR + RATE_BOOST * RATE_HALF / (RATE_HALF + c)) as i32;
+        let err = (((bit as i32) << 12) - p as i32) * mul / 16;
         let w = &mut self.weights[set * self.n..(set + 1) * self.n];
         for (a, b) in w.iter_mut().zip(st) {
             *a += (b * err) >> LEARNING_SHIFT;
