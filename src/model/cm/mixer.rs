@@ -11,8 +11,8 @@ use super::logistic::{squash, stretch};
 pub struct Mixer {
     n: usize,
     weights: Vec<i32>,
-    /// Bits each weight set has learned (saturating at 2^20).
-    counts: Vec<u32>,
+    /// Bits each weight set has learned (saturating where its rate stops falling).
+    counts: Vec<u16>,
 }
 
 /// The learning rate as a right shift of `st * err` (with `err` in 12-bit units).
@@ -25,6 +25,21 @@ const LEARNING_SHIFT: u32 = 11;
 const RATE_FLOOR: u32 = 8;
 const RATE_BOOST: u32 = 56;
 const RATE_HALF: u32 = 64;
+
+/// Counts with a rate of their own: from `RATE_COUNTS - 1` on (and well before) the
+/// rate is `RATE_FLOOR / 16`.
+const RATE_COUNTS: usize = 4096;
+
+/// The rate of each count, in sixteenths.
+const RATES: [u8; RATE_COUNTS] = {
+    let mut t = [0u8; RATE_COUNTS];
+    let mut n = 0;
+    while n < RATE_COUNTS {
+        t[n] = (RATE_FLOOR + RATE_BOOST * RATE_HALF / (RATE_HALF + n as u32)) as u8;
+        n += 1;
+    }
+    t
+};
 
 impl Mixer {
     /// A mixer of `n` inputs with `sets` weight sets.
@@ -54,9 +69,8 @@ impl Mixer {
     #[inline]
     pub fn learn(&mut self, st: &[i32], p: u32, bit: u32, set: usize) {
         let c = self.counts[set];
-        self.counts[set] = (c + 1).min(1 << 20);
-        let mul = (RATE_FLOOR + RATE_BOOST * RATE_HALF / (RATE_HALF + c)) as i32;
-        let err = (((bit as i32) << 12) - p as i32) * mul / 16;
+        self.counts[set] = (c + 1).min(RATE_COUNTS as u16 - 1);
+        let err = (((bit as i32) << 12) - p as i32) * RATES[c as usize] as i32 / 16;
         let w = &mut self.weights[set * self.n..(set + 1) * self.n];
         for (a, b) in w.iter_mut().zip(st) {
             *a += (b * err) >> LEARNING_SHIFT;

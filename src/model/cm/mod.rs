@@ -4,7 +4,7 @@
 //! Bytes are predicted bit by bit, most significant first. For each bit, every context
 //! (orders 1-4, 6, 8 and 12 of the preceding bytes, a word context and the word with
 //! the one before it, two sparse contexts, three record contexts for tables of
-//! fixed-length rows, order 0) looks up an
+//! fixed-length rows and for the lines of text, order 0) looks up an
 //! adaptive probability for its hash and the byte's bits so far (the mixer sees it
 //! directly and through an adaptive map of its hit count and probability), and a match model
 //! predicts the bit that followed the last occurrence of the recent bytes; two gated
@@ -176,7 +176,7 @@ fn next_word(word: u32, prev_word: u32, byte: u8) -> (u32, u32) {
 /// The hash of hashed context `k` (an index into the full list) for the byte after
 /// `history`, with the word contexts `word` and `prev_word` and the record length
 /// `record` (0: none).
-fn context_hash(k: usize, history: &[u8], word: u32, prev_word: u32, record: u32) -> u32 {
+fn context_hash(k: usize, history: &[u8], word: u32, prev_word: u32, g: Geometry) -> u32 {
     let n = history.len();
     // The byte `d` back (1: the newest), 0 before the start.
     let at = |d: usize| -> u32 {
@@ -213,19 +213,22 @@ fn context_hash(k: usize, history: &[u8], word: u32, prev_word: u32, record: u32
         _ => {
             // The record contexts: the byte a record above with the last byte, with
             // the byte two records above, and with the column.
-            let r = record as usize;
+            let r = g.above as usize;
             let j = (k - RECORD_0) as u32;
             let (a, c) = match j {
                 0 => (at(r), at(1)),
                 1 => (at(r), at(2 * r)),
-                _ => {
-                    let column = if r > 0 { (n % r) as u32 } else { 0 };
-                    (at(r), column.min(1023) << 8)
-                }
+                _ => (at(r), g.column.min(1023) << 8),
+            };
+            // Records of one length share statistics, and lines all do.
+            let kind = if g.mode == 1 {
+                g.above
+            } else {
+                g.mode.wrapping_neg()
             };
             let x = (0x7F4A_7C15u32
                 ^ (j + 1).wrapping_mul(0x9E37_79B1)
-                ^ record.wrapping_mul(0xC2B2_AE35))
+                ^ kind.wrapping_mul(0xC2B2_AE35))
             .wrapping_mul(0x0100_0193);
             ((x ^ a).wrapping_mul(0x0100_0193) ^ c).wrapping_mul(0x0100_0193)
         }
@@ -244,7 +247,9 @@ pub const SPARSE: [&[usize]; 2] = [&[2, 3], &[2, 4]];
 pub const CONTEXTS: usize = ORDERS.len() + 1 + SPARSE.len() + 1 + RECORD_CONTEXTS;
 
 /// Record contexts (for tables of fixed-length rows, the row length detected as the
-/// byte stream goes): above and left, above and two above, above and the column.
+/// byte stream goes; until one is, for lines of text, the byte above being the one in
+/// the same column of the previous line): above and left, above and two above, above
+/// and the column.
 pub const RECORD_CONTEXTS: usize = 3;
 
 /// Inputs to the mixer: order 0, the hashed contexts, the match model, a bias, and
@@ -440,11 +445,26 @@ struct RecordModel {
     votes: u32,
     /// The record length in use (0: none yet).
     len: u32,
+    /// Position after the last newline, and after the one before (0: the start).
+    line: Option<u32>,
+    prev_line: u32,
 }
 
 /// Shortest and longest record length detected.
 const RECORD_MIN: u32 = 8;
 const RECORD_MAX: u32 = 4096;
+
+/// Where the byte "above" the next one is, for the record contexts: a record length's
+/// distance back in a table, or the previous line's length in text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Geometry {
+    /// 0: none yet; 1: records of a detected length; 2: lines.
+    mode: u32,
+    /// Distance back to the byte above (0: none).
+    above: u32,
+    /// The next byte's column.
+    column: u32,
+}
 
 impl RecordModel {
     fn new() -> Self {
@@ -454,6 +474,29 @@ impl RecordModel {
             candidate: 0,
             votes: 0,
             len: 0,
+            line: None,
+            prev_line: 0,
+        }
+    }
+
+    /// The geometry of the byte after `n` bytes.
+    fn geometry(&self, n: u32) -> Geometry {
+        match (self.len, self.line) {
+            (0, None) => Geometry {
+                mode: 0,
+                above: 0,
+                column: 0,
+            },
+            (0, Some(start)) => Geometry {
+                mode: 2,
+                above: start - self.prev_line,
+                column: n - start,
+            },
+            (r, _) => Geometry {
+                mode: 1,
+                above: r,
+                column: n % r,
+            },
         }
     }
 
@@ -479,6 +522,10 @@ impl RecordModel {
             self.dist[c] = [d, d1];
         }
         self.last[c] = n;
+        if byte == b'\n' {
+            self.prev_line = self.line.unwrap_or(0);
+            self.line = Some(n);
+        }
     }
 }
 
@@ -500,7 +547,7 @@ pub struct Predictor {
     hashes: [u32; CONTEXTS],
     /// At a byte's last bit: the record length and the hashes after either value of
     /// the bit.
-    next_hashes: Option<(u32, [[u32; CONTEXTS]; 2])>,
+    next_hashes: Option<(Geometry, [[u32; CONTEXTS]; 2])>,
     /// The slot each context reads for the current bit.
     current: [usize; CONTEXTS],
     /// The first slot of each context's bucket for the current nibble.
@@ -600,15 +647,15 @@ impl Predictor {
 
     fn start_byte(&mut self) {
         let byte = self.history.last().copied();
+        let g = self.record.geometry(self.history.len() as u32);
         self.hashes = match self.next_hashes {
-            Some((record, ref next)) if record == self.record.len && byte.is_some() => {
+            Some((guess, ref next)) if guess == g && byte.is_some() => {
                 next[byte.map_or(0, |b| b & 1) as usize]
             }
             _ => {
                 let mut hashes = [0; CONTEXTS];
                 for &c in self.spec.contexts {
-                    hashes[c] =
-                        context_hash(c, &self.history, self.word, self.prev_word, self.record.len);
+                    hashes[c] = context_hash(c, &self.history, self.word, self.prev_word, g);
                 }
                 hashes
             }
@@ -622,17 +669,19 @@ impl Predictor {
     /// start with a cache miss per context.
     fn prepare_next_byte(&mut self) {
         let mut next = [[0u32; CONTEXTS]; 2];
+        // As it will be unless the byte changes the record length or ends a line.
+        let g = self.record.geometry(self.history.len() as u32 + 1);
         for (b, hashes) in next.iter_mut().enumerate() {
             let byte = ((self.c0 << 1 | b as u32) & 0xFF) as u8;
             let (word, prev_word) = next_word(self.word, self.prev_word, byte);
             self.history.push(byte);
             for (k, &c) in self.spec.contexts.iter().enumerate() {
-                hashes[c] = context_hash(c, &self.history, word, prev_word, self.record.len);
+                hashes[c] = context_hash(c, &self.history, word, prev_word, g);
                 prefetch_pair(&self.tables, self.bucket_of(k, hashes[c], 1).0);
             }
             self.history.pop();
         }
-        self.next_hashes = Some((self.record.len, next));
+        self.next_hashes = Some((g, next));
     }
 
     /// The first slot of the `j`-th used context's bucket for the nibble starting at
