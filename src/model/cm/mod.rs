@@ -10,8 +10,8 @@
 //! predicts the bit that followed the last occurrence of the recent bytes; two gated
 //! mixers combine their logits (weights chosen by the partial byte and the match
 //! length, and by the last byte with how many low orders are well seen), their outputs are averaged in the logistic domain,
-//! and three APM stages (by the partial byte, with the last byte, with a hash of the
-//! last two) refine the mix. Everything is integer arithmetic, so every build computes the same
+//! and three APM stages (by the partial byte with the match's prediction, with the
+//! last byte, and, fed by both before, with a hash of the last two) refine the mix. Everything is integer arithmetic, so every build computes the same
 //! probabilities (DESIGN section 2): probabilities are 12-bit (`1..=4095` of 4096),
 //! logits are the fixed-point `stretch` of them (`-2047..=2047`, 8 fractional bits).
 //!
@@ -618,7 +618,7 @@ impl Predictor {
             mixer2: Mixer::new(inputs, if spec.mixer2 { 256 * 8 } else { 1 }),
             set2: 0,
             mixed2: [2048; 2],
-            apm0: Apm::new(256),
+            apm0: Apm::new(256 * 9),
             apm1: Apm::new(1 << 16),
             apm2: Apm::new(if spec.apm2 { 1 << 16 } else { 1 }),
             st: [0; INPUTS],
@@ -838,11 +838,17 @@ impl Predictor {
         } else {
             self.mixed2[0]
         };
-        let a0 = self.apm0.refine(self.mixed, c0 as usize);
-        self.stage = (self.mixed + 3 * a0) / 4;
+        // The first APM by the partial byte and the match: none, or the bit it
+        // predicts with its length in four buckets.
+        let ms = match self.matcher.expected {
+            None => 0,
+            Some(b) => 1 + b as usize * 4 + (self.matcher.len.min(31) as usize >> 3),
+        };
+        let a0 = self.apm0.refine(self.mixed, c0 as usize | ms << 8);
+        self.stage = (self.mixed + a0) / 2;
         let a1 = self.apm1.refine(self.stage, (c0 | last << 8) as usize);
         self.p = if self.spec.apm2 {
-            let a2 = self.apm2.refine(self.stage, h2);
+            let a2 = self.apm2.refine((self.stage + a1) / 2, h2);
             (2 * self.stage + 3 * a1 + 3 * a2) / 8
         } else {
             (self.stage + 3 * a1) / 4
