@@ -321,6 +321,9 @@ pub struct Spec {
     pub mixer2: bool,
     /// Refine with the APM over the last two bytes.
     pub apm2: bool,
+    /// Give the mixer each context's slot also as an adaptive map of its hit count and
+    /// probability sees it.
+    pub worth: bool,
 }
 
 /// Every context, both mixers, every APM.
@@ -328,6 +331,7 @@ pub const FULL: Spec = Spec {
     contexts: &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13],
     mixer2: true,
     apm2: true,
+    worth: true,
 };
 
 /// Bytes the match model hashes to find an earlier occurrence of the recent history.
@@ -596,7 +600,7 @@ impl Predictor {
     pub fn with_spec(bits: u32, spec: Spec) -> Self {
         let bits = bits.clamp(10, 24);
         let n = spec.contexts.len();
-        let inputs = 2 * n + 3;
+        let inputs = if spec.worth { 2 * n + 3 } else { n + 3 };
         let mut p = Self {
             spec,
             inputs,
@@ -808,7 +812,9 @@ impl Predictor {
             let slot = Slot(self.tables[i]);
             let a = stretch(slot.p12());
             self.st[1 + k] = a;
-            self.st[n + 3 + k] = self.worth[k].input(slot.count(), a);
+            if self.spec.worth {
+                self.st[n + 3 + k] = self.worth[k].input(slot.count(), a);
+            }
         }
         self.st[n + 1] = self.matcher.input(&self.history, c0, self.bit_count);
         self.st[n + 2] = 256;
@@ -866,8 +872,10 @@ impl Predictor {
             self.tables[self.current[k]] = slot.0;
         }
         self.matcher.update(bit);
-        for w in &mut self.worth {
-            w.learn(bit);
+        if self.spec.worth {
+            for w in &mut self.worth {
+                w.learn(bit);
+            }
         }
         let st = &self.st[..self.inputs];
         self.mixer.learn(st, self.mixed2[0], bit, self.set);
