@@ -217,3 +217,44 @@ fn segments_bound_the_encoder_and_the_history_runs_across_them() {
     );
     assert!(extra < 200.0 * many.segments.len() as f64, "{extra}");
 }
+
+/// How long a chunk that claims the most its words allow decodes before it is refused
+/// (`cargo test --release --test cm -- --ignored --nocapture longest_claim`): the
+/// words of 3,000 bytes of text at the default level's settings. The chain may decode
+/// such garbage to its end; the container's CRC-32 of the content then refuses it.
+#[test]
+#[ignore]
+fn longest_claim_decodes_in_bounded_time() {
+    use bbcodec::chain::history::{HistoryBitsBackCoder, BIT_BYTES_PER_WORD};
+    use bbcodec::chain::ContinuousConfig;
+    use bbcodec::model::cm::latent::CmChain;
+    use bbcodec::model::cm::FULL;
+    let chain = HistoryBitsBackCoder::new(4096, ContinuousConfig::default()).unwrap();
+    let data = text();
+    let bits = 21;
+    let coded = chain
+        .encode(&mut CmChain::new(bits, 0), &data[..3000], 0, 64)
+        .unwrap();
+    let mut segments = coded.segments.clone();
+    let w = segments[0].words.len() as u64;
+    let claim = (BIT_BYTES_PER_WORD * (w + 2)) as usize;
+    segments[0].blocks = claim.div_ceil(4096);
+    let t = std::time::Instant::now();
+    let r = chain.decode(
+        &mut CmChain::with_spec(bits, FULL, 0, vec![Vec::new()]),
+        &segments,
+        claim,
+        0,
+    );
+    eprintln!(
+        "{w} words claiming {claim} bytes: {} after {:.2} s",
+        if r.is_err() { "failed" } else { "decoded" },
+        t.elapsed().as_secs_f64()
+    );
+    // Never more than the claim; the real bytes come first, then what the words
+    // decode to once they run out.
+    if let Ok(d) = r {
+        assert_eq!(d.data.len(), claim);
+        assert_eq!(&d.data[..3000], &data[..3000]);
+    }
+}

@@ -15,9 +15,10 @@
 //! The fit reads the smooth version, `ln p(x | u) = sum_t ln sigmoid(s_t logit_t)`
 //! (`s_t = +-1` for the bit), and starts from one Newton step from `u = 0` with the
 //! diagonal of the precision as `1 / s_k^2`: the Laplace posterior. A bit's likelihood
-//! depends only on its latent-free `p_t` and its value, so both the fit and the coded
-//! `log2 P(x | u)` sum over a block's histogram of `(p_t, bit)`, a few thousand
-//! entries for a 4 KiB block's 32,768 bits: every bit counts, at a tenth of the cost.
+//! depends only on its latent-free `p_t` and its value, so the coded `log2 P(x | u)`
+//! sums over a block's histogram of `(p_t, bit)`, a few thousand entries for a 4 KiB
+//! block's 32,768 bits, and the fit over the same bits grouped by 1/32 nat of logit, a
+//! few hundred groups: every bit counts, at a small fraction of the cost.
 
 #![allow(clippy::needless_range_loop)] // index loops read like the formulas
 

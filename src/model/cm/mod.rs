@@ -18,12 +18,12 @@
 //! The design follows the public descriptions of lpaq1 and ZPAQ; no code of theirs is
 //! used.
 //!
-//! Ideal code lengths today (`cargo test --release --lib cm::measure -- --ignored
-//! --nocapture`), bits per byte: alice29.txt 1.960, kppkn.gtb 1.274, geo.protodata
-//! 0.751, urls.10K 1.515, fireworks.jpeg 7.883 (zpaq -m5: 1.979, 1.250, 0.822, 1.541).
-//! Speed on one thread (`cargo bench --bench codec -- cm_predictor`): 0.33 MiB/s on
-//! alice29.txt, table allocation included. The same test codes the bits on the history
-//! chain without a latent and prints the words' size, within 0.03% of the ideal.
+//! Ideal code lengths today with the default level's tables (`BB_FILES="..." cargo
+//! test --release --lib cm::measure::files -- --ignored --nocapture`), bits per byte:
+//! alice29.txt 1.927, lcet10.txt 1.646, kppkn.gtb 1.093, geo.protodata 0.685, urls.10K
+//! 1.475, mixed-1MiB 2.181 (zpaq -m5: 1.979, 1.688, 1.250, 0.822, 1.541, 2.238).
+//! `cm::measure::corpus_bits_per_byte` also codes the bits on the history chain
+//! without a latent and prints the words' size, within 0.03% of the ideal.
 
 mod config;
 pub mod latent;
