@@ -13,6 +13,19 @@ fn sample() -> Vec<u8> {
         .unwrap_or_else(|| mixture_data(600, 64, 6, 2))
 }
 
+/// A row's measured overhead matches its predicted KL: within ANS rounding plus the
+/// sampling noise of the popped latents (Chebyshev, 30 sd; see tests/common).
+fn assert_overhead_matches_kl(r: &bbcodec::analysis::AnalysisRow, input_bytes: usize) {
+    let tol = 2.0 + 1e-4 * input_bytes as f64 + 30.0 * r.net_stderr_bits;
+    assert!(
+        (r.overhead_bits - r.kl_bits).abs() <= tol,
+        "{}: overhead {} vs KL {}",
+        r.posterior,
+        r.overhead_bits,
+        r.kl_bits
+    );
+}
+
 #[test]
 fn rows_follow_theory_and_overheads_match_kl() {
     let data = sample();
@@ -28,16 +41,7 @@ fn rows_follow_theory_and_overheads_match_kl() {
     );
     let row = |n: &str| an.rows.iter().find(|r| r.posterior == n).unwrap();
     for r in &an.rows {
-        // Measured overhead vs predicted KL: ANS rounding plus the sampling noise of
-        // the popped latents (Chebyshev, 30 sd; see tests/common).
-        let tol = 2.0 + 1e-4 * data.len() as f64 + 30.0 * r.net_stderr_bits;
-        assert!(
-            (r.overhead_bits - r.kl_bits).abs() <= tol,
-            "{}: overhead {} vs KL {}",
-            r.posterior,
-            r.overhead_bits,
-            r.kl_bits
-        );
+        assert_overhead_matches_kl(r, data.len());
         assert!(r.kl_bits >= -1e-6, "{}: KL {}", r.posterior, r.kl_bits);
         eprintln!(
             "{:<10} net {:>10.1} -ELBO {:>10.1} KL {:>9.1} overhead {:>9.1} sd {:>7.1}",
@@ -86,15 +90,7 @@ fn cm_arms_measure_what_they_say() {
     );
     let row = |n: &str| an.rows.iter().find(|r| r.posterior == n).unwrap();
     for r in &an.rows {
-        // As above: ANS rounding plus the sampling noise of the popped latents.
-        let tol = 2.0 + 1e-4 * data.len() as f64 + 30.0 * r.net_stderr_bits;
-        assert!(
-            (r.overhead_bits - r.kl_bits).abs() <= tol,
-            "{}: overhead {} vs KL {}",
-            r.posterior,
-            r.overhead_bits,
-            r.kl_bits
-        );
+        assert_overhead_matches_kl(r, data.len());
         assert!((0.0..=1.0).contains(&r.latent_on_share), "{}", r.posterior);
         eprintln!(
             "{:<12} net {:>10.1} -ELBO {:>10.1} KL {:>7.1} overhead {:>7.1} sd {:>5.1} on {:.3}",

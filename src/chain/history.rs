@@ -240,13 +240,14 @@ impl HistoryBitsBackCoder {
                 rho: vec![math::ln(0.25); d],
             },
             _ if self.config.iterations == 0 => init,
-            PosteriorKind::Bbvi(Estimator::ScoreFunction) => {
+            kind => {
+                let fit = if kind == PosteriorKind::Bbvi(Estimator::ScoreFunction) {
+                    score_fit
+                } else {
+                    reparam_fit
+                };
                 let mut rng = BlockRng::for_block(self.config.seed, chunk, i as u64);
-                score_fit(init, &self.config.reparam(), &mut rng, &mut llg, None)
-            }
-            _ => {
-                let mut rng = BlockRng::for_block(self.config.seed, chunk, i as u64);
-                reparam_fit(init, &self.config.reparam(), &mut rng, &mut llg, None)
+                fit(init, &self.config.reparam(), &mut rng, &mut llg, None)
             }
         }
     }

@@ -71,29 +71,24 @@ impl BlockStats {
             .filter(|(_, c)| c[0] + c[1] > 0)
             .map(|(q, c)| (q as u16, c[0], c[1]))
             .collect::<Vec<_>>();
-        // Groups by increasing logit; each entry's stretch is increasing in p.
-        let mut fit: Vec<(f64, f64, f64)> = Vec::new();
-        let mut group = i32::MIN;
-        let mut sum_a = 0.0;
+        // Groups by increasing logit (each entry's stretch is increasing in p): the
+        // group, the sum of its bits' logits, its zeros and ones.
+        let mut groups: Vec<(i32, f64, f64, f64)> = Vec::new();
         for &(q, n0, n1) in &hist {
             let a = stretch(q as u32);
             let g = (a + 2048) / FIT_GROUP;
-            if g != group {
-                if let Some(last) = fit.last_mut() {
-                    last.0 = sum_a / (last.1 + last.2) / 256.0;
-                }
-                fit.push((0.0, 0.0, 0.0));
-                group = g;
-                sum_a = 0.0;
+            if groups.last().map(|l| l.0) != Some(g) {
+                groups.push((g, 0.0, 0.0, 0.0));
             }
-            let last = fit.last_mut().expect("a group was pushed");
-            last.1 += n0 as f64;
-            last.2 += n1 as f64;
-            sum_a += a as f64 * (n0 + n1) as f64;
+            let last = groups.last_mut().expect("a group was pushed");
+            last.1 += a as f64 * (n0 + n1) as f64;
+            last.2 += n0 as f64;
+            last.3 += n1 as f64;
         }
-        if let Some(last) = fit.last_mut() {
-            last.0 = sum_a / (last.1 + last.2) / 256.0;
-        }
+        let fit = groups
+            .into_iter()
+            .map(|(_, sum_a, n0, n1)| (sum_a / (n0 + n1) / 256.0, n0, n1))
+            .collect();
         Self {
             bytes,
             p,

@@ -174,8 +174,8 @@ fn next_word(word: u32, prev_word: u32, byte: u8) -> (u32, u32) {
 }
 
 /// The hash of hashed context `k` (an index into the full list) for the byte after
-/// `history`, with the word contexts `word` and `prev_word` and the record length
-/// `record` (0: none).
+/// `history`, with the word contexts `word` and `prev_word` and the record contexts'
+/// geometry `g`.
 fn context_hash(k: usize, history: &[u8], word: u32, prev_word: u32, g: Geometry) -> u32 {
     let n = history.len();
     // The byte `d` back (1: the newest), 0 before the start.
@@ -220,15 +220,9 @@ fn context_hash(k: usize, history: &[u8], word: u32, prev_word: u32, g: Geometry
                 1 => (at(r), at(2 * r)),
                 _ => (at(r), g.column.min(1023) << 8),
             };
-            // Records of one length share statistics, and lines all do.
-            let kind = if g.mode == 1 {
-                g.above
-            } else {
-                g.mode.wrapping_neg()
-            };
             let x = (0x7F4A_7C15u32
                 ^ (j + 1).wrapping_mul(0x9E37_79B1)
-                ^ kind.wrapping_mul(0xC2B2_AE35))
+                ^ g.kind.key(g.above).wrapping_mul(0xC2B2_AE35))
             .wrapping_mul(0x0100_0193);
             ((x ^ a).wrapping_mul(0x0100_0193) ^ c).wrapping_mul(0x0100_0193)
         }
@@ -458,12 +452,35 @@ struct RecordModel {
 const RECORD_MIN: u32 = 8;
 const RECORD_MAX: u32 = 4096;
 
+/// What the record contexts take for rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Rows {
+    /// Nothing yet (no record length, no newline).
+    None,
+    /// Records of a detected length.
+    Records,
+    /// Lines of text.
+    Lines,
+}
+
+impl Rows {
+    /// What the record contexts' hashes are keyed by: records of one length share
+    /// statistics, and lines all do.
+    fn key(self, above: u32) -> u32 {
+        match self {
+            Rows::None => 0,
+            Rows::Records => above,
+            Rows::Lines => 2u32.wrapping_neg(),
+        }
+    }
+}
+
 /// Where the byte "above" the next one is, for the record contexts: a record length's
 /// distance back in a table, or the previous line's length in text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Geometry {
-    /// 0: none yet; 1: records of a detected length; 2: lines.
-    mode: u32,
+    /// What the rows are.
+    kind: Rows,
     /// Distance back to the byte above (0: none).
     above: u32,
     /// The next byte's column.
@@ -487,17 +504,17 @@ impl RecordModel {
     fn geometry(&self, n: u32) -> Geometry {
         match (self.len, self.line) {
             (0, None) => Geometry {
-                mode: 0,
+                kind: Rows::None,
                 above: 0,
                 column: 0,
             },
             (0, Some(start)) => Geometry {
-                mode: 2,
+                kind: Rows::Lines,
                 above: start - self.prev_line,
                 column: n - start,
             },
             (r, _) => Geometry {
-                mode: 1,
+                kind: Rows::Records,
                 above: r,
                 column: n % r,
             },
@@ -549,8 +566,8 @@ pub struct Predictor {
     tables: Vec<u32>,
     /// The hash of each context for the current byte (set at each byte boundary).
     hashes: [u32; CONTEXTS],
-    /// At a byte's last bit: the record length and the hashes after either value of
-    /// the bit.
+    /// At a byte's last bit: the record contexts' geometry assumed and the hashes
+    /// after either value of the bit.
     next_hashes: Option<(Geometry, [[u32; CONTEXTS]; 2])>,
     /// The slot each context reads for the current bit.
     current: [usize; CONTEXTS],
@@ -650,12 +667,9 @@ impl Predictor {
     }
 
     fn start_byte(&mut self) {
-        let byte = self.history.last().copied();
         let g = self.record.geometry(self.history.len() as u32);
-        self.hashes = match self.next_hashes {
-            Some((guess, ref next)) if guess == g && byte.is_some() => {
-                next[byte.map_or(0, |b| b & 1) as usize]
-            }
+        self.hashes = match (self.next_hashes.take(), self.history.last()) {
+            (Some((guess, next)), Some(&byte)) if guess == g => next[(byte & 1) as usize],
             _ => {
                 let mut hashes = [0; CONTEXTS];
                 for &c in self.spec.contexts {
@@ -664,11 +678,11 @@ impl Predictor {
                 hashes
             }
         };
-        self.next_hashes = None;
     }
 
     /// At a byte's last bit: the context hashes after each of the two bytes it may
-    /// become (with the record length as it is), kept for [`Predictor::start_byte`],
+    /// become (with the record contexts' geometry as it is), kept for
+    /// [`Predictor::start_byte`] (which recomputes them if the byte changed it),
     /// and their first buckets asked for (a cache hint), so that the next byte does not
     /// start with a cache miss per context.
     fn prepare_next_byte(&mut self) {
@@ -988,12 +1002,24 @@ mod measure {
 
     /// Ideal bits per byte of the files `BB_FILES` names (space-separated paths) with
     /// the default level's tables, two at a time (`cargo test --release --lib
-    /// cm::measure::files -- --ignored --nocapture`).
+    /// cm::measure::files -- --ignored --nocapture`). `BB_DROP` lists context indices
+    /// to leave out, `BB_BITS` the largest table size (default 21).
     #[test]
     #[ignore]
     fn files() {
         let names = std::env::var("BB_FILES").unwrap_or_default();
         let names: Vec<String> = names.split_whitespace().map(String::from).collect();
+        let drop: Vec<usize> = std::env::var("BB_DROP")
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(|x| x.parse().unwrap())
+            .collect();
+        let contexts: Vec<usize> = (0..CONTEXTS).filter(|k| !drop.contains(k)).collect();
+        let spec = Spec {
+            contexts: Box::leak(contexts.into_boxed_slice()),
+            ..FULL
+        };
+        let max_bits = std::env::var("BB_BITS").map_or(21, |b| b.parse().unwrap());
         let results = std::sync::Mutex::new(Vec::new());
         let next = std::sync::atomic::AtomicUsize::new(0);
         std::thread::scope(|s| {
@@ -1003,24 +1029,8 @@ mod measure {
                     let Some(name) = names.get(i) else { break };
                     let data = std::fs::read(name).unwrap();
                     let t = std::time::Instant::now();
-                    let drop: Vec<usize> = std::env::var("BB_DROP")
-                        .unwrap_or_default()
-                        .split_whitespace()
-                        .map(|x| x.parse().unwrap())
-                        .collect();
-                    let contexts: Vec<usize> =
-                        (0..CONTEXTS).filter(|k| !drop.contains(k)).collect();
-                    let spec = Spec {
-                        contexts: Box::leak(contexts.into_boxed_slice()),
-                        ..FULL
-                    };
-                    let mut p = Predictor::with_spec(
-                        Predictor::bits_for(
-                            data.len(),
-                            std::env::var("BB_BITS").map_or(21, |b| b.parse().unwrap()),
-                        ),
-                        spec,
-                    );
+                    let mut p =
+                        Predictor::with_spec(Predictor::bits_for(data.len(), max_bits), spec);
                     let bpb = p.code_length_bits(&data) / data.len() as f64;
                     let mbs = data.len() as f64 / 1e6 / t.elapsed().as_secs_f64();
                     results
