@@ -13,11 +13,13 @@ cargo build --profile unoptimized -q
 RUSTFLAGS="-C target-cpu=native" cargo build --release -q --target-dir target/native
 builds=(target/release/bbcodec target/unoptimized/bbcodec target/native/release/bbcodec)
 
-inputs=(testdata/alice29-excerpt.txt testdata/golden/kppkn3k.bin)
+inputs=(testdata/alice29-excerpt.txt testdata/golden/kppkn3k.bin testdata/golden/jpeg1500.bin)
 if [ -f ../shared/corpus/kppkn.gtb ]; then
   head -c 60000 ../shared/corpus/kppkn.gtb > "$work/kppkn60k"
   head -c 60000 ../shared/corpus/geo.protodata > "$work/geo60k"
-  inputs+=("$work/kppkn60k" "$work/geo60k")
+  # A baseline JPEG's headers and the first half of its scan (the JPEG model).
+  head -c 60000 ../shared/corpus/fireworks.jpeg > "$work/jpeg60k"
+  inputs+=("$work/kppkn60k" "$work/geo60k" "$work/jpeg60k")
 fi
 # The default model (cm) with its latent's arms, then the mixture and the logistic model.
 variants=("" "--posterior map --block-size 1024" "--latent-dim 1 --block-size 512 --iters 0" "--chunk-size 8192 -T 2"

@@ -150,6 +150,13 @@ fn cases() -> Vec<(&'static str, &'static str, EncodeOptions)> {
             }
             o
         }),
+        // The start of a baseline JPEG image: its scan's bits coded with the JPEG
+        // model's contexts.
+        (
+            "jpeg1500.cm.bbc",
+            "jpeg1500.bin",
+            cm(PosteriorKind::Bbvi(Estimator::Reparameterization), 2),
+        ),
     ]
 }
 
