@@ -130,6 +130,9 @@ struct Column {
     row: u32,
     /// Its coefficients in zigzag order, the DC as its value (not its difference).
     coefficients: [i16; 64],
+    /// Which of them are nonzero (bit `i` for position `i`), and the sum of their sizes.
+    nonzero: u64,
+    energy: u32,
 }
 
 impl Column {
@@ -137,7 +140,26 @@ impl Column {
         frame: u32::MAX,
         row: 0,
         coefficients: [0; 64],
+        nonzero: 0,
+        energy: 0,
     };
+
+    /// The block of coefficients `c` at `row` of `frame`.
+    fn new(frame: u32, row: u32, c: [i16; 64]) -> Self {
+        let mut nonzero = 0;
+        let mut energy = 0;
+        for (i, &v) in c.iter().enumerate() {
+            nonzero |= ((v != 0) as u64) << i;
+            energy += category(v as i32);
+        }
+        Column {
+            frame,
+            row,
+            coefficients: c,
+            nonzero,
+            energy,
+        }
+    }
 }
 
 /// What the scan codes: for each block of an MCU, its component (an index into the
@@ -191,8 +213,15 @@ struct Decode {
     mcu: u64,
     /// Restart markers met in this scan.
     restarts: u64,
-    /// The current block's coefficients so far (zigzag order).
+    /// The current block's coefficients so far (zigzag order), and the sum of their
+    /// sizes.
     cur: [i16; 64],
+    energy: u32,
+    /// The blocks above and to the left of the current one ([`Column::EMPTY`] where the
+    /// image has none), and whether it has them.
+    above: Column,
+    left: Column,
+    neighbours: (bool, bool),
     /// Nonzero coefficients of the current block so far, and the size of the last.
     nonzero: u32,
     last_size: u32,
@@ -216,6 +245,10 @@ impl Decode {
             mcu: 0,
             restarts: 0,
             cur: [0; 64],
+            energy: 0,
+            above: Column::EMPTY,
+            left: Column::EMPTY,
+            neighbours: (false, false),
             nonzero: 0,
             last_size: 0,
             last_rs: 0,
@@ -613,6 +646,7 @@ impl JpegModel {
         d.len = 0;
         d.zz = 0;
         d.cur = [0; 64];
+        d.energy = 0;
         d.nonzero = 0;
         d.last_size = 0;
         d.last_rs = 0;
@@ -620,19 +654,24 @@ impl JpegModel {
             d.lost = true;
         }
         if !d.lost {
+            let (above, left) = self.neighbours();
+            let (above, left) = (above.copied(), left.copied());
+            let d = &mut self.d;
+            d.neighbours = (above.is_some(), left.is_some());
+            d.above = above.unwrap_or(Column::EMPTY);
+            d.left = left.unwrap_or(Column::EMPTY);
             self.start_symbol();
         }
     }
 
     /// The blocks above and to the left of the current one, if the image has them.
-    fn neighbours(&self) -> (Option<&[i16; 64]>, Option<&[i16; 64]>) {
+    fn neighbours(&self) -> (Option<&Column>, Option<&Column>) {
         let (c, x, y) = self.place();
         let frame = self.frame_count;
         let get = |x: u32, y: u32| {
             self.columns[c]
                 .get(x as usize)
                 .filter(|b| b.frame == frame && b.row == y)
-                .map(|b| &b.coefficients)
         };
         (
             y.checked_sub(1).and_then(|y| get(x, y)),
@@ -645,10 +684,9 @@ impl JpegModel {
         let (c, _, _) = self.place();
         let s = self.scan.as_ref().expect("a scan");
         let (_, _, _, dc_table, ac_table) = s.blocks[self.d.block];
-        let (above, left) = self.neighbours();
-        let zero = [0i16; 64];
-        let (ab, lf) = (above.unwrap_or(&zero), left.unwrap_or(&zero));
         let d = &self.d;
+        let (above, left) = (&d.above, &d.left);
+        let (ab, lf) = (&above.coefficients, &left.coefficients);
         let z = d.zz;
         let table = if z == 0 { dc_table } else { ac_table };
         let key = mix(
@@ -659,20 +697,18 @@ impl JpegModel {
         // The expected value: for the DC, the neighbours' mean less the prediction it is
         // coded against; for an AC coefficient, the neighbours' sum.
         let expect = if z == 0 {
-            let p = match (above, left) {
-                (Some(_), Some(_)) => (a + l) / 2,
-                (Some(_), None) => a,
-                (None, Some(_)) => l,
-                (None, None) => d.dc[c.min(3)],
+            let p = match d.neighbours {
+                (true, true) => (a + l) / 2,
+                (true, false) => a,
+                (false, true) => l,
+                (false, false) => d.dc[c.min(3)],
             };
             p - d.dc[c.min(3)]
         } else {
             a + l
         };
         // Nonzero coefficients of a neighbour from the current position on (at most 7).
-        let rest = |b: &[i16; 64]| b[z..].iter().filter(|&&v| v != 0).count().min(7) as u32;
-        // The sum of the sizes of coefficients (at most 63).
-        let energy = |b: &[i16]| b.iter().map(|&v| category(v as i32)).sum::<u32>().min(63);
+        let rest = |b: &Column| (b.nonzero >> z).count_ones().min(7);
         // The coefficients of the current block one step lower in each frequency: their
         // sizes, and their values clamped to 4 bits.
         let [up, back] = FREQ_NEIGHBOURS[z];
@@ -705,8 +741,8 @@ impl JpegModel {
                 key,
                 sign(a) << 6 | sign(l) << 4 | category(a.abs().max(l.abs())),
             ),
-            mix(key, energy(&d.cur[..z]) << 6 | energy(ab)),
-            mix(key, rest(ab) << 3 | rest(lf)),
+            mix(key, d.energy.min(63) << 6 | above.energy.min(63)),
+            mix(key, rest(above) << 3 | rest(left)),
             mix(key, d.last_rs << 4 | category(a)),
         ];
         self.key = key;
@@ -805,6 +841,7 @@ impl JpegModel {
             value
         };
         d.cur[d.zz] = v as i16;
+        d.energy += category(v as i16 as i32);
         if value != 0 {
             d.nonzero += 1;
             d.last_size = category(value);
@@ -824,11 +861,7 @@ impl JpegModel {
         let cur = self.d.cur;
         let frame = self.frame_count;
         if let Some(col) = self.columns[c].get_mut(x as usize) {
-            *col = Column {
-                frame,
-                row: y,
-                coefficients: cur,
-            };
+            *col = Column::new(frame, y, cur);
         }
         let s = self.scan.as_ref().expect("a scan");
         self.d.block += 1;
