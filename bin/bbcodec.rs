@@ -27,19 +27,32 @@ fn fail(path: &Path, e: impl std::fmt::Display) -> Failure {
 }
 
 fn main() -> ExitCode {
-    let matches = cli::command().get_matches();
+    let matches = cli::command().get_matches_from(cli::gzip_style(std::env::args_os().collect()));
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(c) => c,
         Err(e) => e.exit(),
     };
     let values = cli::model_values(&matches);
-    if let Command::Encode(cli::EncodeArgs { io, .. }) | Command::Decode(cli::DecodeArgs { io }) =
-        &cli.command
+    if let Command::Encode(cli::EncodeArgs { io, .. })
+    | Command::Decode(cli::DecodeArgs { io, .. }) = &cli.command
     {
         if io.rm && (io.stdout || io.output.as_deref().is_some_and(is_stdio)) {
             return usage_error(
                 "--rm with output to standard output (-c, -o -): the input is kept when writing to standard output; drop --rm or name an output file",
             );
+        }
+        if io.inputs.len() > 1 && io.report.is_some() {
+            return usage_error(
+                "--report with several inputs: the report is of one file; give one input",
+            );
+        }
+        if io.inputs.len() > 1 && io.rm && io.output.is_some() {
+            return usage_error(
+                "--rm with one output for several inputs (-o): the inputs are kept; drop --rm or give each input its own output",
+            );
+        }
+        if io.inputs.iter().filter(|p| is_stdio(p)).count() > 1 {
+            return usage_error("standard input (-) given more than once");
         }
     }
     match run(cli, &values) {
@@ -55,12 +68,10 @@ fn run(cli: Cli, values: &[(&'static str, String)]) -> Result<(), Failure> {
     match cli.command {
         Command::Encode(a) => {
             let opts = options::encode_options(&a, values).map_err(Failure)?;
-            let bar = progress_bar(&a.io);
-            transcode(&a.io, true, |r, w| {
+            transcode(&a.io, true, |bar, r, w| {
                 bbcodec::encode_stream(r, w, &opts, |n| bar.set_position(n))
                     .map(|rep| (rep, Vec::new()))
             })
-            .inspect(|_| bar.finish_and_clear())
         }
         Command::Decode(a) => {
             let opts = DecodeOptions {
@@ -69,11 +80,15 @@ fn run(cli: Cli, values: &[(&'static str, String)]) -> Result<(), Failure> {
                 skip_accounting: a.io.quiet && a.io.report.is_none(),
                 models: options::decode_models(values).map_err(Failure)?,
             };
-            let bar = progress_bar(&a.io);
-            transcode(&a.io, false, |r, w| {
+            if a.list {
+                return list(&a.io, &opts);
+            }
+            if a.test {
+                return each_input(&a.io, |input| test(&a.io, input, &opts));
+            }
+            transcode(&a.io, false, |bar, r, w| {
                 bbcodec::decode_stream(r, w, &opts, |n| bar.set_position(n))
             })
-            .inspect(|_| bar.finish_and_clear())
         }
         Command::Inspect(a) => inspect(&a, values),
         Command::Analyze(a) => analyze(&a, values),
@@ -125,107 +140,232 @@ fn open_input(p: &Path) -> Result<Box<dyn Read>, Failure> {
     }
 }
 
-/// Where the output goes: standard output or a file (via a temporary sibling).
-fn output_path(io_args: &IoArgs, encode: bool) -> Result<Option<PathBuf>, Failure> {
+/// Where the output of `input` goes: standard output or a file (via a temporary
+/// sibling).
+fn output_path(io_args: &IoArgs, input: &Path, encode: bool) -> Result<Option<PathBuf>, Failure> {
     if io_args.stdout {
         return Ok(None);
     }
     match &io_args.output {
         Some(p) if is_stdio(p) => Ok(None),
         Some(p) => Ok(Some(p.clone())),
-        None if is_stdio(&io_args.input) => Ok(None),
+        None if is_stdio(input) => Ok(None),
         None => {
-            let inp = &io_args.input;
             if encode {
-                let mut s = inp.as_os_str().to_owned();
+                let mut s = input.as_os_str().to_owned();
                 s.push(".bbc");
                 Ok(Some(PathBuf::from(s)))
             } else {
-                match inp.to_str().and_then(|s| s.strip_suffix(".bbc")) {
+                match input.to_str().and_then(|s| s.strip_suffix(".bbc")) {
                     Some(stem) if !stem.is_empty() => Ok(Some(PathBuf::from(stem))),
-                    _ => Err(fail(inp, "has no .bbc suffix, expected -o OUTPUT or -c")),
+                    _ => Err(fail(input, "has no .bbc suffix, expected -o OUTPUT or -c")),
                 }
             }
         }
     }
 }
 
+/// The work of one input: read it, write the other form, return its report.
+type Work<'a> = dyn FnMut(
+        &indicatif::ProgressBar,
+        Box<dyn Read>,
+        &mut dyn Write,
+    ) -> Result<(RateReport, Vec<BlockRecord>), bbcodec::Error>
+    + 'a;
+
+/// Run `one` on every input in turn: a failure is reported and the rest still run (as
+/// gzip does); the last failure is returned, so the exit status is 1 if any failed.
+fn each_input(
+    a: &IoArgs,
+    mut one: impl FnMut(&Path) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    let mut failed = None;
+    for input in &a.inputs {
+        if let Err(e) = one(input) {
+            if let Some(Failure(earlier)) = failed.replace(e) {
+                eprintln!("bbcodec: {earlier}");
+            }
+        }
+    }
+    failed.map_or(Ok(()), Err)
+}
+
+/// Encode or decode every input: each to its own output, or all to the one output that
+/// -c or -o names.
 fn transcode(
     a: &IoArgs,
     encode: bool,
-    work: impl FnOnce(
+    mut work: impl FnMut(
+        &indicatif::ProgressBar,
         Box<dyn Read>,
         &mut dyn Write,
     ) -> Result<(RateReport, Vec<BlockRecord>), bbcodec::Error>,
 ) -> Result<(), Failure> {
-    let out_path = output_path(a, encode)?;
-    if is_stdio(&a.input) && !a.force && !encode && io::stdin().is_terminal() {
+    if !encode && !a.force && a.inputs.iter().any(|p| is_stdio(p)) && io::stdin().is_terminal() {
         return Err(Failure(
             "stdin is a terminal; refusing to read compressed data from it (use -f)".into(),
         ));
     }
-    if out_path.is_none() && encode && !a.force && io::stdout().is_terminal() {
+    let shared = a.stdout || a.output.is_some();
+    if !shared {
+        return each_input(a, |input| {
+            let out = output_path(a, input, encode)?;
+            write_output(a, &[input], out.as_deref(), encode, &mut work)
+        });
+    }
+    let inputs: Vec<&Path> = a.inputs.iter().map(PathBuf::as_path).collect();
+    let out = output_path(a, inputs[0], encode)?;
+    write_output(a, &inputs, out.as_deref(), encode, &mut work)
+}
+
+/// Code `inputs` one after the other into the output `out` (standard output if
+/// `None`; a file is written as a temporary sibling, renamed when all succeeded).
+fn write_output(
+    a: &IoArgs,
+    inputs: &[&Path],
+    out: Option<&Path>,
+    encode: bool,
+    work: &mut Work<'_>,
+) -> Result<(), Failure> {
+    if out.is_none() && encode && !a.force && io::stdout().is_terminal() {
         return Err(Failure(
             "stdout is a terminal; refusing to write compressed data to it (use -f)".into(),
         ));
     }
-    if let Some(p) = &out_path {
+    if let Some(p) = out {
         if p.exists() && !a.force {
             return Err(fail(p, "already exists; use -f to overwrite"));
         }
-        if !is_stdio(&a.input) && same_file(&a.input, p) {
-            return Err(fail(p, "is the input file"));
+        for input in inputs {
+            if !is_stdio(input) && same_file(input, p) {
+                return Err(fail(p, "is the input file"));
+            }
         }
     }
-    let input = open_input(&a.input)?;
-    let report = match &out_path {
+    let mut reports = Vec::new();
+    let mut code_all = |w: &mut dyn Write| -> Result<(), Failure> {
+        for &input in inputs {
+            let bar = progress_bar(a, input);
+            let r = work(&bar, open_input(input)?, w).map_err(|e| fail(input, e));
+            bar.finish_and_clear();
+            reports.push((input, r?.0));
+        }
+        Ok(())
+    };
+    match out {
         None => {
             let stdout = io::stdout();
             let mut w = BufWriter::with_capacity(1 << 20, stdout.lock());
-            let r = work(input, &mut w).map_err(|e| fail(&a.input, e))?;
+            code_all(&mut w)?;
             w.flush().map_err(|e| Failure(format!("stdout: {e}")))?;
-            r.0
         }
         Some(p) => {
             let tmp = temp_sibling(p);
             let f = File::create(&tmp).map_err(|e| fail(&tmp, e))?;
             let mut w = BufWriter::with_capacity(1 << 20, f);
-            let result = work(input, &mut w)
-                .map_err(|e| fail(&a.input, e))
-                .and_then(|r| {
-                    let f = w.into_inner().map_err(|e| fail(p, e.error()))?;
-                    f.sync_all().map_err(|e| fail(p, e))?;
-                    Ok(r)
-                });
-            match result {
-                Ok(r) => {
-                    fs::rename(&tmp, p).map_err(|e| {
-                        let _ = fs::remove_file(&tmp);
-                        fail(p, e)
-                    })?;
-                    r.0
-                }
-                Err(e) => {
-                    let _ = fs::remove_file(&tmp);
-                    return Err(e);
-                }
+            let result = code_all(&mut w).and_then(|()| {
+                let f = w.into_inner().map_err(|e| fail(p, e.error()))?;
+                f.sync_all().map_err(|e| fail(p, e))
+            });
+            if let Err(e) = result.and_then(|()| fs::rename(&tmp, p).map_err(|e| fail(p, e))) {
+                let _ = fs::remove_file(&tmp);
+                return Err(e);
             }
         }
-    };
-    if let Some(rp) = &a.report {
-        write_json(rp, &report)?;
     }
-    if !a.quiet {
-        let name = a.input.display().to_string();
-        eprintln!("{}", summary_line(&name, &report, encode));
-        if a.verbose {
-            eprintln!("{}", report_table(&report));
+    for (input, report) in &reports {
+        if let Some(rp) = &a.report {
+            write_json(rp, report)?;
+        }
+        if !a.quiet {
+            eprintln!(
+                "{}",
+                summary_line(&input.display().to_string(), report, encode)
+            );
+            if a.verbose {
+                eprintln!("{}", report_table(report));
+            }
         }
     }
-    if a.rm && !is_stdio(&a.input) {
-        fs::remove_file(&a.input).map_err(|e| fail(&a.input, e))?;
+    if a.rm {
+        for input in inputs {
+            if !is_stdio(input) {
+                fs::remove_file(input).map_err(|e| fail(input, e))?;
+            }
+        }
     }
     Ok(())
+}
+
+/// `decode -t`: decode `input` and check it (every checksum), writing nothing.
+fn test(a: &IoArgs, input: &Path, opts: &DecodeOptions) -> Result<(), Failure> {
+    if is_stdio(input) && !a.force && io::stdin().is_terminal() {
+        return Err(Failure(
+            "stdin is a terminal; refusing to read compressed data from it (use -f)".into(),
+        ));
+    }
+    let bar = progress_bar(a, input);
+    let r = bbcodec::decode_members(open_input(input)?, io::sink(), opts, |n| {
+        bar.set_position(n)
+    });
+    bar.finish_and_clear();
+    let d = r.map_err(|e| fail(input, e))?;
+    if !a.quiet {
+        eprintln!(
+            "{}: OK ({} -> {} bytes, {} member{})",
+            input.display(),
+            d.total.compressed_bytes,
+            d.total.input_bytes,
+            d.total.members,
+            if d.total.members == 1 { "" } else { "s" }
+        );
+    }
+    Ok(())
+}
+
+/// `decode -l`: one line per input (its members summed), and a total of several.
+fn list(a: &IoArgs, opts: &DecodeOptions) -> Result<(), Failure> {
+    println!(
+        "{:>14} {:>14} {:>9} {:<9} {:<9} {:>7} {:>7}  name",
+        "compressed", "uncompressed", "bits/byte", "model", "posterior", "chunks", "members"
+    );
+    let (mut c, mut u, mut n) = (0u64, 0u64, 0usize);
+    let names = |ms: &[bbcodec::MemberInfo], f: fn(&bbcodec::MemberInfo) -> &str| {
+        let mut v: Vec<&str> = Vec::new();
+        for m in ms {
+            if !v.contains(&f(m)) {
+                v.push(f(m));
+            }
+        }
+        v.join("+")
+    };
+    let r = each_input(a, |input| {
+        let ms = bbcodec::list_members(open_input(input)?, opts).map_err(|e| fail(input, e))?;
+        let comp: u64 = ms.iter().map(|m| m.compressed_bytes).sum();
+        let unc: u64 = ms.iter().map(|m| m.input_bytes).sum();
+        println!(
+            "{comp:>14} {unc:>14} {:>9.4} {:<9} {:<9} {:>7} {:>7}  {}",
+            bpb(8.0 * comp as f64, unc),
+            names(&ms, |m| &m.model),
+            names(&ms, |m| &m.posterior),
+            ms.iter().map(|m| m.chunks).sum::<u64>(),
+            ms.len(),
+            input.display()
+        );
+        (c, u, n) = (c + comp, u + unc, n + 1);
+        Ok(())
+    });
+    if a.inputs.len() > 1 {
+        println!(
+            "{c:>14} {u:>14} {:>9.4} {:<9} {:<9} {:>7} {:>7}  (total of {n} files)",
+            bpb(8.0 * c as f64, u),
+            "",
+            "",
+            "",
+            ""
+        );
+    }
+    r
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -332,24 +472,35 @@ fn inspect(a: &cli::InspectArgs, values: &[(&'static str, String)]) -> Result<()
         skip_accounting: false,
         models: options::decode_models(values).map_err(Failure)?,
     };
-    let (report, blocks) =
-        bbcodec::decode_stream(input, io::sink(), &opts, |_| {}).map_err(|e| fail(&a.input, e))?;
+    let d =
+        bbcodec::decode_members(input, io::sink(), &opts, |_| {}).map_err(|e| fail(&a.input, e))?;
+    let (report, blocks) = (&d.total, &d.blocks);
     if let Some(p) = &a.blocks {
-        write_blocks_csv(p, &blocks)?;
+        write_blocks_csv(p, blocks)?;
     }
     if let Some(p) = &a.plot {
         let title = a.input.display().to_string();
-        bbcodec::analysis::plot_svg(p, &blocks, &[], &title).map_err(|e| fail(p, e))?;
+        bbcodec::analysis::plot_svg(p, blocks, &[], &title).map_err(|e| fail(p, e))?;
     }
+    let name = a.input.display().to_string();
     if a.json {
-        let s = serde_json::to_string_pretty(&report).map_err(|e| fail(&a.input, e))?;
+        // The total's keys, and each member's report under `member_reports`.
+        let mut v = serde_json::to_value(report).map_err(|e| fail(&a.input, e))?;
+        v["member_reports"] = serde_json::to_value(&d.members).map_err(|e| fail(&a.input, e))?;
+        let s = serde_json::to_string_pretty(&v).map_err(|e| fail(&a.input, e))?;
         println!("{s}");
     } else {
-        println!(
-            "{}",
-            summary_line(&a.input.display().to_string(), &report, false)
-        );
-        println!("{}", report_table(&report));
+        if d.members.len() > 1 {
+            for (i, m) in d.members.iter().enumerate() {
+                println!(
+                    "{}",
+                    summary_line(&format!("{name} member {}", i + 1), m, false)
+                );
+            }
+            println!("{} members in all:", d.members.len());
+        }
+        println!("{}", summary_line(&name, report, false));
+        println!("{}", report_table(report));
     }
     Ok(())
 }
@@ -464,15 +615,15 @@ fn analyze(a: &cli::AnalyzeArgs, values: &[(&'static str, String)]) -> Result<()
 
 /// A progress bar on stderr for long jobs, only when stderr is a terminal (hidden
 /// otherwise). Encode knows the input size of a file; decode counts output bytes.
-fn progress_bar(a: &IoArgs) -> indicatif::ProgressBar {
+fn progress_bar(a: &IoArgs, input: &Path) -> indicatif::ProgressBar {
     use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
     if a.quiet || !io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
-    let len = if is_stdio(&a.input) {
+    let len = if is_stdio(input) {
         None
     } else {
-        fs::metadata(&a.input).ok().map(|m| m.len())
+        fs::metadata(input).ok().map(|m| m.len())
     };
     let bar = match len {
         Some(n) if n >= 4 << 20 => ProgressBar::new(n).with_style(

@@ -17,9 +17,9 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Compress a file (default output: INPUT.bbc).
+    /// Compress files (default output: INPUT.bbc).
     Encode(EncodeArgs),
-    /// Decompress a .bbc file (default output: INPUT without .bbc).
+    /// Decompress .bbc files (default output: INPUT without .bbc).
     Decode(DecodeArgs),
     /// Decode a .bbc file without writing it and print its rate report.
     Inspect(InspectArgs),
@@ -85,8 +85,11 @@ pub struct AnalyzeArgs {
 /// Options shared by encode and decode.
 #[derive(Args, Debug)]
 pub struct IoArgs {
-    /// Input file, or `-` for standard input.
-    pub input: PathBuf,
+    /// Input files, or `-` for standard input. Each goes to its own output, unless -c
+    /// or -o names one output for all: then an encode writes one member per input into
+    /// it, and a decode their contents one after the other.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
     /// Output file (`-` for standard output).
     #[arg(short = 'o', long = "output", conflicts_with = "stdout")]
     pub output: Option<PathBuf>,
@@ -100,6 +103,9 @@ pub struct IoArgs {
     /// keeps the input).
     #[arg(long = "rm")]
     pub rm: bool,
+    /// Keep the input file (the default; accepted as gzip, xz and zstd accept it).
+    #[arg(short = 'k', long = "keep", conflicts_with = "rm")]
+    pub keep: bool,
     /// Print nothing but errors.
     #[arg(short = 'q', long = "quiet")]
     pub quiet: bool,
@@ -162,6 +168,13 @@ pub struct DecodeArgs {
     /// Input, output and reporting.
     #[command(flatten)]
     pub io: IoArgs,
+    /// Decode each input and check it, writing nothing (as gzip -t).
+    #[arg(short = 't', long = "test", conflicts_with_all = ["output", "stdout", "rm", "list"])]
+    pub test: bool,
+    /// List each input without decoding it: sizes, bits per byte, model, posterior,
+    /// chunks and members (as gzip -l).
+    #[arg(short = 'l', long = "list", conflicts_with_all = ["output", "stdout", "rm"])]
+    pub list: bool,
 }
 
 /// `bbcodec inspect`.
@@ -261,4 +274,92 @@ pub fn model_values(m: &clap::ArgMatches) -> Vec<(&'static str, String)> {
             given.map(|v| (o.name, v))
         })
         .collect()
+}
+
+/// Subcommand names (and the flags clap answers before any subcommand).
+const FIRST_WORDS: [&str; 10] = [
+    "encode",
+    "decode",
+    "inspect",
+    "analyze",
+    "train",
+    "help",
+    "--help",
+    "-h",
+    "--version",
+    "-V",
+];
+
+/// The gzip way of calling: without a subcommand, `-d` (`--decompress`) means decode,
+/// `-z` (`--compress`) or nothing encode, `-t` (`--test`) decode and check, `-l`
+/// (`--list`) list, also inside a cluster of flags such as `-dc` or `-tq`; the
+/// arguments are rewritten as the subcommand form, so that `bbcodec -dc FILE.bbc` is
+/// `bbcodec decode -c FILE.bbc`.
+pub fn gzip_style(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    match args.get(1).map(|a| a.to_str()) {
+        None => return args,
+        Some(Some(w)) if FIRST_WORDS.contains(&w) => return args,
+        _ => {}
+    }
+    let mut it = args.into_iter();
+    let program = it.next().unwrap_or_default();
+    let (mut mode, mut flags, mut rest) = ("encode", Vec::new(), Vec::new());
+    let mut operands = false;
+    for a in it {
+        let s = a.to_str().unwrap_or("");
+        if operands {
+            rest.push(a);
+            continue;
+        }
+        match s {
+            "--" => {
+                operands = true;
+                rest.push(a);
+            }
+            "-d" | "--decompress" | "--uncompress" => mode = "decode",
+            "-z" | "--compress" => mode = "encode",
+            "-t" | "--test" => {
+                mode = "decode";
+                flags.push("--test");
+            }
+            "-l" | "--list" => {
+                mode = "decode";
+                flags.push("--list");
+            }
+            _ if is_flag_cluster(s) => {
+                let mut kept = String::from("-");
+                for c in s[1..].chars() {
+                    match c {
+                        'd' => mode = "decode",
+                        'z' => mode = "encode",
+                        't' => {
+                            mode = "decode";
+                            flags.push("--test");
+                        }
+                        'l' => {
+                            mode = "decode";
+                            flags.push("--list");
+                        }
+                        c => kept.push(c),
+                    }
+                }
+                if kept.len() > 1 {
+                    rest.push(kept.into());
+                }
+            }
+            _ => rest.push(a),
+        }
+    }
+    let mut out = vec![program, mode.into()];
+    out.extend(flags.into_iter().map(Into::into));
+    out.extend(rest);
+    out
+}
+
+/// A cluster of one-letter flags that take no value, such as `-dc` or `-9kq`.
+fn is_flag_cluster(s: &str) -> bool {
+    s.len() > 2
+        && s.starts_with('-')
+        && !s.starts_with("--")
+        && s[1..].chars().all(|c| "dztlcfkqv123456789".contains(c))
 }

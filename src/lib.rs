@@ -45,7 +45,10 @@ pub mod wire;
 pub use chain::{
     ContinuousBitsBackCoder, ContinuousConfig, DecodedChunk, DiscreteBitsBackCoder, EncodedChunk,
 };
-pub use codec::{compress, decode_stream, decompress, encode_stream, DecodeOptions, EncodeOptions};
+pub use codec::{
+    compress, decode_members, decode_stream, decompress, encode_stream, list_members,
+    DecodeOptions, DecodedMembers, EncodeOptions, MemberInfo,
+};
 pub use error::{CodecError, Error, Field, FormatError, InputError, OptionError};
 pub use inference::{Estimator, FitConfig, PosteriorKind};
 pub use model::{ModelConfig, ModelKind};

@@ -362,6 +362,10 @@ pub struct RateReport {
     pub latent_off_blocks: u64,
     /// Mixture components chosen in each coded chunk.
     pub components: Vec<u64>,
+    /// Members of the file: 1 for one (an encoder writes one), more for members back
+    /// to back, as `cat` of `.bbc` files makes.
+    #[serde(default)]
+    pub members: u64,
 }
 
 impl RateReport {

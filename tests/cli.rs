@@ -107,7 +107,7 @@ fn roundtrip_through_pipes_and_every_posterior() {
 }
 
 /// Every key of `encode --report` and `inspect --json`, as documented.
-const REPORT_KEYS: [&str; 34] = [
+const REPORT_KEYS: [&str; 35] = [
     "input_bytes",
     "compressed_bytes",
     "bits_per_byte",
@@ -142,6 +142,7 @@ const REPORT_KEYS: [&str; 34] = [
     "bootstrap_blocks",
     "latent_off_blocks",
     "components",
+    "members",
 ];
 
 /// The keys of the report's `elbo` object.
@@ -212,15 +213,23 @@ fn report_and_inspect_agree() {
     };
     let mut documented = REPORT_KEYS.map(String::from).to_vec();
     documented.sort();
-    assert_eq!(keys(&ins), documented);
     assert_eq!(keys(&enc), documented);
+    // inspect adds each member's report.
+    documented.push("member_reports".into());
+    documented.sort();
+    assert_eq!(keys(&ins), documented);
+    assert_eq!(ins["member_reports"].as_array().unwrap().len(), 1);
     let mut elbo = ELBO_KEYS.map(String::from).to_vec();
     elbo.sort();
     assert_eq!(keys(&ins["elbo"]), elbo);
     let readme = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let table = &readme[readme.find("## Reading the report").unwrap()..];
     let table = &table[..table[3..].find("\n## ").unwrap()];
-    for key in REPORT_KEYS.iter().chain(&ELBO_KEYS) {
+    for key in REPORT_KEYS
+        .iter()
+        .chain(&ELBO_KEYS)
+        .chain(&["member_reports"])
+    {
         assert!(
             table.contains(&format!("`{key}`")),
             "the README's report table does not document `{key}`"
@@ -306,8 +315,11 @@ fn corrupt_files_exit_1_with_one_line() {
 fn usage_errors_exit_2_and_bad_values_exit_1() {
     let out = bbcodec().args(["encode"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = bbcodec().args(["frobnicate"]).output().unwrap();
+    // Without a subcommand, arguments are files to encode (as gzip takes them).
+    let out = bbcodec().args(["--frobnicate"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
+    let err = assert_clean_failure(bbcodec().arg("frobnicate"));
+    assert!(err.contains("frobnicate"), "{err}");
     let dir = tempfile::tempdir().unwrap();
     let inp = dir.path().join("x");
     fs::write(&inp, b"abc").unwrap();

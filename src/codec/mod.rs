@@ -213,6 +213,29 @@ impl ReportBuilder {
         }
     }
 
+    /// Another member's header joins the total: names that differ are listed.
+    fn join_header(&mut self, h: &Header) {
+        let other = ReportBuilder::new(h, false).report;
+        let r = &mut self.report;
+        for (a, b) in [
+            (&mut r.model, &other.model),
+            (&mut r.posterior, &other.posterior),
+            (&mut r.estimator, &other.estimator),
+            (&mut r.neg_log_px_method, &other.neg_log_px_method),
+        ] {
+            if !b.is_empty() && !a.split('+').any(|x| x == b) {
+                if !a.is_empty() {
+                    a.push('+');
+                }
+                a.push_str(b);
+            }
+        }
+        r.block_size = r.block_size.max(other.block_size);
+        r.chunk_size = r.chunk_size.max(other.chunk_size);
+        r.bin_bits = r.bin_bits.max(other.bin_bits);
+        r.iwae_samples = r.iwae_samples.max(other.iwae_samples);
+    }
+
     fn add(&mut self, c: &mut ChunkOutcome, original: &[u8]) {
         self.report.chunks += 1;
         self.report.input_bytes += original.len() as u64;
@@ -236,6 +259,7 @@ impl ReportBuilder {
     fn finish(mut self, compressed_bytes: u64) -> (RateReport, Vec<BlockRecord>) {
         let r = &mut self.report;
         r.set_totals(&self.totals);
+        r.members = 1;
         r.compressed_bytes = compressed_bytes;
         r.bits_per_byte = if r.input_bytes == 0 {
             0.0
@@ -403,74 +427,238 @@ pub fn encode_stream(
 }
 
 /// Decompress everything from `input` to `output`; returns the recomputed report and,
-/// if asked, the per-block records.
+/// if asked, the per-block records. The input may be several members back to back (as
+/// `cat a.bbc b.bbc` makes): the output is the concatenation of their contents, and the
+/// report their total ([`decode_members`] has each member's too).
 pub fn decode_stream(
     input: impl Read,
     output: impl Write,
     options: &DecodeOptions,
-    mut progress: impl FnMut(u64),
+    progress: impl FnMut(u64),
 ) -> Result<(RateReport, Vec<BlockRecord>), Error> {
-    let mut input = CountingReader {
-        inner: input,
-        count: 0,
+    let d = decode_members(input, output, options, progress)?;
+    Ok((d.total, d.blocks))
+}
+
+/// What [`decode_members`] returns.
+#[derive(Clone, Debug, Default)]
+pub struct DecodedMembers {
+    /// The report of the whole input: sums over the members (`members` counts them;
+    /// a name that differs between members lists each, joined by `+`).
+    pub total: RateReport,
+    /// Each member's own report, in input order.
+    pub members: Vec<RateReport>,
+    /// Per-block records (if asked), numbered by chunk across the members.
+    pub blocks: Vec<BlockRecord>,
+}
+
+/// A reader that gives back bytes already read from it first.
+struct Rewind<R> {
+    inner: CountingReader<R>,
+    pending: Vec<u8>,
+}
+
+impl<R: Read> Read for Rewind<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pending.is_empty() || buf.is_empty() {
+            return self.inner.read(buf);
+        }
+        let n = buf.len().min(self.pending.len());
+        buf[..n].copy_from_slice(&self.pending[..n]);
+        self.pending.drain(..n);
+        Ok(n)
+    }
+}
+
+impl<R: Read> Rewind<R> {
+    /// Bytes of the input consumed so far.
+    fn position(&self) -> u64 {
+        self.inner.count - self.pending.len() as u64
+    }
+}
+
+/// Decompress every member of `input` to `output`, in order; returns the total report,
+/// each member's, and (if asked) the per-block records. Anything after a member that
+/// does not start another is an error, and so is any damage in a member.
+pub fn decode_members(
+    input: impl Read,
+    output: impl Write,
+    options: &DecodeOptions,
+    mut progress: impl FnMut(u64),
+) -> Result<DecodedMembers, Error> {
+    let mut input = Rewind {
+        inner: CountingReader {
+            inner: input,
+            count: 0,
+        },
+        pending: Vec::new(),
     };
     let mut output = output;
-    let mut reader = MemberReader::new(&mut input, &options.models)?;
-    let h = reader.header().clone();
-    h.model.model().prepare()?;
     let workers = Workers::new(options.threads)?;
-    let batch = batch_chunks(workers.threads(), 1);
-    let mut rb = ReportBuilder::new(&h, options.keep_blocks);
-    let mut content_crc = crc32fast::Hasher::new();
+    let mut total: Option<ReportBuilder> = None;
+    let mut members = Vec::new();
+    let mut blocks = Vec::new();
     let mut index = 0u64;
+    let mut done_bytes = 0u64;
     loop {
-        let mut records: Vec<Record> = Vec::with_capacity(batch);
-        let mut bytes = 0u64;
-        let mut done = false;
-        while records.len() < batch && bytes < BATCH_BYTES {
-            match reader.next_record()? {
-                Some(r) => {
-                    bytes += r.len() as u64;
-                    records.push(r);
-                }
-                None => {
-                    done = true;
-                    break;
+        let start = input.position();
+        let mut reader = MemberReader::new(&mut input, &options.models)?;
+        let h = reader.header().clone();
+        h.model.model().prepare()?;
+        let batch = batch_chunks(workers.threads(), 1);
+        let mut rb = ReportBuilder::new(&h, options.keep_blocks);
+        match &mut total {
+            None => total = Some(ReportBuilder::new(&h, false)),
+            Some(t) => t.join_header(&h),
+        }
+        let tb = total.as_mut().expect("set above");
+        let mut content_crc = crc32fast::Hasher::new();
+        loop {
+            let mut records: Vec<Record> = Vec::with_capacity(batch);
+            let mut bytes = 0u64;
+            let mut done = false;
+            while records.len() < batch && bytes < BATCH_BYTES {
+                match reader.next_record()? {
+                    Some(r) => {
+                        bytes += r.len() as u64;
+                        records.push(r);
+                    }
+                    None => {
+                        done = true;
+                        break;
+                    }
                 }
             }
+            let base = index;
+            let outcomes = workers.map(records, |i, r| {
+                decode_chunk(r, base + i as u64, &h, !options.skip_accounting)
+            });
+            for o in outcomes {
+                let mut o = o?;
+                output.write_all(&o.data)?;
+                content_crc.update(&o.data);
+                let data = std::mem::take(&mut o.data);
+                tb.add(&mut o, &data);
+                rb.add(&mut o, &data);
+                index += 1;
+            }
+            progress(done_bytes + rb.report.input_bytes);
+            if done {
+                break;
+            }
         }
-        let base = index;
-        let outcomes = workers.map(records, |i, r| {
-            decode_chunk(r, base + i as u64, &h, !options.skip_accounting)
-        });
-        for o in outcomes {
-            let mut o = o?;
-            output.write_all(&o.data)?;
-            content_crc.update(&o.data);
-            let data = std::mem::take(&mut o.data);
-            rb.add(&mut o, &data);
-            index += 1;
+        if let Some((total_len, crc)) = reader.end() {
+            if total_len != rb.report.input_bytes {
+                return Err(FormatError::Invalid {
+                    field: Field::EndRecord,
+                    got: total_len,
+                }
+                .into());
+            }
+            crate::wire::check_crc(Field::Content, crc, content_crc.finalize())?;
         }
-        progress(rb.report.input_bytes);
-        if done {
+        drop(reader);
+        done_bytes += rb.report.input_bytes;
+        let (report, mut b) = rb.finish(input.position() - start);
+        members.push(report);
+        blocks.append(&mut b);
+        // Another member, or the end: anything else is trailing data.
+        let mut next = [0u8; 4];
+        let n = read_full(&mut input, &mut next)?;
+        if n == 0 {
             break;
         }
-    }
-    if let Some((total_len, crc)) = reader.end() {
-        if total_len != rb.report.input_bytes {
-            return Err(FormatError::Invalid {
-                field: Field::EndRecord,
-                got: total_len,
-            }
-            .into());
+        input.pending.extend_from_slice(&next[..n]);
+        if n < 4 || !crate::container::is_member_start(&next) {
+            return Err(FormatError::TrailingData.into());
         }
-        crate::wire::check_crc(Field::Content, crc, content_crc.finalize())?;
-    }
-    if reader.into_inner().byte_or_end()?.is_some() {
-        return Err(FormatError::TrailingData.into());
     }
     output.flush()?;
-    Ok(rb.finish(input.count))
+    let (mut total, _) = total.expect("one member at least").finish(input.position());
+    total.members = members.len() as u64;
+    Ok(DecodedMembers {
+        total,
+        members,
+        blocks,
+    })
+}
+
+/// One member of a file as its records describe it, without decoding: what
+/// [`list_members`] returns.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MemberInfo {
+    /// Format version of the member (1 or 2).
+    pub version: u8,
+    /// Bytes of the member.
+    pub compressed_bytes: u64,
+    /// Bytes its records say it decodes to.
+    pub input_bytes: u64,
+    /// Model, posterior and BBVI estimator (empty unless bbvi) names.
+    pub model: String,
+    /// Posterior name.
+    pub posterior: String,
+    /// Estimator name.
+    pub estimator: String,
+    /// Symbols per block.
+    pub block_size: u64,
+    /// Chunks, and of them stored raw.
+    pub chunks: u64,
+    /// Chunks stored raw.
+    pub raw_chunks: u64,
+}
+
+/// Each member of `input`, read record by record (every field checked) but not
+/// decoded: sizes, model and chunks, as `bbcodec -l` lists them. The checksums of the
+/// content are not checked (decoding does that).
+pub fn list_members(input: impl Read, options: &DecodeOptions) -> Result<Vec<MemberInfo>, Error> {
+    let mut input = Rewind {
+        inner: CountingReader {
+            inner: input,
+            count: 0,
+        },
+        pending: Vec::new(),
+    };
+    let mut members = Vec::new();
+    loop {
+        let start = input.position();
+        let mut reader = MemberReader::new(&mut input, &options.models)?;
+        let h = reader.header().clone();
+        let r = ReportBuilder::new(&h, false).report;
+        let mut m = MemberInfo {
+            version: h.version,
+            model: r.model,
+            posterior: r.posterior,
+            estimator: r.estimator,
+            block_size: r.block_size,
+            ..Default::default()
+        };
+        while let Some(rec) = reader.next_record()? {
+            m.chunks += 1;
+            m.raw_chunks += matches!(rec, Record::Raw { .. }) as u64;
+            m.input_bytes += rec.len() as u64;
+        }
+        if let Some((total_len, _)) = reader.end() {
+            if total_len != m.input_bytes {
+                return Err(FormatError::Invalid {
+                    field: Field::EndRecord,
+                    got: total_len,
+                }
+                .into());
+            }
+        }
+        drop(reader);
+        m.compressed_bytes = input.position() - start;
+        members.push(m);
+        let mut next = [0u8; 4];
+        let n = read_full(&mut input, &mut next)?;
+        if n == 0 {
+            return Ok(members);
+        }
+        input.pending.extend_from_slice(&next[..n]);
+        if n < 4 || !crate::container::is_member_start(&next) {
+            return Err(FormatError::TrailingData.into());
+        }
+    }
 }
 
 /// Compress `data` in memory; returns the file bytes and the report.

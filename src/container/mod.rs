@@ -26,6 +26,12 @@ pub const MAX_CHUNK_SIZE: u32 = 1 << 26;
 /// Largest parameter section of a chunk.
 pub const MAX_PARAMS_BYTES: u32 = 1 << 16;
 
+/// Whether `first` (a file's first four bytes) starts a member this build reads: the
+/// magic and a known version.
+pub fn is_member_start(first: &[u8; 4]) -> bool {
+    first[..3] == MAGIC && (first[3] == VERSION || first[3] == v1::VERSION_MARK)
+}
+
 /// The decoded file header: everything the decoder needs to re-run the fits.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Header {
