@@ -9,6 +9,7 @@
 //! input size.
 
 mod chunk;
+pub mod settings;
 
 use std::io::{self, Read, Write};
 
