@@ -54,7 +54,7 @@ for v in "--model mnist" "--model mnist --chunk-size 1568 --posterior map"; do
   check testdata/golden/mnist4.idx "$v"
 done
 g=0
-for f in testdata/golden/v1/*.bbc testdata/golden/v1/older-encoders/*/*.bbc testdata/golden/v2/*.bbc; do
+for f in testdata/golden/v1/*.bbc testdata/golden/v1/older-encoders/*/*.bbc testdata/golden/v2/*.bbc testdata/golden/v2/older-encoders/*/*.bbc; do
   case "$(basename "$f")" in
     text4k.*) input=testdata/golden/text4k.txt ;;
     kppkn3k.*) input=testdata/golden/kppkn3k.bin ;;

@@ -258,3 +258,46 @@ fn longest_claim_decodes_in_bounded_time() {
         assert_eq!(&d.data[..3000], &data[..3000]);
     }
 }
+
+/// Each file records the predictor's revision and decodes with it: a file of revision 0
+/// (before the JPEG model) decodes with the JPEG model off, one of this build's with it
+/// on, and a revision later than this build's is refused with a clear error.
+#[test]
+fn files_decode_with_the_predictor_revision_they_record() {
+    let jpeg = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/golden/jpeg1500.bin"
+    ))
+    .unwrap();
+    let with = |revision| {
+        EncodeOptions::with_model(ModelConfig::Cm(CmConfig {
+            revision,
+            ..CmConfig::default()
+        }))
+    };
+    let (r0, _) = compress(&jpeg, &with(0)).unwrap();
+    let (r1, _) = compress(&jpeg, &with(bbcodec::model::cm::CM_REVISION)).unwrap();
+    assert_eq!(decompress(&r0, &DecodeOptions::default()).unwrap().0, jpeg);
+    assert_eq!(decompress(&r1, &DecodeOptions::default()).unwrap().0, jpeg);
+    // The JPEG model codes the scan's 1100 bytes far better than the byte contexts.
+    assert!(
+        r1.len() + 100 < r0.len(),
+        "{} against {}",
+        r1.len(),
+        r0.len()
+    );
+    // The same file claiming a later revision: its header written again with it.
+    let mut h = bbcodec::container::MemberReader::new(&mut &r1[..], &[])
+        .unwrap()
+        .header()
+        .clone();
+    let header = bbcodec::container::v2::header_bytes(&h).unwrap();
+    assert!(r1.starts_with(&header));
+    if let ModelConfig::Cm(c) = &mut h.model {
+        c.revision = bbcodec::model::cm::CM_REVISION + 1;
+    }
+    let mut later = bbcodec::container::v2::header_bytes(&h).unwrap();
+    later.extend_from_slice(&r1[header.len()..]);
+    let e = decompress(&later, &DecodeOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("revision"), "{e}");
+}

@@ -4,7 +4,8 @@
 //! format version 2: each file must decode to its input, and encoding the input with
 //! the options below must reproduce it byte for byte. Regenerate v2 (when the encoder's
 //! search changes what it writes; keep the previous files as decode-only goldens then)
-//! with `cargo test --test golden -- --ignored regenerate`.
+//! with `cargo test --test golden -- --ignored regenerate`. `v2/older-encoders/cm-r0`
+//! keeps the cm files of the predictor's revision 0, decode-only.
 
 use std::path::PathBuf;
 
@@ -201,6 +202,33 @@ fn v1_goldens_decode_exactly() {
         }
     }
     assert_eq!(seen.len(), V1_CASES + 3, "v1 goldens found: {seen:?}");
+}
+
+/// Version 2 files of the cm model's revision 0 (before the JPEG model), written
+/// before the predictor's revision was stored: they must decode exactly, forever, with
+/// the predictor they were written with.
+#[test]
+fn older_cm_revisions_decode_exactly() {
+    let mut seen = 0;
+    for (golden, input, _) in cases() {
+        let path = dir().join("v2/older-encoders/cm-r0").join(golden);
+        if !path.exists() {
+            continue;
+        }
+        let file = read(path);
+        let (back, _) = decompress(&file, &DecodeOptions::default()).unwrap();
+        assert!(
+            back == read(dir().join(input)),
+            "cm-r0/{golden}: decodes to different bytes"
+        );
+        // Today's encoder writes revision 1: other bytes.
+        assert!(
+            file != read(dir().join("v2").join(golden)),
+            "cm-r0/{golden}"
+        );
+        seen += 1;
+    }
+    assert_eq!(seen, 5);
 }
 
 #[test]

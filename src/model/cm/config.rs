@@ -47,7 +47,15 @@ pub struct CmConfig {
     /// Largest table size instead of the level's: `2^table_bits` slots per context
     /// table (fewer for a smaller chunk); 0: the level's.
     pub table_bits: u8,
+    /// The predictor's revision, stored in every file so that each build decodes the
+    /// files of every earlier one with the predictor they were written with (and
+    /// refuses a later one's): 0, without the JPEG model; 1, with it
+    /// ([`CM_REVISION`], what this build writes).
+    pub revision: u8,
 }
+
+/// The predictor revision this build writes.
+pub const CM_REVISION: u8 = 1;
 
 /// The default level.
 pub const DEFAULT_LEVEL: u8 = 6;
@@ -58,6 +66,7 @@ impl Default for CmConfig {
             latent_dim: 2,
             bin_bits: 10,
             level: DEFAULT_LEVEL,
+            revision: CM_REVISION,
             table_bits: 0,
         }
     }
@@ -223,7 +232,9 @@ fn kind_defaults() -> Defaults {
 impl CmConfig {
     /// The level's settings.
     pub fn level(&self) -> Level {
-        LEVELS[(self.level.clamp(1, 9) - 1) as usize]
+        let mut l = LEVELS[(self.level.clamp(1, 9) - 1) as usize];
+        l.spec.jpeg &= self.revision >= 1;
+        l
     }
 
     /// The latent dimension of a chunk of `len` bytes: none for a chunk of one block,
@@ -337,19 +348,31 @@ impl FileModel for CmConfig {
         )
     }
 
-    /// Empty for the defaults; else `varint d, varint bin_bits, varint level, varint
-    /// table_bits` (0: the level's).
+    /// `varint d, varint bin_bits, varint level, varint table_bits` (0: the level's),
+    /// `varint revision`. Files of revision 0 carry no revision (and nothing at all
+    /// for its defaults), so a build of revision 0 refuses later files (their section
+    /// is longer than it reads) rather than decode them with the wrong predictor.
     fn write_config(&self, out: &mut Vec<u8>) {
-        if *self != Self::default() {
+        let r0 = Self {
+            revision: 0,
+            ..Self::default()
+        };
+        if *self != r0 {
             put_varint(out, self.latent_dim as u64);
             put_varint(out, self.bin_bits as u64);
             put_varint(out, self.level as u64);
             put_varint(out, self.table_bits as u64);
+            if self.revision > 0 {
+                put_varint(out, self.revision as u64);
+            }
         }
     }
 
     fn read_config(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        *self = Self::default();
+        *self = Self {
+            revision: 0,
+            ..Self::default()
+        };
         if bytes.is_empty() {
             return Ok(());
         }
@@ -373,6 +396,10 @@ impl FileModel for CmConfig {
                 got: self.table_bits as u64,
             }
             .into());
+        }
+        if !r.is_empty() {
+            self.revision =
+                r.varint_in(Field::ModelOption("revision"), 1, CM_REVISION as u64)? as u8;
         }
         r.finish(Field::ModelConfig)?;
         Ok(())

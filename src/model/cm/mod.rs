@@ -36,7 +36,7 @@ pub mod latent;
 mod logistic;
 mod mixer;
 
-pub use config::CmConfig;
+pub use config::{CmConfig, CM_REVISION};
 pub use jpeg::JPEG_CONTEXTS;
 pub use logistic::{squash, stretch};
 pub use mixer::{Apm, Mixer};
