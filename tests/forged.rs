@@ -187,8 +187,16 @@ fn model_section_limits() {
     let tb = Field::ModelOption("table-bits");
     assert_eq!(decode_err(&m(&[3, 2, 10, 6, 9])), invalid(tb, 9));
     assert_eq!(decode_err(&m(&[3, 2, 10, 6, 25])), limit(tb, 25, 24));
+    // The predictor's revision: absent (revision 0), or 1..=CM_REVISION; then nothing.
+    let rv = Field::ModelOption("revision");
+    assert_eq!(decode_err(&m(&[3, 2, 10, 6, 22, 0])), invalid(rv, 0));
+    let later = bbcodec::model::cm::CM_REVISION as u64 + 1;
     assert_eq!(
-        decode_err(&m(&[3, 2, 10, 6, 22, 0])),
+        decode_err(&m(&[3, 2, 10, 6, 22, later])),
+        limit(rv, later, later - 1)
+    );
+    assert_eq!(
+        decode_err(&m(&[3, 2, 10, 6, 22, 1, 0])),
         invalid(Field::ModelConfig, 1)
     );
 }

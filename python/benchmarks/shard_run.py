@@ -9,6 +9,7 @@ Usage: python3 python/benchmarks/shard_run.py [SIZE_MIB] [SHARD_MIB] [-- options
 """
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -64,6 +65,26 @@ def main():
             f"{size << 20} -> {sizes['compressed_bytes']} bytes in {cluster_s:.1f} s "
             f"({(size << 20) / cluster_s / 1e6:.2f} MB/s)"
         )
+        if shutil.which("parallel") and shutil.which("split"):
+            parts = Path(d) / "parts"
+            parts.mkdir()
+            t = time.perf_counter()
+            subprocess.run(["split", "-b", f"{shard}M", str(src), str(parts / "part.")], check=True)
+            names = sorted(str(p) for p in parts.iterdir())
+            subprocess.run(
+                ["parallel", "-j", str(cores), exe, "encode", "-q", "-T1", *flags(options), ":::", *names],
+                check=True,
+            )
+            joined = Path(d) / "parallel.bbc"
+            with open(joined, "wb") as out:
+                for n in names:
+                    out.write(Path(n + ".bbc").read_bytes())
+            par_s = time.perf_counter() - t
+            check(joined)
+            print(
+                f"GNU parallel -j {cores}, split into {len(names)} parts of {shard} MiB, cat: "
+                f"{joined.stat().st_size} bytes in {par_s:.1f} s ({(size << 20) / par_s / 1e6:.2f} MB/s)"
+            )
         for threads in (1, 0):
             out = Path(d) / f"one{threads}.bbc"
             t = time.perf_counter()
