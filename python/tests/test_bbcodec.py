@@ -34,8 +34,9 @@ def test_compress_a_corpus_file_as_the_cli_does(cli, corpus, tmp_path):
 
 
 def test_decompress_inspect_and_members(cli, sample, tmp_path):
-    a = bbcodec.compress(sample[:10000])
-    b = bbcodec.compress(sample[10000:], model="mixture")
+    # Several chunks each, with seeded fits (BBVI) in both models.
+    a = bbcodec.compress(sample[:10000], chunk_size=4096, block_size=1024)
+    b = bbcodec.compress(sample[10000:], model="mixture", posterior="bbvi", chunk_size=8192)
     assert bbcodec.decompress(a + b) == sample
     r = bbcodec.inspect(a + b)
     assert r["members"] == 2 and len(r["member_reports"]) == 2

@@ -498,11 +498,14 @@ pub fn decode_members(
     let workers = Workers::new(options.threads)?;
     let mut total: Option<ReportBuilder> = None;
     let mut members = Vec::new();
-    let mut blocks = Vec::new();
-    let mut index = 0u64;
+    let mut blocks: Vec<BlockRecord> = Vec::new();
+    // Chunks before the current member (the block records number chunks across the
+    // members; the coding numbers them within their member, whose fits they seed).
+    let mut chunks_before = 0u64;
     let mut done_bytes = 0u64;
     loop {
         let start = input.position();
+        let mut index = 0u64;
         let mut reader = MemberReader::new(&mut input, &options.models)?;
         let h = reader.header().clone();
         h.model.model().prepare()?;
@@ -560,9 +563,13 @@ pub fn decode_members(
         }
         drop(reader);
         done_bytes += rb.report.input_bytes;
-        let (report, mut b) = rb.finish(input.position() - start);
+        let (report, b) = rb.finish(input.position() - start);
         members.push(report);
-        blocks.append(&mut b);
+        blocks.extend(b.into_iter().map(|mut r| {
+            r.chunk += chunks_before;
+            r
+        }));
+        chunks_before += index;
         // Another member, or the end: anything else is trailing data.
         let mut next = [0u8; 4];
         let n = read_full(&mut input, &mut next)?;
