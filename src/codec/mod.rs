@@ -472,9 +472,29 @@ impl<R: Read> Read for Rewind<R> {
 }
 
 impl<R: Read> Rewind<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner: CountingReader { inner, count: 0 },
+            pending: Vec::new(),
+        }
+    }
+
     /// Bytes of the input consumed so far.
     fn position(&self) -> u64 {
         self.inner.count - self.pending.len() as u64
+    }
+
+    /// After a member: whether another one starts here (`false` at the end of the
+    /// input); anything else is trailing data. Reads nothing away.
+    fn another_member(&mut self) -> Result<bool, Error> {
+        let mut next = [0u8; 4];
+        let n = read_full(self, &mut next)?;
+        self.pending.extend_from_slice(&next[..n]);
+        match n {
+            0 => Ok(false),
+            4 if crate::container::is_member_start(&next) => Ok(true),
+            _ => Err(FormatError::TrailingData.into()),
+        }
     }
 }
 
@@ -487,13 +507,7 @@ pub fn decode_members(
     options: &DecodeOptions,
     mut progress: impl FnMut(u64),
 ) -> Result<DecodedMembers, Error> {
-    let mut input = Rewind {
-        inner: CountingReader {
-            inner: input,
-            count: 0,
-        },
-        pending: Vec::new(),
-    };
+    let mut input = Rewind::new(input);
     let mut output = output;
     let workers = Workers::new(options.threads)?;
     let mut total: Option<ReportBuilder> = None;
@@ -570,15 +584,8 @@ pub fn decode_members(
             r
         }));
         chunks_before += index;
-        // Another member, or the end: anything else is trailing data.
-        let mut next = [0u8; 4];
-        let n = read_full(&mut input, &mut next)?;
-        if n == 0 {
+        if !input.another_member()? {
             break;
-        }
-        input.pending.extend_from_slice(&next[..n]);
-        if n < 4 || !crate::container::is_member_start(&next) {
-            return Err(FormatError::TrailingData.into());
         }
     }
     output.flush()?;
@@ -619,13 +626,7 @@ pub struct MemberInfo {
 /// decoded: sizes, model and chunks, as `bbcodec -l` lists them. The checksums of the
 /// content are not checked (decoding does that).
 pub fn list_members(input: impl Read, options: &DecodeOptions) -> Result<Vec<MemberInfo>, Error> {
-    let mut input = Rewind {
-        inner: CountingReader {
-            inner: input,
-            count: 0,
-        },
-        pending: Vec::new(),
-    };
+    let mut input = Rewind::new(input);
     let mut members = Vec::new();
     loop {
         let start = input.position();
@@ -657,14 +658,8 @@ pub fn list_members(input: impl Read, options: &DecodeOptions) -> Result<Vec<Mem
         drop(reader);
         m.compressed_bytes = input.position() - start;
         members.push(m);
-        let mut next = [0u8; 4];
-        let n = read_full(&mut input, &mut next)?;
-        if n == 0 {
+        if !input.another_member()? {
             return Ok(members);
-        }
-        input.pending.extend_from_slice(&next[..n]);
-        if n < 4 || !crate::container::is_member_start(&next) {
-            return Err(FormatError::TrailingData.into());
         }
     }
 }
