@@ -276,19 +276,15 @@ pub fn model_values(m: &clap::ArgMatches) -> Vec<(&'static str, String)> {
         .collect()
 }
 
-/// Subcommand names (and the flags clap answers before any subcommand).
-const FIRST_WORDS: [&str; 10] = [
-    "encode",
-    "decode",
-    "inspect",
-    "analyze",
-    "train",
-    "help",
-    "--help",
-    "-h",
-    "--version",
-    "-V",
-];
+/// Whether `word`, first on the command line, leaves the arguments as they are: a
+/// subcommand's name, or a flag clap answers before any (help, version).
+fn is_first_word(word: &str) -> bool {
+    use clap::CommandFactory;
+    ["help", "--help", "-h", "--version", "-V"].contains(&word)
+        || Cli::command()
+            .get_subcommands()
+            .any(|c| c.get_name() == word)
+}
 
 /// The gzip way of calling: without a subcommand, `-d` (`--decompress`) means decode,
 /// `-z` (`--compress`) or nothing encode, `-t` (`--test`) decode and check, `-l`
@@ -298,7 +294,7 @@ const FIRST_WORDS: [&str; 10] = [
 pub fn gzip_style(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
     match args.get(1).map(|a| a.to_str()) {
         None => return args,
-        Some(Some(w)) if FIRST_WORDS.contains(&w) => return args,
+        Some(Some(w)) if is_first_word(w) => return args,
         _ => {}
     }
     let mut it = args.into_iter();

@@ -912,12 +912,7 @@ mod tests {
     /// met, and the model stays on over the whole entropy-coded data.
     #[test]
     fn follows_a_real_scan_to_its_end() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/corpus/fireworks.jpeg"
-        );
-        let Ok(data) = std::fs::read(path) else {
-            eprintln!("SKIPPED: {path} absent");
+        let Some(data) = super::super::corpus_file("fireworks.jpeg") else {
             return;
         };
         let mut m = JpegModel::new();
@@ -960,12 +955,7 @@ mod tests {
     /// included) never make the model panic or keep more than its bounds.
     #[test]
     fn survives_damaged_images() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/corpus/fireworks.jpeg"
-        );
-        let Ok(data) = std::fs::read(path) else {
-            eprintln!("SKIPPED: {path} absent");
+        let Some(data) = super::super::corpus_file("fireworks.jpeg") else {
             return;
         };
         let data = &data[..data.len().min(6000)];

@@ -700,6 +700,12 @@ impl Predictor {
     fn start_byte(&mut self) {
         self.jpeg_last = self.jpeg_byte;
         self.jpeg_byte = self.jpeg_contexts > 0 && self.jpeg.active();
+        if self.jpeg_byte {
+            // The byte contexts' hashes serve no JPEG byte; a byte after one computes
+            // its own.
+            self.next_hashes = None;
+            return;
+        }
         let g = self.record.geometry(self.history.len() as u32);
         self.hashes = match (self.next_hashes.take(), self.history.last()) {
             (Some((guess, next)), Some(&byte)) if guess == g => next[(byte & 1) as usize],
@@ -831,10 +837,10 @@ impl Predictor {
         };
         self.prefetch_next_apm_rows(last, last2);
         let n = self.spec.contexts.len();
-        if self.bit_count == 7 {
+        if self.bit_count == 7 && !self.jpeg_byte {
             self.prepare_next_byte();
         }
-        if self.bit_count == 3 {
+        if self.bit_count == 3 && !self.jpeg_byte {
             // The second nibble's buckets are known up to the next bit: ask for both.
             for k in 0..n {
                 prefetch_pair(&self.tables, self.bucket(k, c0 << 1).0);
@@ -865,16 +871,7 @@ impl Predictor {
                 let b = self.bit_count - 4;
                 (1 << b) | (c0 as usize & ((1 << b) - 1))
             };
-            for k in 0..n {
-                let i = self.bases[k] | nibble;
-                self.current[k] = i;
-                let slot = Slot(self.tables[i]);
-                let a = stretch(slot.p12());
-                self.st[1 + k] = a;
-                if self.spec.worth {
-                    self.st[n + 3 + k] = self.worth[k].input(slot.count(), a);
-                }
-            }
+            self.read_slots(n, nibble, false);
         }
         self.st[n + 1] = self.matcher.input(&self.history, c0, self.bit_count);
         self.st[n + 2] = 256;
@@ -944,21 +941,34 @@ impl Predictor {
                 self.bases[k] = self.find_bucket(first, check);
             }
         }
-        let index = self.jpeg.index();
-        for k in 0..jn {
+        self.read_slots(jn, self.jpeg.index(), true);
+        for k in jn..n {
+            self.st[1 + k] = 0;
+            if self.spec.worth {
+                self.st[n + 3 + k] = 0;
+            }
+        }
+    }
+
+    /// Read slot `bases[k] | index` of the first `count` positions: its logit is the
+    /// mixer's input, and (with slot maps) so is what the byte contexts' or the JPEG
+    /// contexts' maps make of it.
+    #[inline]
+    fn read_slots(&mut self, count: usize, index: usize, jpeg: bool) {
+        let n = self.spec.contexts.len();
+        for k in 0..count {
             let i = self.bases[k] | index;
             self.current[k] = i;
             let slot = Slot(self.tables[i]);
             let a = stretch(slot.p12());
             self.st[1 + k] = a;
             if self.spec.worth {
-                self.st[n + 3 + k] = self.jpeg_worth[k].input(slot.count(), a);
-            }
-        }
-        for k in jn..n {
-            self.st[1 + k] = 0;
-            if self.spec.worth {
-                self.st[n + 3 + k] = 0;
+                let w = if jpeg {
+                    &mut self.jpeg_worth[k]
+                } else {
+                    &mut self.worth[k]
+                };
+                self.st[n + 3 + k] = w.input(slot.count(), a);
             }
         }
     }
@@ -968,18 +978,20 @@ impl Predictor {
         let c0 = self.c0 as usize;
         self.order0[c0].update(bit);
         let n = self.spec.contexts.len();
-        if self.jpeg_byte {
-            for k in 0..self.jpeg_contexts {
-                let mut slot = Slot(self.tables[self.current[k]]);
-                slot.update_to(bit, JPEG_COUNT_LIMIT);
-                self.tables[self.current[k]] = slot.0;
-            }
+        let used = if self.jpeg_byte {
+            self.jpeg_contexts
         } else {
-            for k in 0..n {
-                let mut slot = Slot(self.tables[self.current[k]]);
-                slot.update_to(bit, count_limit(self.spec.contexts[k]));
-                self.tables[self.current[k]] = slot.0;
-            }
+            n
+        };
+        for k in 0..used {
+            let limit = if self.jpeg_byte {
+                JPEG_COUNT_LIMIT
+            } else {
+                count_limit(self.spec.contexts[k])
+            };
+            let mut slot = Slot(self.tables[self.current[k]]);
+            slot.update_to(bit, limit);
+            self.tables[self.current[k]] = slot.0;
         }
         self.matcher.update(bit);
         if self.spec.worth {
@@ -1035,6 +1047,22 @@ impl Predictor {
         }
         bits
     }
+}
+
+/// A file of `../shared/corpus`, for the unit tests that need one (they skip, saying
+/// so, where it is absent, unless `BBCODEC_REQUIRE_CORPUS` is set, as CI sets it there).
+#[cfg(test)]
+pub(crate) fn corpus_file(name: &str) -> Option<Vec<u8>> {
+    let path = format!("{}/../shared/corpus/{name}", env!("CARGO_MANIFEST_DIR"));
+    let data = std::fs::read(&path).ok();
+    assert!(
+        data.is_some() || std::env::var_os("BBCODEC_REQUIRE_CORPUS").is_none(),
+        "BBCODEC_REQUIRE_CORPUS is set but {path} is absent"
+    );
+    if data.is_none() {
+        eprintln!("SKIPPED: {path} absent");
+    }
+    data
 }
 
 #[cfg(test)]
@@ -1094,12 +1122,7 @@ mod tests {
     /// by far (they measure 6.33 and 7.76 bits per byte).
     #[test]
     fn jpeg_model_codes_images_well_below_byte_contexts() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/corpus/fireworks.jpeg"
-        );
-        let Ok(data) = std::fs::read(path) else {
-            eprintln!("SKIPPED: {path} absent");
+        let Some(data) = corpus_file("fireworks.jpeg") else {
             return;
         };
         let data = &data[..30_000];
