@@ -86,8 +86,9 @@ pub struct Apm {
     /// its position ([`IDENTITY`]): a fresh table is zeroed memory, which the system
     /// maps lazily, so the contexts an input never meets cost nothing.
     t: Vec<u16>,
-    /// The bucket the last refinement leaned on most.
+    /// The bucket the last refinement leaned on most, and its position in its row.
     last: usize,
+    last_column: usize,
 }
 
 /// The APM's adaptation rate as a right shift.
@@ -110,13 +111,8 @@ impl Apm {
         Self {
             t: vec![0; 33 * contexts],
             last: 0,
+            last_column: 0,
         }
-    }
-
-    /// The probability at position `i` of the table.
-    #[inline]
-    fn at(&self, i: usize) -> u32 {
-        (self.t[i] ^ IDENTITY[i % 33]) as u32
     }
 
     /// The refined probability (12-bit) of `p` in context `cx`.
@@ -125,7 +121,8 @@ impl Apm {
         let s = stretch(p) + 2048;
         let (lo, w) = ((s >> 7) as usize, (s & 127) as u32);
         let i = cx * 33 + lo;
-        self.last = if w < 64 { i } else { i + 1 };
+        let near = (w >= 64) as usize;
+        (self.last, self.last_column) = (i + near, lo + near);
         let (a, b) = (IDENTITY[lo], IDENTITY[(lo + 1).min(32)]);
         let v = ((self.t[i] ^ a) as u32 * (128 - w) + (self.t[i + 1] ^ b) as u32 * w) >> 11;
         v.clamp(1, 4095)
@@ -141,9 +138,9 @@ impl Apm {
     /// Learn the coded bit at the bucket of the last refinement.
     #[inline]
     pub fn learn(&mut self, bit: u32) {
-        let i = self.last;
-        let v = self.at(i) as i32;
+        let (i, identity) = (self.last, IDENTITY[self.last_column]);
+        let v = (self.t[i] ^ identity) as i32;
         let target = if bit == 1 { 65535i32 } else { 0 };
-        self.t[i] = (v + ((target - v) >> APM_SHIFT)) as u16 ^ IDENTITY[i % 33];
+        self.t[i] = (v + ((target - v) >> APM_SHIFT)) as u16 ^ identity;
     }
 }

@@ -180,6 +180,18 @@ fn next_word(word: u32, prev_word: u32, byte: u8) -> (u32, u32) {
     }
 }
 
+/// The start of an order's hash: it depends on the order.
+#[inline]
+fn order_seed(order: usize) -> u32 {
+    0x811c_9dc5 ^ (order as u32).wrapping_mul(0x9E37_79B1)
+}
+
+/// One step of an FNV-style hash: `x` takes in `v`.
+#[inline]
+fn hash_step(x: u32, v: u32) -> u32 {
+    (x ^ v).wrapping_mul(0x0100_0193)
+}
+
 /// The hash of hashed context `k` (an index into the full list) for the byte after
 /// `history`, with the word contexts `word` and `prev_word` and the record contexts'
 /// geometry `g`.
@@ -201,11 +213,9 @@ fn context_hash(k: usize, history: &[u8], word: u32, prev_word: u32, g: Geometry
         0..WORD => {
             // FNV-style hash of the last `order` bytes, oldest first, and the order.
             let order = ORDERS[k];
-            let mut x: u32 = 0x811c_9dc5 ^ (order as u32).wrapping_mul(0x9E37_79B1);
-            for d in (1..=order.min(n)).rev() {
-                x = (x ^ at(d)).wrapping_mul(0x0100_0193);
-            }
-            x
+            history[n - order.min(n)..]
+                .iter()
+                .fold(order_seed(order), |x, &b| hash_step(x, b as u32))
         }
         WORD => word.wrapping_mul(0x2F0B_3A49) ^ 0x5bd1_e995,
         SPARSE_0..BIGRAM => {
@@ -586,6 +596,8 @@ pub struct Predictor {
     next_hashes: Option<(Geometry, [[u32; CONTEXTS]; 2])>,
     /// The slot each context reads for the current bit.
     current: [usize; CONTEXTS],
+    /// The hit-count cap of each used context's slots.
+    limits: [u32; CONTEXTS],
     /// The first slot of each context's bucket for the current nibble.
     bases: [usize; CONTEXTS],
     history: Vec<u8>,
@@ -653,6 +665,7 @@ impl Predictor {
             hashes: [0; CONTEXTS],
             next_hashes: None,
             current: [0; CONTEXTS],
+            limits: std::array::from_fn(|k| spec.contexts.get(k).map_or(0, |&c| count_limit(c))),
             bases: [0; CONTEXTS],
             history: Vec::new(),
             word: 0,
@@ -728,12 +741,25 @@ impl Predictor {
         let mut next = [[0u32; CONTEXTS]; 2];
         // As it will be unless the byte changes the record length or ends a line.
         let g = self.record.geometry(self.history.len() as u32 + 1);
+        // An order's hash takes the newest byte last: hash the bytes before it once.
+        let n = self.history.len();
+        let mut prefix = [0u32; CONTEXTS];
+        for &c in self.spec.contexts.iter().filter(|&&c| c < ORDERS.len()) {
+            let order = ORDERS[c];
+            prefix[c] = self.history[n + 1 - order.min(n + 1)..]
+                .iter()
+                .fold(order_seed(order), |x, &b| hash_step(x, b as u32));
+        }
         for (b, hashes) in next.iter_mut().enumerate() {
             let byte = ((self.c0 << 1 | b as u32) & 0xFF) as u8;
             let (word, prev_word) = next_word(self.word, self.prev_word, byte);
             self.history.push(byte);
             for (k, &c) in self.spec.contexts.iter().enumerate() {
-                hashes[c] = context_hash(c, &self.history, word, prev_word, g);
+                hashes[c] = if c < ORDERS.len() {
+                    hash_step(prefix[c], byte as u32)
+                } else {
+                    context_hash(c, &self.history, word, prev_word, g)
+                };
                 prefetch_pair(&self.tables, self.bucket_of(k, hashes[c], 1).0);
             }
             self.history.pop();
@@ -825,6 +851,7 @@ impl Predictor {
         }
     }
 
+    #[inline(always)]
     fn predict_bit(&mut self) {
         let c0 = self.c0;
         let (last, last2) = self.last_two();
@@ -974,24 +1001,35 @@ impl Predictor {
     }
 
     /// Learn the coded bit (0 or 1) and predict the next one.
+    #[inline]
     pub fn update(&mut self, bit: u32) {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor has the features the function is compiled for.
+            unsafe { return self.update_avx2(bit) }
+        }
+        self.update_impl(bit)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,bmi1,bmi2,lzcnt,popcnt")]
+    unsafe fn update_avx2(&mut self, bit: u32) {
+        self.update_impl(bit)
+    }
+
+    #[inline(always)]
+    fn update_impl(&mut self, bit: u32) {
         let c0 = self.c0 as usize;
         self.order0[c0].update(bit);
-        let n = self.spec.contexts.len();
-        let used = if self.jpeg_byte {
-            self.jpeg_contexts
+        let (used, limits) = if self.jpeg_byte {
+            (self.jpeg_contexts, &[JPEG_COUNT_LIMIT; CONTEXTS])
         } else {
-            n
+            (self.spec.contexts.len(), &self.limits)
         };
-        for k in 0..used {
-            let limit = if self.jpeg_byte {
-                JPEG_COUNT_LIMIT
-            } else {
-                count_limit(self.spec.contexts[k])
-            };
-            let mut slot = Slot(self.tables[self.current[k]]);
+        for (&i, &limit) in self.current[..used].iter().zip(limits) {
+            let mut slot = Slot(self.tables[i]);
             slot.update_to(bit, limit);
-            self.tables[self.current[k]] = slot.0;
+            self.tables[i] = slot.0;
         }
         self.matcher.update(bit);
         if self.spec.worth {
@@ -1167,15 +1205,19 @@ mod measure {
             .map(|x| x.parse().unwrap())
             .collect();
         let contexts: Vec<usize> = (0..CONTEXTS).filter(|k| !drop.contains(k)).collect();
-        let spec = Spec {
-            contexts: Box::leak(contexts.into_boxed_slice()),
-            ..FULL
+        let spec = match std::env::var("BB_LEVEL") {
+            Ok(l) => config::LEVELS[l.parse::<usize>().unwrap() - 1].spec,
+            Err(_) => Spec {
+                contexts: Box::leak(contexts.into_boxed_slice()),
+                ..FULL
+            },
         };
         let max_bits = std::env::var("BB_BITS").map_or(21, |b| b.parse().unwrap());
         let results = std::sync::Mutex::new(Vec::new());
         let next = std::sync::atomic::AtomicUsize::new(0);
         std::thread::scope(|s| {
-            for _ in 0..2 {
+            let threads = std::env::var("BB_THREADS").map_or(2, |t| t.parse().unwrap());
+            for _ in 0..threads {
                 s.spawn(|| loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(name) = names.get(i) else { break };
@@ -1183,12 +1225,29 @@ mod measure {
                     let t = std::time::Instant::now();
                     let mut p =
                         Predictor::with_spec(Predictor::bits_for(data.len(), max_bits), spec);
-                    let bpb = p.code_length_bits(&data) / data.len() as f64;
+                    // A fingerprint of every prediction, to tell a faster predictor
+                    // that predicts the same from one that does not.
+                    let mut print: u64 = 0;
+                    let mut bits = 0.0;
+                    for &b in &data {
+                        for i in (0..8).rev() {
+                            let bit = (b >> i) as u32 & 1;
+                            let p1 = p.p();
+                            print = (print ^ p1 as u64).wrapping_mul(0x100_0000_01b3);
+                            bits -= crate::math::log2(if bit == 1 {
+                                p1 as f64 / 4096.0
+                            } else {
+                                1.0 - p1 as f64 / 4096.0
+                            });
+                            p.update(bit);
+                        }
+                    }
+                    let bpb = bits / data.len() as f64;
                     let mbs = data.len() as f64 / 1e6 / t.elapsed().as_secs_f64();
-                    results
-                        .lock()
-                        .unwrap()
-                        .push((i, format!("{name}: {bpb:.4} bpb {mbs:.2} MB/s")));
+                    results.lock().unwrap().push((
+                        i,
+                        format!("{name}: {bpb:.4} bpb {mbs:.2} MB/s, predictions {print:016x}"),
+                    ));
                 });
             }
         });
