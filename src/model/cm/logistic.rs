@@ -11,9 +11,27 @@ const SQUASH: [i32; 33] = [
     3608, 3785, 3902, 3976, 4022, 4051, 4069, 4079, 4086, 4090, 4092, 4094, 4095,
 ];
 
+/// [`squash_interpolated`] of every logit `-2047..=2047`, so that a prediction costs one
+/// load instead of two and the interpolation.
+const SQUASHED: [u16; 4095] = {
+    let mut t = [0u16; 4095];
+    let mut i = 0;
+    while i < 4095 {
+        t[i] = squash_interpolated(i as i32 - 2047) as u16;
+        i += 1;
+    }
+    t
+};
+
 /// The probability (12-bit) of logit `x` (8 fractional bits), clamped to `±2047`.
 #[inline]
-pub const fn squash(x: i32) -> u32 {
+pub fn squash(x: i32) -> u32 {
+    SQUASHED[(x.clamp(-2047, 2047) + 2047) as usize] as u32
+}
+
+/// [`squash`], computed: by linear interpolation in the 33-entry table.
+#[inline]
+pub const fn squash_interpolated(x: i32) -> u32 {
     let x = if x > 2047 {
         2047
     } else if x < -2047 {
@@ -32,7 +50,7 @@ const fn stretch_table() -> [i16; 4096] {
     let mut p = 0usize;
     let mut x = -2047;
     while x <= 2047 {
-        let v = squash(x) as usize;
+        let v = squash_interpolated(x) as usize;
         while p <= v {
             t[p] = x as i16;
             p += 1;
@@ -62,6 +80,10 @@ mod tests {
             last = p;
             // stretch(squash(x)) is the first logit with that probability.
             assert!(stretch(p) <= x && squash(stretch(p)) == p, "{x}");
+        }
+        // The table is the interpolation, clamping included.
+        for x in -3000..=3000 {
+            assert_eq!(squash(x), squash_interpolated(x), "{x}");
         }
         assert_eq!(squash(0), 2048);
         assert_eq!(stretch(2048), squash(0) as i32 - 2048 + stretch(2048));

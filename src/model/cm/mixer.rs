@@ -1,6 +1,6 @@
 //! The mixer and the APM (adaptive probability map) stages, in integers.
 
-use super::logistic::{squash, stretch};
+use super::logistic::{squash, squash_interpolated, stretch};
 
 /// A gated linear mixer in the logistic domain: `p = squash(sum_i w_i st_i)`, with the
 /// weight set chosen by a small context, trained online to reduce coding cost (its
@@ -99,7 +99,7 @@ const IDENTITY: [u16; 33] = {
     let mut row = [0u16; 33];
     let mut i = 0;
     while i < 33 {
-        row[i] = (squash((i as i32 - 16) * 128) * 16) as u16;
+        row[i] = (squash_interpolated((i as i32 - 16) * 128) * 16) as u16;
         i += 1;
     }
     row
@@ -108,8 +108,10 @@ const IDENTITY: [u16; 33] = {
 impl Apm {
     /// An APM over `contexts` contexts, starting as the identity.
     pub fn new(contexts: usize) -> Self {
+        let t = vec![0; 33 * contexts];
+        super::advise_huge_pages(&t);
         Self {
-            t: vec![0; 33 * contexts],
+            t,
             last: 0,
             last_column: 0,
         }

@@ -146,11 +146,18 @@ fn prefetch_pair(table: &[u32], base: usize) {
 /// too. A hint only: the contents are the same either way.
 fn large_table(n: usize) -> Vec<u32> {
     let v = vec![0u32; n];
+    advise_huge_pages(&v);
+    v
+}
+
+/// Ask the system to back `v` with huge pages where it can (a hint only, see
+/// [`large_table`]).
+pub(crate) fn advise_huge_pages<T>(v: &[T]) {
     #[cfg(target_os = "linux")]
     {
         const HUGE: usize = 2 << 20;
         let start = v.as_ptr() as usize;
-        let end = start + 4 * n;
+        let end = start + std::mem::size_of_val(v);
         let (a, b) = (start.next_multiple_of(HUGE), end / HUGE * HUGE);
         if b > a {
             // SAFETY: `[a, b)` lies inside `v`'s allocation, which lives until `v` is
@@ -161,7 +168,6 @@ fn large_table(n: usize) -> Vec<u32> {
             }
         }
     }
-    v
 }
 
 /// The word contexts after `byte`: the hash of the current run of letters (lowercased;
@@ -1206,6 +1212,16 @@ mod measure {
             .collect();
         let contexts: Vec<usize> = (0..CONTEXTS).filter(|k| !drop.contains(k)).collect();
         let spec = match std::env::var("BB_LEVEL") {
+            Ok(l) if l.starts_with('c') => Spec {
+                contexts: Box::leak(
+                    l[1..]
+                        .split(',')
+                        .map(|c| c.parse().unwrap())
+                        .collect::<Vec<usize>>()
+                        .into_boxed_slice(),
+                ),
+                ..config::LEVELS[0].spec
+            },
             Ok(l) => config::LEVELS[l.parse::<usize>().unwrap() - 1].spec,
             Err(_) => Spec {
                 contexts: Box::leak(contexts.into_boxed_slice()),
@@ -1229,16 +1245,15 @@ mod measure {
                     // that predicts the same from one that does not.
                     let mut print: u64 = 0;
                     let mut bits = 0.0;
+                    let cost: Vec<f64> = (0..4096)
+                        .map(|p| -crate::math::log2(p.max(1) as f64 / 4096.0))
+                        .collect();
                     for &b in &data {
                         for i in (0..8).rev() {
                             let bit = (b >> i) as u32 & 1;
                             let p1 = p.p();
                             print = (print ^ p1 as u64).wrapping_mul(0x100_0000_01b3);
-                            bits -= crate::math::log2(if bit == 1 {
-                                p1 as f64 / 4096.0
-                            } else {
-                                1.0 - p1 as f64 / 4096.0
-                            });
+                            bits += cost[if bit == 1 { p1 } else { 4096 - p1 } as usize];
                             p.update(bit);
                         }
                     }
