@@ -5,7 +5,7 @@
 //! the options below must reproduce it byte for byte. Regenerate v2 (when the encoder's
 //! search changes what it writes; keep the previous files as decode-only goldens then)
 //! with `cargo test --test golden -- --ignored regenerate`. `v2/older-encoders/cm-r0`
-//! keeps the cm files of the predictor's revision 0, decode-only.
+//! and `cm-r1` keep the cm files of the predictor's revisions 0 and 1, decode-only.
 
 use std::path::PathBuf;
 
@@ -204,31 +204,34 @@ fn v1_goldens_decode_exactly() {
     assert_eq!(seen.len(), V1_CASES + 3, "v1 goldens found: {seen:?}");
 }
 
-/// Version 2 files of the cm model's revision 0 (before the JPEG model), written
-/// before the predictor's revision was stored: they must decode exactly, forever, with
-/// the predictor they were written with.
+/// Version 2 files of the cm model's earlier predictor revisions, decode-only: they
+/// must decode exactly, forever, with the predictor they were written with. `cm-r0`
+/// holds revision 0 (before the JPEG model, written before the revision was stored),
+/// `cm-r1` revision 1 (level 1 with orders 1-4, 6 and the word).
 #[test]
 fn older_cm_revisions_decode_exactly() {
-    let mut seen = 0;
-    for (golden, input, _) in cases() {
-        let path = dir().join("v2/older-encoders/cm-r0").join(golden);
-        if !path.exists() {
-            continue;
+    for (revision, expected) in [("cm-r0", 5), ("cm-r1", 6)] {
+        let mut seen = 0;
+        for (golden, input, _) in cases() {
+            let path = dir().join("v2/older-encoders").join(revision).join(golden);
+            if !path.exists() {
+                continue;
+            }
+            let file = read(path);
+            let (back, _) = decompress(&file, &DecodeOptions::default()).unwrap();
+            assert!(
+                back == read(dir().join(input)),
+                "{revision}/{golden}: decodes to different bytes"
+            );
+            // Today's encoder writes a later revision: other bytes.
+            assert!(
+                file != read(dir().join("v2").join(golden)),
+                "{revision}/{golden}"
+            );
+            seen += 1;
         }
-        let file = read(path);
-        let (back, _) = decompress(&file, &DecodeOptions::default()).unwrap();
-        assert!(
-            back == read(dir().join(input)),
-            "cm-r0/{golden}: decodes to different bytes"
-        );
-        // Today's encoder writes revision 1: other bytes.
-        assert!(
-            file != read(dir().join("v2").join(golden)),
-            "cm-r0/{golden}"
-        );
-        seen += 1;
+        assert_eq!(seen, expected, "{revision}");
     }
-    assert_eq!(seen, 5);
 }
 
 #[test]

@@ -339,7 +339,10 @@ pub struct Spec {
     pub contexts: &'static [usize],
     /// Average a second mixer in.
     pub mixer2: bool,
-    /// Refine with the APM over the last two bytes.
+    /// Refine with the APM over the last byte and the partial byte (its table is 4.3 MB
+    /// of cache misses: the fastest level goes without it).
+    pub apm1: bool,
+    /// Refine with the APM over the last two bytes (with `apm1` only).
     pub apm2: bool,
     /// Give the mixer each context's slot also as an adaptive map of its hit count and
     /// probability sees it.
@@ -354,6 +357,7 @@ pub struct Spec {
 pub const FULL: Spec = Spec {
     contexts: &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13],
     mixer2: true,
+    apm1: true,
     apm2: true,
     worth: true,
     jpeg: true,
@@ -397,6 +401,37 @@ impl MatchModel {
         (self.len.min(16) as usize).saturating_sub(1)
     }
 
+    /// The hash of a window of bytes, oldest first, as far as it goes.
+    #[inline]
+    fn window_hash(window: &[u8]) -> u32 {
+        window.iter().fold(0, |h, &b| Self::hash_step(h, b))
+    }
+
+    #[inline]
+    fn hash_step(h: u32, b: u8) -> u32 {
+        (h ^ b as u32).wrapping_mul(0x2F0B_3A49).rotate_left(5)
+    }
+
+    /// The table slot of a window's hash.
+    #[inline]
+    fn slot(&self, h: u32) -> usize {
+        (h >> (32 - self.table.len().trailing_zeros())) as usize
+    }
+
+    /// At a byte's last bit (the partial byte `c0` with its leading 1, after `history`):
+    /// ask for the slot the byte will read, whichever it is (a cache hint only).
+    fn prefetch_next(&self, history: &[u8], c0: u32) {
+        let n = history.len();
+        if n + 1 < MATCH_MIN {
+            return;
+        }
+        let h = Self::window_hash(&history[n + 1 - MATCH_MIN..]);
+        for b in 0..2 {
+            let byte = ((c0 << 1 | b) & 0xFF) as u8;
+            prefetch(&self.table, self.slot(Self::hash_step(h, byte)));
+        }
+    }
+
     /// After a byte: extend the match, or look for a new one.
     fn byte(&mut self, history: &[u8]) {
         let n = history.len();
@@ -409,11 +444,7 @@ impl MatchModel {
         if n < MATCH_MIN {
             return;
         }
-        let mut h: u32 = 0;
-        for &b in &history[n - MATCH_MIN..] {
-            h = (h ^ b as u32).wrapping_mul(0x2F0B_3A49).rotate_left(5);
-        }
-        let slot = (h >> (32 - self.table.len().trailing_zeros())) as usize;
+        let slot = self.slot(Self::window_hash(&history[n - MATCH_MIN..]));
         if self.len == 0 {
             let cand = self.table[slot] as usize;
             if cand > 0 && cand < n {
@@ -657,7 +688,8 @@ impl Predictor {
     }
 
     /// A predictor of what `spec` names, with `2^bits` slots per context table.
-    pub fn with_spec(bits: u32, spec: Spec) -> Self {
+    pub fn with_spec(bits: u32, mut spec: Spec) -> Self {
+        spec.apm2 &= spec.apm1;
         let bits = bits.clamp(10, 24);
         let n = spec.contexts.len();
         let inputs = if spec.worth { 2 * n + 3 } else { n + 3 };
@@ -690,7 +722,7 @@ impl Predictor {
             set2: 0,
             mixed2: [2048; 2],
             apm0: Apm::new(256 * 9),
-            apm1: Apm::new(1 << 16),
+            apm1: Apm::new(if spec.apm1 { 1 << 16 } else { 1 }),
             apm2: Apm::new(if spec.apm2 { 1 << 16 } else { 1 }),
             st: [0; INPUTS],
             worth: vec![SlotWorth::new(); n],
@@ -771,6 +803,7 @@ impl Predictor {
             self.history.pop();
         }
         self.next_hashes = Some((g, next));
+        self.matcher.prefetch_next(&self.history, self.c0);
     }
 
     /// The first slot of the `j`-th used context's bucket for the nibble starting at
@@ -850,7 +883,9 @@ impl Predictor {
             } else {
                 (child, last, last2)
             };
-            self.apm1.prefetch((c0 | last << 8) as usize);
+            if self.spec.apm1 {
+                self.apm1.prefetch((c0 | last << 8) as usize);
+            }
             if self.spec.apm2 {
                 self.apm2.prefetch(Self::apm2_context(last, last2, c0));
             }
@@ -951,12 +986,16 @@ impl Predictor {
         };
         let a0 = self.apm0.refine(self.mixed, c0 as usize | ms << 8);
         self.stage = (self.mixed + a0) / 2;
-        let a1 = self.apm1.refine(self.stage, (c0 | last << 8) as usize);
-        self.p = if self.spec.apm2 {
-            let a2 = self.apm2.refine((self.stage + a1) / 2, h2);
-            (2 * self.stage + 3 * a1 + 3 * a2) / 8
+        self.p = if !self.spec.apm1 {
+            self.stage
         } else {
-            (self.stage + 3 * a1) / 4
+            let a1 = self.apm1.refine(self.stage, (c0 | last << 8) as usize);
+            if self.spec.apm2 {
+                let a2 = self.apm2.refine((self.stage + a1) / 2, h2);
+                (2 * self.stage + 3 * a1 + 3 * a2) / 8
+            } else {
+                (self.stage + 3 * a1) / 4
+            }
         }
         .clamp(1, 4095);
     }
@@ -1054,7 +1093,9 @@ impl Predictor {
             self.mixer2.learn(st, self.mixed2[1], bit, self.set2);
         }
         self.apm0.learn(bit);
-        self.apm1.learn(bit);
+        if self.spec.apm1 {
+            self.apm1.learn(bit);
+        }
         if self.spec.apm2 {
             self.apm2.learn(bit);
         }
@@ -1220,6 +1261,7 @@ mod measure {
                         .collect::<Vec<usize>>()
                         .into_boxed_slice(),
                 ),
+                apm1: std::env::var_os("BB_NO_APM1").is_none(),
                 ..config::LEVELS[0].spec
             },
             Ok(l) => config::LEVELS[l.parse::<usize>().unwrap() - 1].spec,
