@@ -102,77 +102,6 @@ pub fn log_sigmoid_and_sigmoid(x: f64) -> (f64, f64) {
     }
 }
 
-/// Grid points per nat of [`log_sigmoid_tabulated`]'s table.
-const SOFTPLUS_STEPS: f64 = 256.0;
-
-/// How far down its table reaches: below `-SOFTPLUS_RANGE` nats, `ln(1 + e^y)` is
-/// under `e^-40 = 4.2e-18` and counts as 0.
-const SOFTPLUS_RANGE: f64 = 40.0;
-
-/// `(ln(1 + e^y), sigmoid(y))` at `y = -j / SOFTPLUS_STEPS` for `j` up to the range.
-fn softplus_table() -> &'static [(f64, f64)] {
-    static T: std::sync::OnceLock<Vec<(f64, f64)>> = std::sync::OnceLock::new();
-    T.get_or_init(|| {
-        let n = (SOFTPLUS_RANGE * SOFTPLUS_STEPS) as usize;
-        (0..=n)
-            .map(|j| {
-                let e = exp(-(j as f64) / SOFTPLUS_STEPS);
-                (ln_1p(e), e / (1.0 + e))
-            })
-            .collect()
-    })
-}
-
-/// `ln sigmoid(x)` from a table and a cubic Taylor step, for sums over many terms
-/// (rate accounting, never coding or fitting): within `1e-13` of [`log_sigmoid`].
-///
-/// `ln sigmoid(x) = min(x, 0) - f(-|x|)` with `f(y) = ln(1 + e^y)`, and `f` is expanded
-/// about the nearest grid point `y_j` (`|y - y_j| <= h = 1/512`): `f' = s`, `f'' = s (1 -
-/// s)`, `f''' = f'' (1 - 2 s)` with `s = sigmoid(y_j)`; the next term is at most `h^4 / 24
-/// * max |f''''| = h^4 / 192`, under `1e-13`.
-#[inline]
-pub fn log_sigmoid_tabulated(x: f64) -> f64 {
-    log_sigmoid_in(softplus_table(), x)
-}
-
-/// [`log_sigmoid_tabulated`] with its table looked up once, for loops over many terms.
-#[derive(Clone, Copy, Debug)]
-pub struct TabulatedLogSigmoid(&'static [(f64, f64)]);
-
-impl TabulatedLogSigmoid {
-    /// The table (built on first use).
-    pub fn new() -> Self {
-        Self(softplus_table())
-    }
-
-    /// `ln sigmoid(x)`, as [`log_sigmoid_tabulated`].
-    #[inline]
-    pub fn eval(self, x: f64) -> f64 {
-        log_sigmoid_in(self.0, x)
-    }
-}
-
-impl Default for TabulatedLogSigmoid {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-#[inline(always)]
-fn log_sigmoid_in(table: &[(f64, f64)], x: f64) -> f64 {
-    let t = x.abs() * SOFTPLUS_STEPS;
-    let j = (t + 0.5) as usize;
-    let f = match table.get(j) {
-        Some(&(f, s)) => {
-            let d = (j as f64 - t) * (1.0 / SOFTPLUS_STEPS);
-            let v = s * (1.0 - s);
-            f + d * (s + d * (0.5 * v + d * (v * (1.0 - 2.0 * s) * (1.0 / 6.0))))
-        }
-        None => 0.0,
-    };
-    x.min(0.0) - f
-}
-
 /// Square root (correctly rounded by IEEE 754; routed here for uniformity).
 #[inline]
 pub fn sqrt(x: f64) -> f64 {
@@ -253,22 +182,6 @@ pub fn normalize_log2(lj: &[f64], out: &mut [f64]) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The tabulated `ln sigmoid` against the direct one on a dense grid that is not
-    /// the table's (every 1/1000 nat, and past the table's end): the Taylor remainder
-    /// bounds the difference by `1e-13`, plus a few ulps of the terms' rounding.
-    #[test]
-    fn tabulated_log_sigmoid_matches_the_direct_one() {
-        let mut worst: f64 = 0.0;
-        for i in -45_000..=45_000 {
-            let x = i as f64 / 1000.0;
-            worst = worst.max((log_sigmoid_tabulated(x) - log_sigmoid(x)).abs());
-        }
-        assert!(worst < 2e-13, "{worst}");
-        assert!(log_sigmoid_tabulated(f64::NAN).is_nan());
-        assert_eq!(log_sigmoid_tabulated(f64::NEG_INFINITY), f64::NEG_INFINITY);
-        assert_eq!(log_sigmoid_tabulated(f64::INFINITY), 0.0);
-    }
 
     #[test]
     fn mean_variance_is_the_unbiased_sample_variance() {
