@@ -287,8 +287,44 @@ fn cm_predictor(c: &mut Criterion) {
     g.finish();
 }
 
+/// Importance-weighted bits-back on 32 MNIST images (the four shipped ones eight times),
+/// one chunk, so that past the chunk start the particles ramp up to `N` (one more each
+/// image): encode and decode per particle count, one thread, the accounting skipped on
+/// decode.
+fn importance_weighted(c: &mut Criterion) {
+    let idx = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/golden/mnist4.idx");
+    let four = std::fs::read(idx).unwrap();
+    let mut data = four[..16].to_vec();
+    data[4..8].copy_from_slice(&32u32.to_be_bytes());
+    for _ in 0..8 {
+        data.extend_from_slice(&four[16..]);
+    }
+    let mut g = c.benchmark_group("iw_mnist32");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(32));
+    for n in [1u32, 4, 16] {
+        let mut o = bbcodec::EncodeOptions::for_model(bbcodec::ModelKind::Mnist);
+        o.fit.posterior = PosteriorKind::ImportanceWeighted(n);
+        o.threads = 1;
+        g.bench_with_input(BenchmarkId::new("encode", n), &o, |b, o| {
+            b.iter(|| compress(&data, o).unwrap())
+        });
+        let (file, _) = compress(&data, &o).unwrap();
+        let plain = DecodeOptions {
+            skip_accounting: true,
+            threads: 1,
+            ..Default::default()
+        };
+        g.bench_with_input(BenchmarkId::new("decode", n), &file, |b, f| {
+            b.iter(|| decompress(f, &plain).unwrap())
+        });
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
+    importance_weighted,
     cm_predictor,
     ans,
     fit,

@@ -132,12 +132,18 @@ pub struct EncodeArgs {
     /// below.
     #[arg(long = "model", default_value = "cm")]
     pub model: String,
-    /// Posterior: bbvi (fitted by black-box VI), exact (enumeration) or map (no bits back).
+    /// Posterior: bbvi (fitted by black-box VI), exact (enumeration), map (no bits back) or
+    /// iw (importance-weighted bits-back over the BBVI fit, continuous latents).
     /// Default: exact for the mixture (its latent is enumerable), bbvi for the cm,
     /// logistic and mnist models; bbvi whenever --estimator, --iters, --samples or --lr
     /// is given.
     #[arg(long = "posterior")]
     pub posterior: Option<String>,
+    /// Particles of --posterior iw (importance-weighted bits-back, continuous latents):
+    /// N latents are drawn from the BBVI fit and one is coded, chosen by its importance
+    /// weight; the rate tends from -ELBO (N = 1) to -log P(x). Default 16.
+    #[arg(long = "particles")]
+    pub particles: Option<u32>,
     /// BBVI gradient estimator: score (Eq. 11 + leave-one-out baseline), score-eq8, naive
     /// (discrete latents); reparam (continuous latents); auto picks score or reparam.
     #[arg(long = "estimator", default_value = "auto")]

@@ -15,6 +15,7 @@ pub fn encode_options(
     Settings {
         model: Some(a.model.clone()),
         posterior: a.posterior.clone(),
+        particles: a.particles,
         estimator: Some(a.estimator.clone()),
         iters: a.iters,
         samples: a.samples,

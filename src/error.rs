@@ -28,6 +28,8 @@ pub enum Field {
     Iterations,
     /// BBVI samples per iteration.
     Samples,
+    /// Particles of importance-weighted bits-back.
+    Particles,
     /// BBVI learning rate.
     LearningRate,
     /// BBVI work per symbol (iterations, samples, block size together).
@@ -76,6 +78,7 @@ impl Field {
             Field::Estimator => "estimator",
             Field::Iterations => "iterations",
             Field::Samples => "samples",
+            Field::Particles => "particles",
             Field::LearningRate => "learning rate",
             Field::FitWork => "BBVI work per symbol",
             Field::BlockSize => "block size",

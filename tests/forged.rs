@@ -210,9 +210,27 @@ fn posterior_section_limits() {
         ]))
     };
     assert_eq!(
-        decode_err(&p(3, None, 64, 64, 0.7)),
-        invalid(Field::Posterior, 3)
+        decode_err(&p(4, None, 64, 64, 0.7)),
+        invalid(Field::Posterior, 4)
     );
+    // Importance weighting: its particles, 1..=256, where a BBVI section has its
+    // estimator; and only for continuous latents.
+    assert_eq!(
+        decode_err(&p(3, Some(0), 64, 64, 0.7)),
+        invalid(Field::Particles, 0)
+    );
+    assert_eq!(
+        decode_err(&p(3, Some(257), 64, 64, 0.7)),
+        limit(Field::Particles, 257, 256)
+    );
+    assert!(matches!(
+        decode_err(&p(3, Some(4), 64, 64, 0.7)),
+        FormatError::Posterior {
+            model: "mixture",
+            posterior: "iw",
+            ..
+        }
+    ));
     assert_eq!(
         decode_err(&p(0, Some(5), 64, 64, 0.7)),
         invalid(Field::Estimator, 5)

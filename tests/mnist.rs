@@ -46,6 +46,21 @@ fn shipped_images_roundtrip_with_rate_identities() {
     assert!(r.kl_bits >= 0.0);
 }
 
+/// Importance-weighted bits-back on the shipped images: the same identities (the
+/// particle choice is part of the coded length), on one and on two threads.
+#[test]
+fn shipped_images_roundtrip_with_importance_weighting() {
+    let data = sample();
+    let mut o = options(4);
+    o.fit.posterior = bbcodec::PosteriorKind::ImportanceWeighted(4);
+    let r = common::roundtrip_with(&data, &o, &DecodeOptions::default(), initial_bound(&o));
+    assert_eq!(r.blocks, 3);
+    o.threads = 1;
+    let (a, _) = compress(&data, &o).unwrap();
+    o.threads = 2;
+    assert!(compress(&data, &o).unwrap().0 == a);
+}
+
 #[test]
 fn output_does_not_depend_on_threads() {
     let data = sample();

@@ -45,6 +45,7 @@ fn settings(options: Option<&Bound<'_, PyDict>>) -> PyResult<Settings> {
         match key.as_str() {
             "model" => s.model = Some(v.extract()?),
             "posterior" => s.posterior = Some(v.extract()?),
+            "particles" => s.particles = Some(v.extract()?),
             "estimator" => s.estimator = Some(v.extract()?),
             "iters" => s.iters = Some(v.extract()?),
             "samples" => s.samples = Some(v.extract()?),

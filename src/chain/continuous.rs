@@ -7,6 +7,18 @@
 //! bin prior. Decoder: pop the `i_k` with the prior, pop `x`, re-run the fit, push the
 //! `i_k` back with `Q_k` (each followed by the scramble, in reverse).
 //!
+//! Importance-weighted bits-back ([`PosteriorKind::ImportanceWeighted`], `N` particles
+//! at most, one at the first bits-back block of a chunk and one more at each block after
+//! it), encoder: pop `N` bin vectors `z_1..z_N` with `Q` (each pop after a scramble);
+//! scramble and pop the choice `j` with the particles' normalized importance weights
+//! `w_k = P(x | z_k) P(z_k) / Q(z_k)` (coded masses); push the other particles back
+//! with `Q` (in increasing `k`, each dimension in reverse); push `j` uniform over `N`;
+//! push `x` with `P(x | z_j)`; push `z_j` with the prior. Decoder: pop `z_j`, `x` and `j`;
+//! refit `Q`; pop the other particles (in decreasing `k`); push `j` with the weights,
+//! scramble; push every particle back with `Q`, in reverse, each push followed by a
+//! scramble. A block then costs `-log2 ((1/N) sum_k w_k)` (up to the choice's
+//! quantization), whose expectation is the `N`-sample IWAE bound.
+//!
 //! Rate accounting uses the coded, discrete model. Its ELBO has an exact part, the KL of
 //! each `Q_k` to the uniform bin prior (enumerated over the bins), and a Monte Carlo
 //! part, `E_Q[log2 P(x | z(i))]`, estimated from [`EVAL_SAMPLES`] bin vectors drawn from
@@ -34,7 +46,7 @@ use crate::error::CodecError;
 use crate::inference::gaussian::{
     map_fit, reparam_fit, standard_normal, DiagGaussian, ReparamConfig,
 };
-use crate::inference::{Estimator, PosteriorKind};
+use crate::inference::{Estimator, PosteriorKind, MAX_PARTICLES};
 use crate::math;
 use crate::report::{BlockRecord, ElboTerms, RateTotals};
 use crate::rng::BlockRng;
@@ -63,7 +75,7 @@ impl EncoderModel<PRECISION> for KnownInterval {
 /// Configuration of the continuous chain (stored in the file header).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ContinuousConfig {
-    /// `Bbvi(Reparameterization)` or `Map`.
+    /// `Bbvi(Reparameterization)`, `ImportanceWeighted(N)` (over the same fit) or `Map`.
     pub posterior: PosteriorKind,
     /// Adam iterations of the fit.
     pub iterations: u32,
@@ -117,6 +129,10 @@ struct Latent {
     /// Bin distributions per dimension (None: point mass, no bits back).
     coded: Option<Vec<QuantizedCategorical>>,
     idx: Vec<usize>,
+    /// Importance weighting with more than one particle: `log2 N + log2 W(j)`, the
+    /// bits the particle choice adds to the coded length of the chosen particle
+    /// (`W` the coded distribution of the choice), and the chosen particle.
+    choice: Option<(f64, usize)>,
 }
 
 impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
@@ -154,11 +170,12 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
         }
         match config.posterior {
             PosteriorKind::Bbvi(Estimator::Reparameterization) | PosteriorKind::Map => {}
+            PosteriorKind::ImportanceWeighted(n) if (1..=MAX_PARTICLES).contains(&n) => {}
             other => {
                 return Err(CodecError::Posterior {
                     posterior: other.label(),
                     latent: "continuous",
-                    expected: "bbvi with the reparam estimator, or map",
+                    expected: "bbvi with the reparam estimator, iw with 1..=256 particles, or map",
                 })
             }
         }
@@ -223,6 +240,7 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
                 q,
                 coded: None,
                 idx,
+                choice: None,
             }
         } else {
             let coded = (0..d)
@@ -232,8 +250,52 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
                 q,
                 coded: Some(coded),
                 idx: vec![0; d],
+                choice: None,
             }
         }
+    }
+
+    /// Particles per block (1 unless importance-weighted).
+    fn particles(&self) -> usize {
+        self.config.posterior.particles() as usize
+    }
+
+    /// Particles of block `i` of a chunk whose first `bootstrap_blocks` blocks are its
+    /// start: one at the first bits-back block, one more at each block after it, up to
+    /// [`ContinuousBitsBackCoder::particles`]. Each particle pops about the entropy of
+    /// `Q` from the stack, so the stack must hold that many times as much first; a
+    /// block pushes far more than one particle's worth, and the ramp keeps the start
+    /// of a chunk at the chain's own threshold ([`BOOTSTRAP_BITS`]) whatever `N`.
+    fn particles_at(&self, i: usize, bootstrap_blocks: usize) -> usize {
+        self.particles()
+            .min((i + 1).saturating_sub(bootstrap_blocks).max(1))
+    }
+
+    /// The prior of the choice among `n` particles, uniform.
+    fn uniform_choice(n: usize) -> Result<QuantizedCategorical, CodecError> {
+        QuantizedCategorical::uniform(n).map_err(|_| CodecError::Corrupt("particle count"))
+    }
+
+    /// The coded distribution of the particle choice: the particles' importance weights
+    /// `w_k = P(x | z_k) P(z_k) / Q(z_k)` from the coded masses, normalized (every
+    /// particle keeps a probability of at least `2^-24`).
+    fn choice_model(
+        &self,
+        x: &[u16],
+        parts: &[Vec<usize>],
+        coded: &[QuantizedCategorical],
+    ) -> Result<QuantizedCategorical, CodecError> {
+        let d = self.model.latent_dim();
+        let b = self.config.bin_bits as f64;
+        let mut log_w = Vec::with_capacity(parts.len());
+        for p in parts {
+            let log_q: f64 = (0..d).map(|k| coded[k].log2_prob(p[k])).sum();
+            log_w.push(self.log2_lik_coded(x, &self.z_of(p))? - d as f64 * b - log_q);
+        }
+        let top = log_w.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let w: Vec<f64> = log_w.iter().map(|&l| math::exp2(l - top)).collect();
+        QuantizedCategorical::from_float_weights_lean(&w, true)
+            .map_err(|_| CodecError::Corrupt("particle weights"))
     }
 
     fn z_of(&self, idx: &[usize]) -> Vec<f64> {
@@ -339,6 +401,7 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
             Some(c) => (0..d).map(|k| c[k].log2_prob(lat.idx[k])).sum(),
             None => 0.0,
         };
+        let choice = lat.choice.map_or(0.0, |(bits, _)| bits);
         Ok(BlockRecord {
             chunk,
             block: i,
@@ -347,7 +410,7 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
             latent: lat.idx.first().copied().unwrap_or(0),
             latent_on: true,
             net_bits,
-            coded_bits: -ll + d as f64 * self.config.bin_bits as f64 + log_q,
+            coded_bits: -ll + d as f64 * self.config.bin_bits as f64 + log_q + choice,
             terms: if self.accounting {
                 self.evaluate(pre, x, lat, chunk, i)?
             } else {
@@ -386,12 +449,30 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
                 None => self.fit_q(&pre, chunk, i),
             };
             let mut lat = self.latent(q, bootstrap);
+            // Importance weighting: the particles not chosen, and the choice.
+            let mut others = None;
             if let Some(c) = &lat.coded {
-                for (k, q) in c.iter().enumerate() {
+                let n_parts = self.particles_at(i, bootstrap_blocks);
+                let mut parts = vec![vec![0; c.len()]; n_parts];
+                for p in parts.iter_mut() {
+                    for (k, q) in c.iter().enumerate() {
+                        scramble(&mut coder);
+                        p[k] = coder
+                            .decode_symbol(q)
+                            .map_err(|_| CodecError::Corrupt("latent pop"))?;
+                    }
+                }
+                if n_parts > 1 {
+                    let w = self.choice_model(x, &parts, c)?;
                     scramble(&mut coder);
-                    lat.idx[k] = coder
-                        .decode_symbol(q)
-                        .map_err(|_| CodecError::Corrupt("latent pop"))?;
+                    let j = coder
+                        .decode_symbol(&w)
+                        .map_err(|_| CodecError::Corrupt("particle pop"))?;
+                    lat.choice = Some((math::log2(n_parts as f64) + w.log2_prob(j), j));
+                    lat.idx = parts[j].clone();
+                    others = Some((parts, j));
+                } else {
+                    lat.idx = parts.swap_remove(0);
                 }
             }
             let z = self.z_of(&lat.idx);
@@ -416,6 +497,22 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
                 }
             }
             drop(liks);
+            if let (Some((parts, j)), Some(c)) = (&others, &lat.coded) {
+                // The other particles go back with Q, then the choice, uniform over N.
+                for (k, p) in parts.iter().enumerate() {
+                    if k == *j {
+                        continue;
+                    }
+                    for (dim, q) in c.iter().enumerate().rev() {
+                        coder
+                            .encode_symbol(p[dim], q)
+                            .map_err(|_| CodecError::Corrupt("particle push"))?;
+                    }
+                }
+                coder
+                    .encode_symbol(*j, &Self::uniform_choice(parts.len())?)
+                    .map_err(|_| CodecError::Corrupt("choice push"))?;
+            }
             for (m, &s) in intervals.iter().zip(x).rev() {
                 coder
                     .encode_symbol(s as usize, m)
@@ -474,9 +571,49 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
             drop(liks);
             let x = &symbols[start..end];
             let bootstrap = i < bootstrap_blocks;
+            let n_parts = self.particles_at(i, bootstrap_blocks);
+            // Importance weighting: the choice comes off the stack right after `x`.
+            let j = if n_parts > 1 && !bootstrap {
+                coder
+                    .decode_symbol(&Self::uniform_choice(n_parts)?)
+                    .map_err(|_| CodecError::Corrupt("choice"))?
+            } else {
+                0
+            };
             let pre = self.model.prepare(x);
             let mut lat = self.fit(&pre, chunk, i, bootstrap);
             match &lat.coded {
+                Some(c) if n_parts > 1 => {
+                    // The other particles, in the reverse of the encoder's order, then
+                    // the choice back with their weights, then every particle back
+                    // with Q as the encoder popped them.
+                    let mut parts = vec![vec![0; d]; n_parts];
+                    for k in (0..n_parts).rev() {
+                        if k == j {
+                            continue;
+                        }
+                        for (dim, q) in c.iter().enumerate() {
+                            parts[k][dim] = coder
+                                .decode_symbol(q)
+                                .map_err(|_| CodecError::Corrupt("particle"))?;
+                        }
+                    }
+                    parts[j] = idx.clone();
+                    let w = self.choice_model(x, &parts, c)?;
+                    coder
+                        .encode_symbol(j, &w)
+                        .map_err(|_| CodecError::Corrupt("particle push"))?;
+                    scramble(&mut coder);
+                    for p in parts.iter().rev() {
+                        for k in (0..d).rev() {
+                            coder
+                                .encode_symbol(p[k], &c[k])
+                                .map_err(|_| CodecError::Corrupt("latent push"))?;
+                            scramble(&mut coder);
+                        }
+                    }
+                    lat.choice = Some((math::log2(n_parts as f64) + w.log2_prob(j), j));
+                }
                 Some(c) => {
                     for k in (0..d).rev() {
                         coder

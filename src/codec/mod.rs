@@ -685,6 +685,9 @@ pub fn posterior_from_names(posterior: &str, estimator: &str) -> Option<Posterio
         "bbvi" => Estimator::from_name(estimator).map(PosteriorKind::Bbvi),
         "exact" => Some(PosteriorKind::Exact),
         "map" => Some(PosteriorKind::Map),
+        "iw" => Some(PosteriorKind::ImportanceWeighted(
+            crate::inference::DEFAULT_PARTICLES,
+        )),
         _ => None,
     }
 }

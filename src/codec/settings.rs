@@ -11,8 +11,11 @@ use crate::{EncodeOptions, Field, FormatError, ModelConfig, ModelKind, Posterior
 pub struct Settings {
     /// `--model` (default `cm`).
     pub model: Option<String>,
-    /// `--posterior`: `bbvi`, `exact` or `map`.
+    /// `--posterior`: `bbvi`, `exact`, `map` or `iw`.
     pub posterior: Option<String>,
+    /// `--particles`: the particles of `--posterior iw` (default
+    /// [`crate::inference::DEFAULT_PARTICLES`]).
+    pub particles: Option<u32>,
     /// `--estimator` (default `auto`: the model's own).
     pub estimator: Option<String>,
     /// `--iters`, `--samples`, `--lr`: the BBVI fit (any of them implies `bbvi`).
@@ -131,20 +134,34 @@ impl Settings {
             None if wants_bbvi => "bbvi",
             None => o.fit.posterior.name(),
         };
+        if self.particles.is_some() && posterior != "iw" {
+            return Err(format!(
+                "--particles sets the particles of --posterior iw; it does not apply to --posterior {posterior}"
+            ));
+        }
         if wants_bbvi && matches!(posterior, "exact" | "map") {
             return Err(format!(
                 "--estimator, --iters, --samples and --lr set the BBVI fit; they do not apply to --posterior {posterior}"
             ));
         }
         o.fit.posterior = posterior_from_names(posterior, estimator).ok_or_else(|| {
-            if !["bbvi", "exact", "map"].contains(&posterior) {
-                format!("--posterior is '{posterior}', expected one of: bbvi, exact, map")
+            if !["bbvi", "exact", "map", "iw"].contains(&posterior) {
+                format!("--posterior is '{posterior}', expected one of: bbvi, exact, map, iw")
             } else {
                 format!(
                     "--estimator is '{given_estimator}', expected one of: auto, score, score-eq8, naive, gumbel, reparam"
                 )
             }
         })?;
+        if let (PosteriorKind::ImportanceWeighted(_), Some(n)) = (o.fit.posterior, self.particles) {
+            if !(1..=crate::inference::MAX_PARTICLES).contains(&n) {
+                return Err(format!(
+                    "--particles is {n}, expected 1..={}",
+                    crate::inference::MAX_PARTICLES
+                ));
+            }
+            o.fit.posterior = PosteriorKind::ImportanceWeighted(n);
+        }
         if let Some(v) = self.iters {
             o.fit.iterations = v;
         }

@@ -98,9 +98,12 @@ pub fn check_samples(coding: &Coding) -> Result<(), FormatError> {
 /// Check a continuous-latent fit: at least one sample, and bounded work per symbol.
 pub fn check_continuous_fit(coding: &Coding, latent_dim: u64) -> Result<(), FormatError> {
     check_samples(coding)?;
+    // Importance weighting evaluates the likelihood once more per particle.
+    let evaluations = coding.fit.iterations as u64 * coding.fit.samples as u64
+        + coding.fit.posterior.particles() as u64
+        - 1;
     check_work(
-        coding.fit.iterations as u64 * coding.fit.samples as u64 * latent_dim
-            / coding.block_size as u64,
+        evaluations * latent_dim / coding.block_size as u64,
         MAX_WORK_PER_SYMBOL,
     )
 }
@@ -124,9 +127,11 @@ pub fn parse_bin_bits(value: &str) -> Result<u8, OptionError> {
     )
 }
 
-/// The posteriors of a continuous latent: reparameterization BBVI, or MAP.
+/// The posteriors of a continuous latent: reparameterization BBVI, importance-weighted
+/// bits-back over it (any particle count), or MAP.
 pub const POSTERIORS: &[PosteriorKind] = &[
     PosteriorKind::Bbvi(Estimator::Reparameterization),
+    PosteriorKind::ImportanceWeighted(crate::inference::DEFAULT_PARTICLES),
     PosteriorKind::Map,
 ];
 

@@ -321,7 +321,7 @@ pub fn unknown_option(model: &dyn FileModel, name: &str) -> OptionError {
 /// Check that `coding.fit.posterior` is one of the model's.
 pub fn check_posterior(model: &dyn FileModel, coding: &Coding) -> Result<(), FormatError> {
     let p = coding.fit.posterior;
-    if model.posteriors().contains(&p) {
+    if model.posteriors().iter().any(|q| q.same_kind(p)) {
         return Ok(());
     }
     Err(FormatError::Posterior {
