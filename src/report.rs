@@ -44,6 +44,17 @@ pub struct ElboTerms {
     /// ELBO of the continuous model before discretization (continuous latents only; 0
     /// otherwise): `E_q[log2 p(x|z)] - KL(q || N(0, I))`.
     pub continuous_elbo: f64,
+    /// Importance-weighted bits-back with more than one particle: how many the block
+    /// coded with (0 otherwise).
+    #[serde(default)]
+    pub particles: u32,
+    /// With particles: the `N`-particle bound `E[log2 (1/N) sum_k w_k]`, the expected
+    /// negative net bits of the block (Monte Carlo, over groups of `N` draws from `Q`).
+    #[serde(default)]
+    pub iw_bound: f64,
+    /// With particles: the variance of that estimate.
+    #[serde(default)]
+    pub iw_bound_variance: f64,
 }
 
 impl ElboTerms {
@@ -131,6 +142,27 @@ impl ElboTerms {
         self.ell_variance += o.ell_variance;
         self.elbo_estimate_variance += o.elbo_estimate_variance;
         self.continuous_elbo += o.continuous_elbo;
+        self.iw_bound += o.iw_bound;
+        self.iw_bound_variance += o.iw_bound_variance;
+    }
+
+    /// The bound a bits-back block's net bits are expected at: the `N`-particle bound
+    /// with particles, the ELBO (Eq. 3) otherwise.
+    pub fn coding_bound(&self) -> f64 {
+        if self.particles > 1 {
+            self.iw_bound
+        } else {
+            self.elbo_joint_entropy()
+        }
+    }
+
+    /// The variance of the [`ElboTerms::coding_bound`] estimate.
+    pub fn coding_bound_variance(&self) -> f64 {
+        if self.particles > 1 {
+            self.iw_bound_variance
+        } else {
+            self.elbo_estimate_variance
+        }
     }
 }
 
@@ -183,6 +215,11 @@ pub struct RateTotals {
     pub continuous_neg_elbo_bits: f64,
     /// `sum -log2 P(x_i)` over the bits-back blocks.
     pub neg_log_px_bits: f64,
+    /// The bound the net bits are expected at, summed over the bits-back blocks: the
+    /// `N`-particle bound of importance-weighted blocks, `-ELBO` of the others.
+    pub neg_iwae_bits: f64,
+    /// Variance of the `neg_iwae_bits` estimate.
+    pub neg_iwae_variance_bits2: f64,
     /// Stack growth over the chunk-start blocks.
     pub bootstrap_bits: f64,
     /// What chunk starts cost above their `-log2 P(x)`.
@@ -208,6 +245,8 @@ impl RateTotals {
             self.neg_elbo_variance_bits2 += b.terms.elbo_estimate_variance;
             self.continuous_neg_elbo_bits -= b.terms.continuous_elbo;
             self.neg_log_px_bits -= b.terms.log_evidence;
+            self.neg_iwae_bits -= b.terms.coding_bound();
+            self.neg_iwae_variance_bits2 += b.terms.coding_bound_variance();
             self.elbo.add(&b.terms);
         }
     }
@@ -224,6 +263,8 @@ impl RateTotals {
         self.neg_elbo_variance_bits2 += o.neg_elbo_variance_bits2;
         self.continuous_neg_elbo_bits += o.continuous_neg_elbo_bits;
         self.neg_log_px_bits += o.neg_log_px_bits;
+        self.neg_iwae_bits += o.neg_iwae_bits;
+        self.neg_iwae_variance_bits2 += o.neg_iwae_variance_bits2;
         self.bootstrap_bits += o.bootstrap_bits;
         self.initial_bits += o.initial_bits;
         self.elbo.add(&o.elbo);
@@ -231,7 +272,7 @@ impl RateTotals {
 
     /// `neg_elbo_bits - neg_log_px_bits`: the predicted overhead, `sum KL(Q || P(z|x))`.
     pub fn kl_bits(&self) -> f64 {
-        self.neg_elbo_bits - self.neg_log_px_bits
+        self.neg_iwae_bits - self.neg_log_px_bits
     }
 
     /// `net_bits - neg_log_px_bits`: the measured overhead.
@@ -301,8 +342,8 @@ pub struct RateReport {
     /// `net_bits` up to ANS rounding. `coded_bits - neg_elbo_bits` is the sampling
     /// noise of the popped latents.
     pub coded_bits: f64,
-    /// Predicted standard deviation of `net_bits` around `neg_elbo_bits`
-    /// (`sqrt(sum Var_Q[ell])`, from sampling the popped latents).
+    /// Predicted standard deviation of `net_bits` around `neg_iwae_bits` (which is
+    /// `neg_elbo_bits` except under `--posterior iw`), from sampling the popped latents.
     pub net_stderr_bits: f64,
     /// `sum -ELBO_i` of the coded posteriors.
     pub neg_elbo_bits: f64,
@@ -310,6 +351,17 @@ pub struct RateReport {
     pub neg_elbo_stderr_bits: f64,
     /// `sum -log2 P(x_i)`.
     pub neg_log_px_bits: f64,
+    /// What the net bits are expected at: under `--posterior iw`, the `N`-particle
+    /// bound `sum -log2 (1/N) sum_k w_k` (Monte Carlo, with its standard error below);
+    /// `neg_elbo_bits` for every other posterior.
+    #[serde(default)]
+    pub neg_iwae_bits: f64,
+    /// Standard error of `neg_iwae_bits`.
+    #[serde(default)]
+    pub neg_iwae_stderr_bits: f64,
+    /// Particles per block of `--posterior iw` (1 for every other posterior).
+    #[serde(default)]
+    pub particles: u64,
     /// `exact` (enumeration) or `iwae`.
     pub neg_log_px_method: String,
     /// Importance samples per block of the IWAE estimate (0 when exact).
@@ -320,7 +372,8 @@ pub struct RateReport {
     pub continuous_neg_elbo_bits: f64,
     /// What discretizing the latent costs: `neg_elbo_bits - continuous_neg_elbo_bits`.
     pub bin_cost_bits: f64,
-    /// `neg_elbo_bits - neg_log_px_bits`: predicted overhead.
+    /// `neg_iwae_bits - neg_log_px_bits`: predicted overhead (`neg_elbo_bits -
+    /// neg_log_px_bits`, the KL, except under `--posterior iw`).
     pub kl_bits: f64,
     /// `net_bits - neg_log_px_bits`: measured overhead.
     pub overhead_bits: f64,
@@ -384,6 +437,8 @@ impl RateReport {
             self.continuous_neg_elbo_bits = t.continuous_neg_elbo_bits;
             self.bin_cost_bits = t.neg_elbo_bits - t.continuous_neg_elbo_bits;
         }
+        self.neg_iwae_bits = t.neg_iwae_bits;
+        self.neg_iwae_stderr_bits = math::sqrt(t.neg_iwae_variance_bits2);
         self.kl_bits = t.kl_bits();
         self.overhead_bits = t.overhead_bits();
         self.initial_bits = t.initial_bits;

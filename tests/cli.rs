@@ -107,7 +107,7 @@ fn roundtrip_through_pipes_and_every_posterior() {
 }
 
 /// Every key of `encode --report` and `inspect --json`, as documented.
-const REPORT_KEYS: [&str; 35] = [
+const REPORT_KEYS: [&str; 38] = [
     "input_bytes",
     "compressed_bytes",
     "bits_per_byte",
@@ -119,6 +119,9 @@ const REPORT_KEYS: [&str; 35] = [
     "neg_log_px_bits",
     "neg_log_px_method",
     "iwae_samples",
+    "neg_iwae_bits",
+    "neg_iwae_stderr_bits",
+    "particles",
     "bin_bits",
     "continuous_neg_elbo_bits",
     "bin_cost_bits",

@@ -494,6 +494,22 @@ fn importance_weighted_chain_roundtrips_and_codes_below_neg_elbo() {
         );
         assert!(gain > 2.0 * sd, "N = {n}: gain {gain}, sd {sd}");
         last = enc.totals.net_bits.min(last);
+        // The rate identity of importance weighting: the net bits against the
+        // N-particle bound, within the noise of the popped particles (the spread of
+        // the bound's groups of N draws) and of the bound's estimate: Chebyshev at 30
+        // standard deviations, plus the ANS rounding of `common::ans_tolerance`.
+        let u = &enc.totals;
+        let sd_iw = (u.net_variance_bits2 + u.neg_iwae_variance_bits2).sqrt();
+        let ans = 2.0 + 1e-4 * syms.len() as f64;
+        let off = u.net_bits - u.neg_iwae_bits;
+        assert!(
+            off.abs() <= 30.0 * sd_iw + ans,
+            "N = {n}: {off}, sd {sd_iw}"
+        );
+        // The bound lies above -log P(x), estimated here from 16 N draws (in
+        // expectation the estimate lies between them), within its error.
+        assert!(u.kl_bits() > -5.0 * u.neg_iwae_variance_bits2.sqrt() - 1.0);
+        assert!(u.neg_iwae_bits < t.neg_elbo_bits);
     }
     assert!(last < t.neg_elbo_bits);
 }

@@ -54,6 +54,13 @@ use crate::rng::BlockRng;
 /// Monte Carlo samples per block for `-ELBO`, IWAE and the continuous ELBO.
 pub const EVAL_SAMPLES: usize = 16;
 
+/// Importance samples per block of the accounting's IWAE estimate of `log2 P(x)`:
+/// [`EVAL_SAMPLES`], and under importance weighting with `N` particles `16 N`, far
+/// more than the coding draws (the first [`EVAL_SAMPLES`] also give `-ELBO`).
+pub fn iwae_samples(posterior: PosteriorKind) -> usize {
+    EVAL_SAMPLES.max(16 * posterior.particles() as usize)
+}
+
 /// An encoder model for one already-known interval (the encoder collects the intervals
 /// of a block's symbols in coding order, then pushes them in reverse).
 struct KnownInterval(u32, NonZeroU32);
@@ -133,6 +140,8 @@ struct Latent {
     /// bits the particle choice adds to the coded length of the chosen particle
     /// (`W` the coded distribution of the choice), and the chosen particle.
     choice: Option<(f64, usize)>,
+    /// The particles the block was coded with (1 without importance weighting).
+    particles: usize,
 }
 
 impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
@@ -241,6 +250,7 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
                 coded: None,
                 idx,
                 choice: None,
+                particles: 1,
             }
         } else {
             let coded = (0..d)
@@ -251,6 +261,7 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
                 coded: Some(coded),
                 idx: vec![0; d],
                 choice: None,
+                particles: 1,
             }
         }
     }
@@ -335,13 +346,14 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
         // and its bins i_k = bin_of(z_k), which are distributed as the bin masses of q
         // (the coded Q up to its 24-bit quantization). The discrete and continuous
         // estimates then share their noise, so the bin cost is measured precisely.
-        let mut log_w = Vec::with_capacity(EVAL_SAMPLES);
+        let samples = iwae_samples(self.config.posterior);
+        let mut log_w = Vec::with_capacity(samples);
         let mut lls = Vec::with_capacity(EVAL_SAMPLES);
         let mut cont_lls = Vec::with_capacity(EVAL_SAMPLES);
         let mut idx = vec![0usize; d];
         let mut eps = vec![0.0; d];
         let mut z = vec![0.0; d];
-        for _ in 0..EVAL_SAMPLES {
+        for draw in 0..samples {
             standard_normal(&mut rng, &mut eps);
             lat.q.reparameterize(&eps, &mut z);
             let mut log_q = 0.0;
@@ -350,12 +362,14 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
                 log_q += proposal[k].log2_prob(idx[k]);
             }
             let ll = self.log2_lik_coded(x, &self.z_of(&idx))?;
-            lls.push(ll);
             log_w.push(ll - d as f64 * b - log_q);
-            cont_lls.push(self.model.log_lik(pre, &z) / math::LN_2);
+            if draw < EVAL_SAMPLES {
+                lls.push(ll);
+                cont_lls.push(self.model.log_lik(pre, &z) / math::LN_2);
+            }
         }
         let s = EVAL_SAMPLES as f64;
-        let log_evidence = math::log2_sum_exp2(&log_w) - math::log2(s);
+        let log_evidence = math::log2_sum_exp2(&log_w) - math::log2(samples as f64);
         let mut t = ElboTerms {
             log_evidence,
             ..Default::default()
@@ -381,6 +395,20 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
         // Continuous ELBO of the fitted Gaussian (bits), for the bin cost.
         let cont = cont_lls.iter().sum::<f64>() / s;
         t.continuous_elbo = cont - lat.q.kl_to_standard_normal() / math::LN_2;
+        // With particles: the N-particle bound from the draws in groups of N, each
+        // group what one coding of the block pays; the net bits vary as the groups do.
+        if lat.choice.is_some() {
+            let n = lat.particles;
+            let groups: Vec<f64> = log_w
+                .chunks_exact(n)
+                .map(|g| math::log2_sum_exp2(g) - math::log2(n as f64))
+                .collect();
+            let (mean, var) = math::mean_variance(&groups);
+            t.particles = n as u32;
+            t.iw_bound = mean;
+            t.ell_variance = var;
+            t.iw_bound_variance = var / groups.len() as f64;
+        }
         Ok(t)
     }
 
@@ -469,6 +497,7 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
                         .decode_symbol(&w)
                         .map_err(|_| CodecError::Corrupt("particle pop"))?;
                     lat.choice = Some((math::log2(n_parts as f64) + w.log2_prob(j), j));
+                    lat.particles = n_parts;
                     lat.idx = parts[j].clone();
                     others = Some((parts, j));
                 } else {
@@ -613,6 +642,7 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
                         }
                     }
                     lat.choice = Some((math::log2(n_parts as f64) + w.log2_prob(j), j));
+                    lat.particles = n_parts;
                 }
                 Some(c) => {
                     for k in (0..d).rev() {

@@ -198,11 +198,13 @@ impl ReportBuilder {
             },
             block_size: h.coding.block_size as u64,
             chunk_size: h.chunk_size.unwrap_or(0) as u64,
+            particles: h.coding.fit.posterior.particles() as u64,
             ..Default::default()
         };
         if let LatentKind::Continuous { bin_bits } = model.latent() {
             report.bin_bits = bin_bits as u64;
-            report.iwae_samples = crate::chain::continuous::EVAL_SAMPLES as u64;
+            report.iwae_samples =
+                crate::chain::continuous::iwae_samples(h.coding.fit.posterior) as u64;
             report.neg_log_px_method = "iwae".into();
         }
         Self {
