@@ -79,6 +79,7 @@ fn run(cli: Cli, values: &[(&'static str, String)]) -> Result<(), Failure> {
                 keep_blocks: false,
                 skip_accounting: a.io.quiet && a.io.report.is_none(),
                 models: options::decode_models(values).map_err(Failure)?,
+                iwae_samples: 0,
             };
             if a.list {
                 return list(&a.io, &opts);
@@ -445,10 +446,12 @@ fn report_table(r: &RateReport) -> String {
             "-IWAE stderr", r.neg_iwae_stderr_bits
         );
     }
-    s += &row(
-        &format!("-log P(x) ({})", r.neg_log_px_method),
-        r.neg_log_px_bits,
-    );
+    let method = if r.neg_log_px_method == "iwae" {
+        format!("iwae, {}", r.iwae_samples)
+    } else {
+        r.neg_log_px_method.clone()
+    };
+    s += &row(&format!("-log P(x) ({method})"), r.neg_log_px_bits);
     s += &row(
         if r.particles > 1 {
             "IWAE gap (predicted)"
@@ -495,6 +498,7 @@ fn inspect(a: &cli::InspectArgs, values: &[(&'static str, String)]) -> Result<()
         keep_blocks: a.blocks.is_some() || a.plot.is_some(),
         skip_accounting: false,
         models: options::decode_models(values).map_err(Failure)?,
+        iwae_samples: a.iwae_samples.unwrap_or(0),
     };
     let d =
         bbcodec::decode_members(input, io::sink(), &opts, |_| {}).map_err(|e| fail(&a.input, e))?;

@@ -144,6 +144,10 @@ pub struct EncodeArgs {
     /// weight; the rate tends from -ELBO (N = 1) to -log P(x). Default 16.
     #[arg(long = "particles")]
     pub particles: Option<u32>,
+    /// Importance samples per block of the report's IWAE estimate of -log P(x)
+    /// (continuous latents; default 16, 16 N under --posterior iw). Accounting only.
+    #[arg(long = "iwae-samples")]
+    pub iwae_samples: Option<u32>,
     /// BBVI gradient estimator: score (Eq. 11 + leave-one-out baseline), score-eq8, naive
     /// (discrete latents); reparam (continuous latents); auto picks score or reparam.
     #[arg(long = "estimator", default_value = "auto")]
@@ -200,6 +204,10 @@ pub struct InspectArgs {
     /// Worker threads (0 = all cores).
     #[arg(short = 'T', long = "threads", default_value_t = 0)]
     pub threads: usize,
+    /// Importance samples per block of the report's IWAE estimate of -log P(x)
+    /// (continuous latents; default 16, 16 N under --posterior iw).
+    #[arg(long = "iwae-samples")]
+    pub iwae_samples: Option<u32>,
 }
 
 /// The options the models declare, as flags of the subcommands that take them (every

@@ -16,6 +16,7 @@ pub fn encode_options(
         model: Some(a.model.clone()),
         posterior: a.posterior.clone(),
         particles: a.particles,
+        iwae_samples: a.iwae_samples,
         estimator: Some(a.estimator.clone()),
         iters: a.iters,
         samples: a.samples,

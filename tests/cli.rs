@@ -528,3 +528,69 @@ fn default_posterior_per_model_and_bbvi_implied_by_its_settings() {
         ("bbvi".into(), "reparam".into())
     );
 }
+
+/// `--iwae-samples K` sets the report's IWAE estimate on encode and on inspect, and no
+/// coded bit: the same file either way; with importance weighting the report names the
+/// particles and the bound the net bits are expected at.
+#[test]
+fn iwae_samples_set_the_reference_and_nothing_coded() {
+    let dir = tempfile::tempdir().unwrap();
+    let inp = dir.path().join("a.txt");
+    fs::write(&inp, &sample()[..6000]).unwrap();
+    let encode = |extra: &[&str], out: &str| -> serde_json::Value {
+        let rep = dir.path().join(format!("{out}.json"));
+        bbcodec()
+            .args([
+                "encode",
+                "-q",
+                "-f",
+                "--model",
+                "logistic",
+                "--posterior",
+                "iw",
+            ])
+            .args(["--particles", "4"])
+            .args(extra)
+            .arg(&inp)
+            .arg("-o")
+            .arg(dir.path().join(out))
+            .arg("--report")
+            .arg(&rep)
+            .assert()
+            .success();
+        serde_json::from_slice(&fs::read(&rep).unwrap()).unwrap()
+    };
+    let default = encode(&[], "a.bbc");
+    let more = encode(&["--iwae-samples", "256"], "b.bbc");
+    assert_eq!(
+        fs::read(dir.path().join("a.bbc")).unwrap(),
+        fs::read(dir.path().join("b.bbc")).unwrap()
+    );
+    assert_eq!(default["iwae_samples"], 64, "16 N for N = 4");
+    assert_eq!(more["iwae_samples"], 256);
+    for r in [&default, &more] {
+        assert_eq!(r["particles"], 4);
+        assert_eq!(r["posterior"], "iw");
+        let (iw, elbo) = (
+            r["neg_iwae_bits"].as_f64().unwrap(),
+            r["neg_elbo_bits"].as_f64().unwrap(),
+        );
+        assert!(iw < elbo, "{iw} against {elbo}");
+    }
+    let out = bbcodec()
+        .args(["inspect", "--json", "--iwae-samples", "128"])
+        .arg(dir.path().join("a.bbc"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let ins: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(ins["iwae_samples"], 128);
+    assert_eq!(ins["net_bits"], default["net_bits"]);
+    let err = assert_clean_failure(bbcodec().arg("encode").arg(&inp).args([
+        "--model",
+        "logistic",
+        "--iwae-samples",
+        "0",
+    ]));
+    assert!(err.contains("--iwae-samples"), "{err}");
+}

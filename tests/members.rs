@@ -28,7 +28,7 @@ fn decode_options() -> DecodeOptions {
         threads: 1,
         keep_blocks: false,
         skip_accounting: false,
-        models: Vec::new(),
+        ..DecodeOptions::default()
     }
 }
 

@@ -46,6 +46,7 @@ fn settings(options: Option<&Bound<'_, PyDict>>) -> PyResult<Settings> {
             "model" => s.model = Some(v.extract()?),
             "posterior" => s.posterior = Some(v.extract()?),
             "particles" => s.particles = Some(v.extract()?),
+            "iwae_samples" => s.iwae_samples = Some(v.extract()?),
             "estimator" => s.estimator = Some(v.extract()?),
             "iters" => s.iters = Some(v.extract()?),
             "samples" => s.samples = Some(v.extract()?),
@@ -76,6 +77,7 @@ fn decode_options(
         keep_blocks: false,
         skip_accounting: !accounting,
         models: decode_models(&s.model_options).map_err(err)?,
+        iwae_samples: s.iwae_samples.unwrap_or(0),
     })
 }
 

@@ -110,6 +110,7 @@ pub fn analyze(data: &[u8], base: &EncodeOptions) -> Result<Analysis, Error> {
                 keep_blocks: true,
                 skip_accounting: false,
                 models: vec![base.model.clone()],
+                iwae_samples: base.iwae_samples,
             };
             blocks = decode_stream(&file[..], std::io::sink(), &opts, |_| {})?.1;
         }

@@ -54,12 +54,22 @@ use crate::rng::BlockRng;
 /// Monte Carlo samples per block for `-ELBO`, IWAE and the continuous ELBO.
 pub const EVAL_SAMPLES: usize = 16;
 
-/// Importance samples per block of the accounting's IWAE estimate of `log2 P(x)`:
-/// [`EVAL_SAMPLES`], and under importance weighting with `N` particles `16 N`, far
-/// more than the coding draws (the first [`EVAL_SAMPLES`] also give `-ELBO`).
-pub fn iwae_samples(posterior: PosteriorKind) -> usize {
-    EVAL_SAMPLES.max(16 * posterior.particles() as usize)
+/// Importance samples per block of the accounting's IWAE estimate of `log2 P(x)`: as
+/// asked (`asked > 0`), but at least [`EVAL_SAMPLES`] (the first of them also give
+/// `-ELBO`) and the particles of importance weighting; by default [`EVAL_SAMPLES`],
+/// and `16 N` under importance weighting with `N` particles, far more than a coding
+/// draws. At most [`MAX_IWAE_SAMPLES`].
+pub fn iwae_samples(posterior: PosteriorKind, asked: u32) -> usize {
+    let n = posterior.particles() as usize;
+    match asked {
+        0 => EVAL_SAMPLES.max(16 * n),
+        k => (k as usize).max(EVAL_SAMPLES).max(n),
+    }
+    .min(MAX_IWAE_SAMPLES)
 }
+
+/// Most importance samples per block of the accounting.
+pub const MAX_IWAE_SAMPLES: usize = 1 << 16;
 
 /// An encoder model for one already-known interval (the encoder collects the intervals
 /// of a block's symbols in coding order, then pushes them in reverse).
@@ -94,6 +104,9 @@ pub struct ContinuousConfig {
     pub seed: u64,
     /// Bins per dimension are `2^bin_bits`.
     pub bin_bits: u32,
+    /// Importance samples per block of the accounting's IWAE estimate (0: the default;
+    /// see [`iwae_samples`]). Not stored.
+    pub iwae_samples: u32,
 }
 
 impl ContinuousConfig {
@@ -116,6 +129,7 @@ impl Default for ContinuousConfig {
             learning_rate: 0.1,
             seed: 0x6262_636f_6465_6331,
             bin_bits: 10,
+            iwae_samples: 0,
         }
     }
 }
@@ -346,7 +360,7 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
         // and its bins i_k = bin_of(z_k), which are distributed as the bin masses of q
         // (the coded Q up to its 24-bit quantization). The discrete and continuous
         // estimates then share their noise, so the bin cost is measured precisely.
-        let samples = iwae_samples(self.config.posterior);
+        let samples = iwae_samples(self.config.posterior, self.config.iwae_samples);
         let mut log_w = Vec::with_capacity(samples);
         let mut lls = Vec::with_capacity(EVAL_SAMPLES);
         let mut cont_lls = Vec::with_capacity(EVAL_SAMPLES);

@@ -37,6 +37,10 @@ pub struct EncodeOptions {
     /// Store a chunk raw when coding would make it larger (default). `analyze` turns
     /// this off to measure every posterior, however bad.
     pub raw_fallback: bool,
+    /// Importance samples per block of the report's IWAE estimate of `-log2 P(x)`
+    /// (continuous latents; 0: the default, see [`Coding::iwae_samples`]). Accounting
+    /// only: the output bytes are the same whatever it is.
+    pub iwae_samples: u32,
 }
 
 impl Default for EncodeOptions {
@@ -66,6 +70,7 @@ impl EncodeOptions {
             chunk_size: d.chunk_size,
             threads: 0,
             raw_fallback: true,
+            iwae_samples: 0,
         }
     }
 
@@ -74,6 +79,7 @@ impl EncodeOptions {
         Coding {
             fit: self.fit,
             block_size: self.block_size,
+            iwae_samples: self.iwae_samples,
         }
     }
 
@@ -111,6 +117,9 @@ pub struct DecodeOptions {
     /// Model configurations that supply what a file of their kind cannot carry (e.g.
     /// the mnist model's weights); the file's own section sets the rest.
     pub models: Vec<ModelConfig>,
+    /// Importance samples per block of the report's IWAE estimate (continuous latents;
+    /// 0: the default, see [`Coding::iwae_samples`]).
+    pub iwae_samples: u32,
 }
 
 /// Runs the chunks of a batch: in the calling thread, or on a rayon pool. The results
@@ -203,8 +212,10 @@ impl ReportBuilder {
         };
         if let LatentKind::Continuous { bin_bits } = model.latent() {
             report.bin_bits = bin_bits as u64;
-            report.iwae_samples =
-                crate::chain::continuous::iwae_samples(h.coding.fit.posterior) as u64;
+            report.iwae_samples = crate::chain::continuous::iwae_samples(
+                h.coding.fit.posterior,
+                h.coding.iwae_samples,
+            ) as u64;
             report.neg_log_px_method = "iwae".into();
         }
         Self {
@@ -523,7 +534,8 @@ pub fn decode_members(
         let start = input.position();
         let mut index = 0u64;
         let mut reader = MemberReader::new(&mut input, &options.models)?;
-        let h = reader.header().clone();
+        let mut h = reader.header().clone();
+        h.coding.iwae_samples = options.iwae_samples;
         h.model.model().prepare()?;
         let batch = batch_chunks(workers.threads(), 1);
         let mut rb = ReportBuilder::new(&h, options.keep_blocks);

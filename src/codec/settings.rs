@@ -16,6 +16,8 @@ pub struct Settings {
     /// `--particles`: the particles of `--posterior iw` (default
     /// [`crate::inference::DEFAULT_PARTICLES`]).
     pub particles: Option<u32>,
+    /// `--iwae-samples`: importance samples per block of the report's IWAE estimate.
+    pub iwae_samples: Option<u32>,
     /// `--estimator` (default `auto`: the model's own).
     pub estimator: Option<String>,
     /// `--iters`, `--samples`, `--lr`: the BBVI fit (any of them implies `bbvi`).
@@ -173,6 +175,13 @@ impl Settings {
         }
         if let Some(v) = self.seed {
             o.fit.seed = v;
+        }
+        if let Some(k) = self.iwae_samples {
+            let max = crate::chain::continuous::MAX_IWAE_SAMPLES as u32;
+            if !(1..=max).contains(&k) {
+                return Err(format!("--iwae-samples is {k}, expected 1..={max}"));
+            }
+            o.iwae_samples = k;
         }
         set_sizes(&mut o, self.block_size, self.chunk_size);
         o.validate().map_err(|e| explain(&e))?;

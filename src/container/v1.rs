@@ -95,6 +95,7 @@ pub fn read_header<R: Read>(
             seed: u64::from_le_bytes(b[32..40].try_into().expect("8 bytes")),
         },
         block_size: u32_at(8),
+        iwae_samples: 0,
     };
     let mut model = base_model(kind, models);
     model

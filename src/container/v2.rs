@@ -265,6 +265,7 @@ pub fn read_header<R: Read>(
     let coding = Coding {
         fit: fit.unwrap_or(defaults.coding.fit),
         block_size: block_size.unwrap_or(defaults.coding.block_size),
+        iwae_samples: 0,
     };
     let chunk_size = chunk_size.unwrap_or(defaults.chunk_size);
     validate(&model, &coding, Some(chunk_size), level)?;

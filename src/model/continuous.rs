@@ -22,6 +22,7 @@ pub fn chain_config(coding: &Coding, bin_bits: u32) -> ContinuousConfig {
         learning_rate: coding.fit.learning_rate,
         seed: coding.fit.seed,
         bin_bits,
+        iwae_samples: coding.iwae_samples,
     }
 }
 

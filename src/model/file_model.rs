@@ -34,6 +34,11 @@ pub struct Coding {
     pub fit: FitConfig,
     /// Symbols per block (one latent per block).
     pub block_size: u32,
+    /// Importance samples per block of the accounting's IWAE estimate of `-log2 P(x)`
+    /// for continuous latents (0: the default, 16, or `16 N` under importance weighting
+    /// with `N` particles). Not stored: it changes no coded bit, and a decoder takes
+    /// its own.
+    pub iwae_samples: u32,
 }
 
 /// A model kind's encoder defaults.

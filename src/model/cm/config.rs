@@ -230,6 +230,7 @@ fn kind_defaults() -> Defaults {
                 ..FitConfig::default()
             },
             block_size: 4096,
+            iwae_samples: 0,
         },
         chunk_size: 1 << 22,
     }

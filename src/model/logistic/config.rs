@@ -62,6 +62,7 @@ fn kind_defaults() -> Defaults {
                 ..FitConfig::default()
             },
             block_size: 512,
+            iwae_samples: 0,
         },
         chunk_size: 1 << 18,
     }

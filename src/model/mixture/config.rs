@@ -98,6 +98,7 @@ fn kind_defaults() -> Defaults {
                 ..FitConfig::default()
             },
             block_size: 64,
+            iwae_samples: 0,
         },
         // 256 KiB: a 1 MB file is four chunks, decoded in parallel (the decoder is
         // sequential within a chunk), at < 1% in parameters and chunk starts.

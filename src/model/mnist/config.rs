@@ -77,6 +77,7 @@ fn kind_defaults() -> Defaults {
                 ..FitConfig::default()
             },
             block_size: PIXELS as u32,
+            iwae_samples: 0,
         },
         chunk_size: 128 * PIXELS as u32,
     }
