@@ -17,9 +17,9 @@ and codes numpy symbol streams with your own discrete-latent model::
     message = coder.encode(symbols)                 # message.words, message.report
     assert (coder.decode(message, len(symbols)) == symbols).all()
 
-Options are the command line's (``model``, ``level``, ``posterior``, ``estimator``,
-``iters``, ``samples``, ``lr``, ``block_size``, ``chunk_size``, ``seed``, ``threads``,
-and each model's own, such as ``latent_dim``, ``bin_bits``, ``table_bits``,
+Options are the command line's (``model``, ``level``, ``posterior``, ``particles``,
+``iwae_samples``, ``estimator``, ``iters``, ``samples``, ``lr``, ``block_size``,
+``chunk_size``, ``seed``, ``threads``, and each model's own, such as ``latent_dim``, ``bin_bits``, ``table_bits``,
 ``components``), so that the same options give the same bytes as ``bbcodec encode``.
 The GIL is released while coding. Failures raise :class:`BbcodecError` (a
 :class:`ValueError`) with the one-line message the command line prints.

@@ -20,6 +20,14 @@ def test_compress_gives_the_cli_bytes(cli, sample, tmp_path):
     assert bbcodec.compress(sample, model="mixture", posterior="bbvi", iters=8) == cli(
         "encode", "--model", "mixture", "--posterior", "bbvi", "--iters", "8", "-c", "-q", path
     )
+    # Importance weighting, and its report.
+    iw = dict(model="logistic", posterior="iw", particles=4)
+    packed, report = bbcodec.compress_with_report(sample, iwae_samples=128, **iw)
+    assert packed == cli(
+        "encode", "--model", "logistic", "--posterior", "iw", "--particles", "4", "-c", "-q", path
+    )
+    assert report["particles"] == 4 and report["iwae_samples"] == 128
+    assert bbcodec.decompress(packed) == sample
 
 
 def test_compress_a_corpus_file_as_the_cli_does(cli, corpus, tmp_path):
