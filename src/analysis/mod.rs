@@ -86,9 +86,18 @@ pub fn analyze(data: &[u8], base: &EncodeOptions) -> Result<Analysis, Error> {
     let (variants, default_name) = model.analysis_rows();
     let mut rows = Vec::new();
     let mut blocks = Vec::new();
+    // With importance-weighted rows, every row estimates -log P(x) with 16 times the
+    // most particles (unless the options ask for more), so that the rows share one
+    // reference as closely as their posteriors allow.
+    let most = variants.iter().map(|a| a.posterior.particles()).max();
+    let iwae_samples = match most {
+        Some(n) if n > 1 => base.iwae_samples.max(16 * n),
+        _ => base.iwae_samples,
+    };
     for arm in variants {
         let name = arm.name;
         let mut o = base.clone();
+        o.iwae_samples = iwae_samples;
         o.fit.posterior = arm.posterior;
         if let Some(n) = arm.iterations {
             o.fit.iterations = n;

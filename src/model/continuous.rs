@@ -136,11 +136,17 @@ pub const POSTERIORS: &[PosteriorKind] = &[
     PosteriorKind::Map,
 ];
 
-/// The rows `analyze` runs for a continuous latent.
+/// The rows `analyze` runs for a continuous latent: MAP, the BBVI fit, and importance
+/// weighting over it with 1, 2, 4, 8 and 16 particles.
 pub const ROWS: &[Arm] = &[
     Arm::new("map", PosteriorKind::Map),
     Arm::new(
         "reparam",
         PosteriorKind::Bbvi(Estimator::Reparameterization),
     ),
+    Arm::new("iw-1", PosteriorKind::ImportanceWeighted(1)),
+    Arm::new("iw-2", PosteriorKind::ImportanceWeighted(2)),
+    Arm::new("iw-4", PosteriorKind::ImportanceWeighted(4)),
+    Arm::new("iw-8", PosteriorKind::ImportanceWeighted(8)),
+    Arm::new("iw-16", PosteriorKind::ImportanceWeighted(16)),
 ];
