@@ -115,6 +115,19 @@ fn cases() -> Vec<(&'static str, &'static str, EncodeOptions)> {
             o.fit.posterior = PosteriorKind::Map;
             o
         }),
+        // Importance-weighted bits-back (posterior kind 3): the logistic model with 4
+        // particles, and the image model with 3 (its three bits-back images ramp to
+        // 1, 2 and 3).
+        (
+            "text4k.logistic-iw4.bbc",
+            "text4k.txt",
+            logistic(PosteriorKind::ImportanceWeighted(4)),
+        ),
+        ("mnist4.iw3.bbc", "mnist4.idx", {
+            let mut o = mnist();
+            o.fit.posterior = PosteriorKind::ImportanceWeighted(3);
+            o
+        }),
         // Default options on one chunk of 1094 blocks: the mixture's parameter search
         // runs on a subsample of 1024 blocks.
         (
