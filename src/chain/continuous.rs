@@ -57,8 +57,8 @@ pub const EVAL_SAMPLES: usize = 16;
 /// Importance samples per block of the accounting's IWAE estimate of `log2 P(x)`: as
 /// asked (`asked > 0`), but at least [`EVAL_SAMPLES`] (the first of them also give
 /// `-ELBO`) and the particles of importance weighting; by default [`EVAL_SAMPLES`],
-/// and `16 N` under importance weighting with `N` particles, far more than a coding
-/// draws. At most [`MAX_IWAE_SAMPLES`].
+/// and `16 N` under importance weighting with `N` particles, far more than the particles
+/// a block codes with. At most [`MAX_IWAE_SAMPLES`].
 pub fn iwae_samples(posterior: PosteriorKind, asked: u32) -> usize {
     let n = posterior.particles() as usize;
     match asked {
@@ -151,11 +151,20 @@ struct Latent {
     coded: Option<Vec<QuantizedCategorical>>,
     idx: Vec<usize>,
     /// Importance weighting with more than one particle: `log2 N + log2 W(j)`, the
-    /// bits the particle choice adds to the coded length of the chosen particle
-    /// (`W` the coded distribution of the choice), and the chosen particle.
-    choice: Option<(f64, usize)>,
+    /// bits the particle choice adds to the coded length of the chosen particle (`W`
+    /// the coded distribution of the choice, `j` the chosen one); 0 otherwise.
+    choice_bits: f64,
     /// The particles the block was coded with (1 without importance weighting).
     particles: usize,
+}
+
+impl Latent {
+    /// Record that particle `j` of those `w` (the choice's coded distribution) weighs
+    /// was chosen: what the choice adds to the block's coded length.
+    fn chose(&mut self, w: &QuantizedCategorical, j: usize) {
+        self.particles = w.len();
+        self.choice_bits = math::log2(w.len() as f64) + w.log2_prob(j);
+    }
 }
 
 impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
@@ -263,7 +272,7 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
                 q,
                 coded: None,
                 idx,
-                choice: None,
+                choice_bits: 0.0,
                 particles: 1,
             }
         } else {
@@ -274,7 +283,7 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
                 q,
                 coded: Some(coded),
                 idx: vec![0; d],
-                choice: None,
+                choice_bits: 0.0,
                 particles: 1,
             }
         }
@@ -296,7 +305,8 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
             .min((i + 1).saturating_sub(bootstrap_blocks).max(1))
     }
 
-    /// The prior of the choice among `n` particles, uniform.
+    /// The prior of the choice among `n` particles, uniform. (A distribution of `n`
+    /// equal integer weights: building it is a pass over `n <= 256` entries.)
     fn uniform_choice(n: usize) -> Result<QuantizedCategorical, CodecError> {
         QuantizedCategorical::uniform(n).map_err(|_| CodecError::Corrupt("particle count"))
     }
@@ -411,7 +421,7 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
         t.continuous_elbo = cont - lat.q.kl_to_standard_normal() / math::LN_2;
         // With particles: the N-particle bound from the draws in groups of N, each
         // group what one coding of the block pays; the net bits vary as the groups do.
-        if lat.choice.is_some() {
+        if lat.particles > 1 {
             let n = lat.particles;
             let groups: Vec<f64> = log_w
                 .chunks_exact(n)
@@ -443,7 +453,6 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
             Some(c) => (0..d).map(|k| c[k].log2_prob(lat.idx[k])).sum(),
             None => 0.0,
         };
-        let choice = lat.choice.map_or(0.0, |(bits, _)| bits);
         Ok(BlockRecord {
             chunk,
             block: i,
@@ -452,7 +461,7 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
             latent: lat.idx.first().copied().unwrap_or(0),
             latent_on: true,
             net_bits,
-            coded_bits: -ll + d as f64 * self.config.bin_bits as f64 + log_q + choice,
+            coded_bits: -ll + d as f64 * self.config.bin_bits as f64 + log_q + lat.choice_bits,
             terms: if self.accounting {
                 self.evaluate(pre, x, lat, chunk, i)?
             } else {
@@ -510,8 +519,7 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
                     let j = coder
                         .decode_symbol(&w)
                         .map_err(|_| CodecError::Corrupt("particle pop"))?;
-                    lat.choice = Some((math::log2(n_parts as f64) + w.log2_prob(j), j));
-                    lat.particles = n_parts;
+                    lat.chose(&w, j);
                     lat.idx = parts[j].clone();
                     others = Some((parts, j));
                 } else {
@@ -655,8 +663,7 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
                             scramble(&mut coder);
                         }
                     }
-                    lat.choice = Some((math::log2(n_parts as f64) + w.log2_prob(j), j));
-                    lat.particles = n_parts;
+                    lat.chose(&w, j);
                 }
                 Some(c) => {
                     for k in (0..d).rev() {

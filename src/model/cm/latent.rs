@@ -521,7 +521,7 @@ mod tests {
                     let c: f64 = 1.0 + 0.2 * u[1];
                     let exact = off.log_lik_smooth_exact(s, &u);
                     let grouped = off.log_lik_smooth(s, &u);
-                    let bound = 5e-9 * c.powi(4) * bits + 1e-12 * exact.abs();
+                    let bound = 5e-9 * math::powi(c, 4) * bits + 1e-12 * exact.abs();
                     assert!(
                         (grouped - exact).abs() <= bound,
                         "{u:?}: {grouped} against {exact} (bound {bound})"

@@ -635,6 +635,9 @@ pub struct Predictor {
     current: [usize; CONTEXTS],
     /// The hit-count cap of each used context's slots.
     limits: [u32; CONTEXTS],
+    /// Whether the processor has AVX2 (asked once, at construction): the per-bit path
+    /// then runs its AVX2 build, which computes the same integers.
+    avx2: bool,
     /// The first slot of each context's bucket for the current nibble.
     bases: [usize; CONTEXTS],
     history: Vec<u8>,
@@ -704,6 +707,10 @@ impl Predictor {
             next_hashes: None,
             current: [0; CONTEXTS],
             limits: std::array::from_fn(|k| spec.contexts.get(k).map_or(0, |&c| count_limit(c))),
+            #[cfg(target_arch = "x86_64")]
+            avx2: std::is_x86_feature_detected!("avx2"),
+            #[cfg(not(target_arch = "x86_64"))]
+            avx2: false,
             bases: [0; CONTEXTS],
             history: Vec::new(),
             word: 0,
@@ -1049,7 +1056,7 @@ impl Predictor {
     #[inline]
     pub fn update(&mut self, bit: u32) {
         #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") {
+        if self.avx2 {
             // SAFETY: the processor has the features the function is compiled for.
             unsafe { return self.update_avx2(bit) }
         }
