@@ -592,10 +592,11 @@ fn analyze(a: &cli::AnalyzeArgs, values: &[(&'static str, String)]) -> Result<()
         an.model
     );
     println!(
-        "{:<12} {:>12} {:>12} {:>12} {:>10} {:>10} {:>9} {:>10} {:>7} {:>8}",
+        "{:<12} {:>12} {:>12} {:>12} {:>12} {:>10} {:>10} {:>9} {:>10} {:>7} {:>8}",
         "posterior",
         "net_bits",
         "-ELBO",
+        "bound",
         "-log P(x)",
         "KL",
         "overhead",
@@ -606,10 +607,11 @@ fn analyze(a: &cli::AnalyzeArgs, values: &[(&'static str, String)]) -> Result<()
     );
     for r in &an.rows {
         println!(
-            "{:<12} {:>12.1} {:>12.1} {:>12.1} {:>10.1} {:>10.1} {:>9.1} {:>10.4} {:>7.1} {:>8.2}",
+            "{:<12} {:>12.1} {:>12.1} {:>12.1} {:>12.1} {:>10.1} {:>10.1} {:>9.1} {:>10.4} {:>7.1} {:>8.2}",
             r.posterior,
             r.net_bits,
             r.neg_elbo_bits,
+            r.neg_iwae_bits,
             r.neg_log_px_bits,
             r.kl_bits,
             r.overhead_bits,

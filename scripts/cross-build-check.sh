@@ -21,9 +21,10 @@ if [ -f ../shared/corpus/kppkn.gtb ]; then
   head -c 60000 ../shared/corpus/fireworks.jpeg > "$work/jpeg60k"
   inputs+=("$work/kppkn60k" "$work/geo60k" "$work/jpeg60k")
 fi
-# The default model (cm) with its latent's arms, then the mixture and the logistic model
+# The default model (cm) with its latent's arms (importance weighting too), then the mixture and the logistic model
 # (with importance weighting too).
 variants=("" "--posterior map --block-size 1024" "--latent-dim 1 --block-size 512 --iters 0" "--chunk-size 8192 -T 2"
+  "--posterior iw --particles 4 --block-size 1024"
   "--model mixture" "--model mixture --posterior bbvi" "--model mixture --posterior map"
   "--model mixture --estimator score-eq8 --block-size 32" "--model mixture --chunk-size 8192 -T 2"
   "--model logistic --block-size 256" "--model logistic --posterior map --latent-dim 2 --bin-bits 12"

@@ -85,7 +85,9 @@ fn cm_arms_measure_what_they_say() {
             "laplace",
             "score",
             "reparam",
-            "reparam-10x"
+            "reparam-10x",
+            "iw-4",
+            "iw-16"
         ]
     );
     let row = |n: &str| an.rows.iter().find(|r| r.posterior == n).unwrap();
@@ -111,6 +113,15 @@ fn cm_arms_measure_what_they_say() {
             .sqrt()
         + 32.0;
     assert!(row("reparam-10x").neg_elbo_bits <= row("reparam").neg_elbo_bits + noise);
+    // Importance weighting over the default fit: its bound lies below the fit's
+    // -ELBO, within the two estimates' errors (5 standard errors).
+    for r in ["iw-4", "iw-16"] {
+        let se = row(r).neg_iwae_stderr_bits + row("reparam").neg_iwae_stderr_bits;
+        assert!(
+            row(r).neg_iwae_bits <= row("reparam").neg_elbo_bits + 5.0 * se,
+            "{r}"
+        );
+    }
 }
 
 #[test]
@@ -189,9 +200,9 @@ fn cli_json_and_plots() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = v["rows"].as_array().unwrap();
-    // The default model's arms: no latent, MAP, Laplace, score function, BBVI, and
-    // BBVI fitted 10x as long.
-    assert_eq!(rows.len(), 6);
+    // The default model's arms: no latent, MAP, Laplace, score function, BBVI, BBVI
+    // fitted 10x as long, and importance weighting with 4 and 16 particles.
+    assert_eq!(rows.len(), 8);
     for key in [
         "posterior",
         "net_bits",

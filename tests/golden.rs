@@ -164,6 +164,13 @@ fn cases() -> Vec<(&'static str, &'static str, EncodeOptions)> {
             }
             o
         }),
+        // Importance-weighted bits-back of the block latent, 4 particles on 256-byte
+        // blocks (4 of its 11 bits-back blocks use the latent, with 1 to 4 particles).
+        ("kppkn3k.cm-iw4.bbc", "kppkn3k.bin", {
+            let mut o = cm(PosteriorKind::ImportanceWeighted(4), 2);
+            o.block_size = 256;
+            o
+        }),
         // The start of a baseline JPEG image: its scan's bits coded with the JPEG
         // model's contexts.
         (

@@ -28,7 +28,15 @@ pub struct AnalysisRow {
     pub neg_elbo_bits: f64,
     /// `sum -log2 P(x)` (exact or IWAE).
     pub neg_log_px_bits: f64,
-    /// Predicted overhead `neg_elbo_bits - neg_log_px_bits`.
+    /// What `net_bits` is expected at: the `N`-particle bound under importance
+    /// weighting, `neg_elbo_bits` otherwise (the report's key of the same name).
+    #[serde(default)]
+    pub neg_iwae_bits: f64,
+    /// Standard error of `neg_iwae_bits`.
+    #[serde(default)]
+    pub neg_iwae_stderr_bits: f64,
+    /// Predicted overhead `neg_iwae_bits - neg_log_px_bits` (the KL, except under
+    /// importance weighting).
     pub kl_bits: f64,
     /// Measured overhead `net_bits - neg_log_px_bits`.
     pub overhead_bits: f64,
@@ -50,6 +58,8 @@ impl AnalysisRow {
             net_stderr_bits: r.net_stderr_bits,
             neg_elbo_bits: r.neg_elbo_bits,
             neg_log_px_bits: r.neg_log_px_bits,
+            neg_iwae_bits: r.neg_iwae_bits,
+            neg_iwae_stderr_bits: r.neg_iwae_stderr_bits,
             kl_bits: r.kl_bits,
             overhead_bits: r.overhead_bits,
             compressed_bytes: r.compressed_bytes,

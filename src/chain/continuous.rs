@@ -40,7 +40,7 @@ use core::num::NonZeroU32;
 use constriction::stream::model::{EncoderModel, EntropyModel};
 
 use super::bins::LatentBins;
-use super::ContinuousLatentModel;
+use super::{particles, ContinuousLatentModel};
 use crate::categorical::{AnsModel, QuantizedCategorical, MAX_ALPHABET, PRECISION};
 use crate::error::CodecError;
 use crate::inference::gaussian::{
@@ -163,7 +163,7 @@ impl Latent {
     /// was chosen: what the choice adds to the block's coded length.
     fn chose(&mut self, w: &QuantizedCategorical, j: usize) {
         self.particles = w.len();
-        self.choice_bits = math::log2(w.len() as f64) + w.log2_prob(j);
+        self.choice_bits = particles::choice_bits(w, j);
     }
 }
 
@@ -295,20 +295,9 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
     }
 
     /// Particles of block `i` of a chunk whose first `bootstrap_blocks` blocks are its
-    /// start: one at the first bits-back block, one more at each block after it, up to
-    /// [`ContinuousBitsBackCoder::particles`]. Each particle pops about the entropy of
-    /// `Q` from the stack, so the stack must hold that many times as much first; a
-    /// block pushes far more than one particle's worth, and the ramp keeps the start
-    /// of a chunk at the chain's own threshold ([`BOOTSTRAP_BITS`]) whatever `N`.
+    /// start ([`particles::ramp`]).
     fn particles_at(&self, i: usize, bootstrap_blocks: usize) -> usize {
-        self.particles()
-            .min((i + 1).saturating_sub(bootstrap_blocks).max(1))
-    }
-
-    /// The prior of the choice among `n` particles, uniform. (A distribution of `n`
-    /// equal integer weights: building it is a pass over `n <= 256` entries.)
-    fn uniform_choice(n: usize) -> Result<QuantizedCategorical, CodecError> {
-        QuantizedCategorical::uniform(n).map_err(|_| CodecError::Corrupt("particle count"))
+        particles::ramp(self.particles(), i, bootstrap_blocks)
     }
 
     /// The coded distribution of the particle choice: the particles' importance weights
@@ -327,10 +316,7 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
             let log_q: f64 = (0..d).map(|k| coded[k].log2_prob(p[k])).sum();
             log_w.push(self.log2_lik_coded(x, &self.z_of(p))? - d as f64 * b - log_q);
         }
-        let top = log_w.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-        let w: Vec<f64> = log_w.iter().map(|&l| math::exp2(l - top)).collect();
-        QuantizedCategorical::from_float_weights_lean(&w, true)
-            .map_err(|_| CodecError::Corrupt("particle weights"))
+        particles::choice_from_log_weights(&log_w)
     }
 
     fn z_of(&self, idx: &[usize]) -> Vec<f64> {
@@ -419,20 +405,8 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
         // Continuous ELBO of the fitted Gaussian (bits), for the bin cost.
         let cont = cont_lls.iter().sum::<f64>() / s;
         t.continuous_elbo = cont - lat.q.kl_to_standard_normal() / math::LN_2;
-        // With particles: the N-particle bound from the draws in groups of N, each
-        // group what one coding of the block pays; the net bits vary as the groups do.
-        if lat.particles > 1 {
-            let n = lat.particles;
-            let groups: Vec<f64> = log_w
-                .chunks_exact(n)
-                .map(|g| math::log2_sum_exp2(g) - math::log2(n as f64))
-                .collect();
-            let (mean, var) = math::mean_variance(&groups);
-            t.particles = n as u32;
-            t.iw_bound = mean;
-            t.ell_variance = var;
-            t.iw_bound_variance = var / groups.len() as f64;
-        }
+        // With particles: the N-particle bound from the draws in groups of N.
+        particles::set_iw_bound(&mut t, &log_w, lat.particles);
         Ok(t)
     }
 
@@ -561,7 +535,7 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
                     }
                 }
                 coder
-                    .encode_symbol(*j, &Self::uniform_choice(parts.len())?)
+                    .encode_symbol(*j, &particles::uniform_choice(parts.len())?)
                     .map_err(|_| CodecError::Corrupt("choice push"))?;
             }
             for (m, &s) in intervals.iter().zip(x).rev() {
@@ -626,7 +600,7 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
             // Importance weighting: the choice comes off the stack right after `x`.
             let j = if n_parts > 1 && !bootstrap {
                 coder
-                    .decode_symbol(&Self::uniform_choice(n_parts)?)
+                    .decode_symbol(&particles::uniform_choice(n_parts)?)
                     .map_err(|_| CodecError::Corrupt("choice"))?
             } else {
                 0

@@ -25,6 +25,18 @@
 //! by reparameterization BBVI (seed Eq. 7), by MAP (two-part: `u` sent at its bins'
 //! cost), or not at all (`iterations = 0`: the Laplace posterior itself).
 //!
+//! **Importance weighting** ([`PosteriorKind::ImportanceWeighted`], `N` particles; the
+//! order of the continuous chain, [`super::continuous`]). Encoder, a block whose latent
+//! is on: pop `N` particles `u_1..u_N` with `Q_i` (each pop after a scramble); scramble
+//! and pop the choice `j` with the normalized importance weights `P(x_i | u_k) P(u_k) /
+//! Q_i(u_k)` of the coded masses; push the other particles back with `Q_i`; push `j`
+//! uniform over `N`; then `x_i`, `u_j` and the flag as above. The decoder pops the
+//! flag, `u_j` and `x_i`, then `j` (uniform), refits `Q_i`, pops the other particles,
+//! pushes `j` back with the weights and every particle with `Q_i`. The block costs
+//! `-log2 ((1/N) sum_k w_k)`, whose expectation is the `N`-sample IWAE bound. The
+//! particles ramp up from one at a segment's first bits-back block (in coding order) to
+//! `N`, so the segment's start needs no more than [`BOOTSTRAP_BITS`].
+//!
 //! **The flag.** The encoder turns a block's latent off when its estimated `-ELBO`
 //! does not beat the latent-free code length by a bit and two standard errors of the
 //! estimate; the flag is coded with the adaptive
@@ -41,10 +53,12 @@ use constriction::stream::stack::DefaultAnsCoder;
 use constriction::stream::{Decode, Encode};
 
 use super::bins::LatentBins;
+use super::continuous::iwae_samples;
 use super::{
-    scramble, start_decode, ChainSegment, ContinuousConfig, SegmentedChunk, BOOTSTRAP_BITS,
+    particles, scramble, start_decode, ChainSegment, ContinuousConfig, SegmentedChunk,
+    BOOTSTRAP_BITS,
 };
-use crate::categorical::{AnsModel, SymbolModel, PRECISION};
+use crate::categorical::{AnsModel, QuantizedCategorical, SymbolModel, PRECISION};
 use crate::error::CodecError;
 use crate::inference::gaussian::{map_fit, reparam_fit, score_fit, standard_normal, DiagGaussian};
 use crate::inference::{Estimator, PosteriorKind};
@@ -177,6 +191,29 @@ struct Latent {
     q: DiagGaussian,
     on: bool,
     idx: Vec<usize>,
+    /// Importance weighting with more than one particle: the bits the particle choice
+    /// adds to the coded length of the chosen particle ([`particles::choice_bits`]).
+    choice_bits: f64,
+    /// The particles the block was coded with (1 without importance weighting).
+    particles: usize,
+}
+
+impl Latent {
+    fn new(q: DiagGaussian, on: bool, idx: Vec<usize>) -> Self {
+        Self {
+            q,
+            on,
+            idx,
+            choice_bits: 0.0,
+            particles: 1,
+        }
+    }
+
+    /// Record that particle `j` was chosen with the coded distribution `w`.
+    fn chose(&mut self, w: &QuantizedCategorical, j: usize) {
+        self.particles = w.len();
+        self.choice_bits = particles::choice_bits(w, j);
+    }
 }
 
 /// Bits-back coder for a [`HistoryModel`].
@@ -267,6 +304,45 @@ impl HistoryBitsBackCoder {
             .collect()
     }
 
+    /// Particles of block `i` of a segment of `n` blocks whose `bootstrap_blocks` last
+    /// blocks are its start (coded first): the ramp of [`particles::ramp`] in coding
+    /// order, from the segment's last block to its first.
+    fn particles_at(&self, n: usize, i: usize, bootstrap_blocks: usize) -> usize {
+        let most = self.config.posterior.particles() as usize;
+        particles::ramp(most, n - 1 - i, bootstrap_blocks)
+    }
+
+    /// The coded distribution of the particle choice: the importance weights `P(x |
+    /// u_k) P(u_k) / Q(u_k)` of the particles `parts`, from the coded masses `coded`.
+    fn choice_model<M: HistoryModel>(
+        &self,
+        model: &M,
+        stats: &M::Stats,
+        parts: &[Vec<usize>],
+        coded: &[QuantizedCategorical],
+    ) -> Result<QuantizedCategorical, CodecError> {
+        let prior_bits = coded.len() as f64 * self.config.bin_bits as f64;
+        let log_w: Vec<f64> = parts
+            .iter()
+            .map(|p| {
+                let log_q: f64 = coded.iter().zip(p).map(|(q, &b)| q.log2_prob(b)).sum();
+                model.log2_lik_coded(stats, Some(&self.u_of(p))) - prior_bits - log_q
+            })
+            .collect();
+        particles::choice_from_log_weights(&log_w)
+    }
+
+    /// Draws of the accounting per block: [`EVAL_SAMPLES`], or under importance
+    /// weighting or when asked, the IWAE samples of [`iwae_samples`] (at least as many).
+    fn eval_samples(&self) -> usize {
+        match (self.config.posterior, self.config.iwae_samples) {
+            (PosteriorKind::ImportanceWeighted(_), _) | (_, 1..) => {
+                iwae_samples(self.config.posterior, self.config.iwae_samples).max(EVAL_SAMPLES)
+            }
+            _ => EVAL_SAMPLES,
+        }
+    }
+
     /// ELBO terms of block `i` with the latent on, without the flag: the bins' KL to
     /// the prior by enumeration, `E_Q[log2 P(x | u)]` and the IWAE `log2 P(x)` by
     /// [`EVAL_SAMPLES`] draws (MAP: the point mass at the coded bins).
@@ -283,12 +359,13 @@ impl HistoryBitsBackCoder {
         let coded = self.coded_q(&lat.q);
         let mut rng =
             BlockRng::for_block(self.config.seed ^ 0x6576_616c_7561_7465, chunk, i as u64);
-        let mut log_w = Vec::with_capacity(EVAL_SAMPLES);
+        let samples = self.eval_samples();
+        let mut log_w = Vec::with_capacity(samples);
         let mut lls = Vec::with_capacity(EVAL_SAMPLES);
         let mut cont_lls = Vec::with_capacity(EVAL_SAMPLES);
         let (mut eps, mut u) = (vec![0.0; d], vec![0.0; d]);
         let mut idx = vec![0usize; d];
-        for _ in 0..EVAL_SAMPLES {
+        for draw in 0..samples {
             standard_normal(&mut rng, &mut eps);
             lat.q.reparameterize(&eps, &mut u);
             let mut log_q = 0.0;
@@ -297,13 +374,15 @@ impl HistoryBitsBackCoder {
                 log_q += coded[k].log2_prob(idx[k]);
             }
             let ll = model.log2_lik_coded(stats, Some(&self.u_of(&idx)));
-            lls.push(ll);
             log_w.push(ll - d as f64 * b - log_q);
-            cont_lls.push(model.log_lik_smooth(stats, &u) / math::LN_2);
+            if draw < EVAL_SAMPLES {
+                lls.push(ll);
+                cont_lls.push(model.log_lik_smooth(stats, &u) / math::LN_2);
+            }
         }
         let s = EVAL_SAMPLES as f64;
         let mut t = ElboTerms {
-            log_evidence: math::log2_sum_exp2(&log_w) - math::log2(s),
+            log_evidence: math::log2_sum_exp2(&log_w) - math::log2(samples as f64),
             ..Default::default()
         };
         if self.is_map() {
@@ -312,7 +391,7 @@ impl HistoryBitsBackCoder {
         } else {
             (t.entropy, t.kl_prior) = self.bins.entropy_and_kl(&coded);
             let (mean_ll, var_ll) = math::mean_variance(&lls);
-            t.ell_variance = math::mean_variance(&log_w).1;
+            t.ell_variance = math::mean_variance(&log_w[..EVAL_SAMPLES]).1;
             t.expected_log_lik = mean_ll;
             t.elbo_estimate_variance = var_ll / s;
         }
@@ -320,6 +399,8 @@ impl HistoryBitsBackCoder {
         t.kl_posterior = t.log_evidence - (t.expected_log_lik - t.kl_prior);
         t.continuous_elbo =
             cont_lls.iter().sum::<f64>() / s - lat.q.kl_to_standard_normal() / math::LN_2;
+        // With particles: the N-particle bound from the draws in groups of N.
+        particles::set_iw_bound(&mut t, &log_w, lat.particles);
         t
     }
 
@@ -341,6 +422,9 @@ impl HistoryBitsBackCoder {
         t.expected_log_lik += log2_flag;
         t.log_evidence += log2_flag;
         t.continuous_elbo += log2_flag;
+        if t.particles > 1 {
+            t.iw_bound += log2_flag;
+        }
         t
     }
 
@@ -372,12 +456,18 @@ impl HistoryBitsBackCoder {
                 let coded = self.coded_q(&lat.q);
                 (0..d).map(|k| coded[k].log2_prob(lat.idx[k])).sum()
             };
+            // The terms the encoder's choice computed, unless the block has fewer
+            // particles than those (the ramp of a segment's start).
+            let terms = terms.filter(|t| t.particles.max(1) as usize == lat.particles);
             let terms = match (self.accounting, terms) {
                 (_, Some(t)) => t,
                 (true, None) => self.evaluate_on(model, stats, lat, chunk, i),
                 (false, None) => ElboTerms::default(),
             };
-            (-ll + d as f64 * self.config.bin_bits as f64 + log_q, terms)
+            (
+                -ll + d as f64 * self.config.bin_bits as f64 + log_q + lat.choice_bits,
+                terms,
+            )
         } else {
             let t = self.evaluate_off(model, stats);
             (-t.expected_log_lik, t)
@@ -467,11 +557,7 @@ impl HistoryBitsBackCoder {
             .map(|i| {
                 if d == 0 {
                     return (
-                        Latent {
-                            q: DiagGaussian::standard(0),
-                            on: false,
-                            idx: Vec::new(),
-                        },
+                        Latent::new(DiagGaussian::standard(0), false, Vec::new()),
                         None,
                     );
                 }
@@ -481,8 +567,16 @@ impl HistoryBitsBackCoder {
                 } else {
                     vec![0; d]
                 };
-                let lat = Latent { q, on: true, idx };
+                // The terms with the particles of a block past the segment's start.
+                let lat = Latent {
+                    particles: self.config.posterior.particles() as usize,
+                    ..Latent::new(q, true, idx)
+                };
                 let on = self.evaluate_on(model, &stats[i], &lat, chunk, first + i);
+                let lat = Latent {
+                    particles: 1,
+                    ..lat
+                };
                 let off = model.log2_lik_coded(&stats[i], None);
                 // -ELBO with the latent against the latent-free length: on only where the
                 // gain clears the estimate's noise (two standard errors) and a bit.
@@ -524,12 +618,40 @@ impl HistoryBitsBackCoder {
             }
             let flag_p = (d > 0 && !bootstrap).then(|| flag_prob(ons_before[i], first + i));
             if lat.on && !self.is_map() {
-                for (k, q) in self.coded_q(&lat.q).iter().enumerate() {
-                    scramble(&mut coder);
-                    lat.idx[k] = coder
-                        .decode_symbol(q)
-                        .map_err(|_| CodecError::Corrupt("latent pop"))?;
+                let coded = self.coded_q(&lat.q);
+                let mut parts = vec![vec![0; d]; self.particles_at(n, i, bootstrap_blocks)];
+                for p in parts.iter_mut() {
+                    for (k, q) in coded.iter().enumerate() {
+                        scramble(&mut coder);
+                        p[k] = coder
+                            .decode_symbol(q)
+                            .map_err(|_| CodecError::Corrupt("latent pop"))?;
+                    }
                 }
+                let j = if parts.len() > 1 {
+                    // Importance weighting: pop the choice with the weights, push the
+                    // other particles back with Q, then the choice, uniform over N.
+                    let w = self.choice_model(model, &stats[i], &parts, &coded)?;
+                    scramble(&mut coder);
+                    let j = coder
+                        .decode_symbol(&w)
+                        .map_err(|_| CodecError::Corrupt("particle pop"))?;
+                    for (_, p) in parts.iter().enumerate().filter(|(k, _)| *k != j) {
+                        for (dim, q) in coded.iter().enumerate().rev() {
+                            coder
+                                .encode_symbol(p[dim], q)
+                                .map_err(|_| CodecError::Corrupt("particle push"))?;
+                        }
+                    }
+                    coder
+                        .encode_symbol(j, &particles::uniform_choice(parts.len())?)
+                        .map_err(|_| CodecError::Corrupt("choice push"))?;
+                    lat.chose(&w, j);
+                    j
+                } else {
+                    0
+                };
+                lat.idx = parts.swap_remove(j);
             }
             let u = lat.on.then(|| self.u_of(&lat.idx));
             model.push_block(&mut coder, &stats[i], u.as_deref())?;
@@ -673,11 +795,7 @@ impl HistoryBitsBackCoder {
             let u = on.then(|| self.u_of(&idx));
             let blen = (len - i * self.block_size).min(self.block_size);
             let stats = model.pop_block(&mut coder, u.as_deref(), blen, symbols)?;
-            let mut lat = Latent {
-                q: DiagGaussian::standard(d),
-                on,
-                idx,
-            };
+            let mut lat = Latent::new(DiagGaussian::standard(d), on, idx);
             if on {
                 lat.q = self.fit(model, &stats, chunk, first + i);
                 if self.is_map() {
@@ -690,11 +808,39 @@ impl HistoryBitsBackCoder {
                     }
                 } else {
                     let coded = self.coded_q(&lat.q);
-                    for k in (0..d).rev() {
+                    let n_parts = self.particles_at(n, i, seg.bootstrap_blocks);
+                    let mut parts = vec![lat.idx.clone()];
+                    if n_parts > 1 {
+                        // Importance weighting: the choice (uniform), the other
+                        // particles in the reverse of the encoder's order, then the
+                        // choice back with their weights.
+                        let j = coder
+                            .decode_symbol(&particles::uniform_choice(n_parts)?)
+                            .map_err(|_| CodecError::Corrupt("choice"))?;
+                        parts = vec![Vec::new(); n_parts];
+                        for k in (0..n_parts).rev().filter(|&k| k != j) {
+                            parts[k] = coded
+                                .iter()
+                                .map(|q| coder.decode_symbol(q))
+                                .collect::<Result<_, _>>()
+                                .map_err(|_| CodecError::Corrupt("particle"))?;
+                        }
+                        parts[j] = lat.idx.clone();
+                        let w = self.choice_model(model, &stats, &parts, &coded)?;
                         coder
-                            .encode_symbol(lat.idx[k], &coded[k])
-                            .map_err(|_| CodecError::Corrupt("latent push"))?;
+                            .encode_symbol(j, &w)
+                            .map_err(|_| CodecError::Corrupt("particle push"))?;
                         scramble(&mut coder);
+                        lat.chose(&w, j);
+                    }
+                    // Every particle back with Q, as the encoder popped them.
+                    for p in parts.iter().rev() {
+                        for k in (0..d).rev() {
+                            coder
+                                .encode_symbol(p[k], &coded[k])
+                                .map_err(|_| CodecError::Corrupt("latent push"))?;
+                            scramble(&mut coder);
+                        }
                     }
                 }
             }

@@ -38,6 +38,7 @@ pub mod continuous_model;
 pub mod discrete;
 pub mod discrete_model;
 pub mod history;
+mod particles;
 
 pub use continuous::{ContinuousBitsBackCoder, ContinuousConfig};
 pub use continuous_model::{BlockLikelihood, ContinuousLatentModel, IndependentPositions};
