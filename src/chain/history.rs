@@ -189,6 +189,9 @@ pub const BIT_BYTES_PER_WORD: u64 = 11_356;
 #[derive(Clone, Debug)]
 struct Latent {
     q: DiagGaussian,
+    /// The coded masses of `q` per dimension ([`HistoryBitsBackCoder::coded_q`]; empty
+    /// until the block is fitted).
+    coded: Vec<QuantizedCategorical>,
     on: bool,
     idx: Vec<usize>,
     /// Importance weighting with more than one particle: the bits the particle choice
@@ -202,6 +205,7 @@ impl Latent {
     fn new(q: DiagGaussian, on: bool, idx: Vec<usize>) -> Self {
         Self {
             q,
+            coded: Vec::new(),
             on,
             idx,
             choice_bits: 0.0,
@@ -345,7 +349,10 @@ impl HistoryBitsBackCoder {
 
     /// ELBO terms of block `i` with the latent on, without the flag: the bins' KL to
     /// the prior by enumeration, `E_Q[log2 P(x | u)]` and the IWAE `log2 P(x)` by
-    /// [`EVAL_SAMPLES`] draws (MAP: the point mass at the coded bins).
+    /// [`EVAL_SAMPLES`] draws (MAP: the point mass at the coded bins). Unless `full`,
+    /// only what the encoder's choice of the flag reads (`expected_log_lik`,
+    /// `kl_prior`, `elbo_estimate_variance`, the same bits as the full terms'): the
+    /// other terms of a block whose latent stays off are never used.
     fn evaluate_on<M: HistoryModel>(
         &self,
         model: &M,
@@ -353,13 +360,18 @@ impl HistoryBitsBackCoder {
         lat: &Latent,
         chunk: u64,
         i: usize,
+        full: bool,
     ) -> ElboTerms {
         let d = lat.q.dim();
         let b = self.config.bin_bits as f64;
-        let coded = self.coded_q(&lat.q);
+        let coded = &lat.coded;
         let mut rng =
             BlockRng::for_block(self.config.seed ^ 0x6576_616c_7561_7465, chunk, i as u64);
-        let samples = self.eval_samples();
+        let samples = if full {
+            self.eval_samples()
+        } else {
+            EVAL_SAMPLES
+        };
         let mut log_w = Vec::with_capacity(samples);
         let mut lls = Vec::with_capacity(EVAL_SAMPLES);
         let mut cont_lls = Vec::with_capacity(EVAL_SAMPLES);
@@ -377,7 +389,9 @@ impl HistoryBitsBackCoder {
             log_w.push(ll - d as f64 * b - log_q);
             if draw < EVAL_SAMPLES {
                 lls.push(ll);
-                cont_lls.push(model.log_lik_smooth(stats, &u) / math::LN_2);
+                if full {
+                    cont_lls.push(model.log_lik_smooth(stats, &u) / math::LN_2);
+                }
             }
         }
         let s = EVAL_SAMPLES as f64;
@@ -389,7 +403,7 @@ impl HistoryBitsBackCoder {
             t.expected_log_lik = model.log2_lik_coded(stats, Some(&self.u_of(&lat.idx)));
             t.kl_prior = d as f64 * b;
         } else {
-            (t.entropy, t.kl_prior) = self.bins.entropy_and_kl(&coded);
+            (t.entropy, t.kl_prior) = self.bins.entropy_and_kl(coded);
             let (mean_ll, var_ll) = math::mean_variance(&lls);
             t.ell_variance = math::mean_variance(&log_w[..EVAL_SAMPLES]).1;
             t.expected_log_lik = mean_ll;
@@ -453,15 +467,14 @@ impl HistoryBitsBackCoder {
             let log_q: f64 = if self.is_map() {
                 0.0
             } else {
-                let coded = self.coded_q(&lat.q);
-                (0..d).map(|k| coded[k].log2_prob(lat.idx[k])).sum()
+                (0..d).map(|k| lat.coded[k].log2_prob(lat.idx[k])).sum()
             };
             // The terms the encoder's choice computed, unless the block has fewer
             // particles than those (the ramp of a segment's start).
             let terms = terms.filter(|t| t.particles.max(1) as usize == lat.particles);
             let terms = match (self.accounting, terms) {
                 (_, Some(t)) => t,
-                (true, None) => self.evaluate_on(model, stats, lat, chunk, i),
+                (true, None) => self.evaluate_on(model, stats, lat, chunk, i, true),
                 (false, None) => ElboTerms::default(),
             };
             (
@@ -552,7 +565,7 @@ impl HistoryBitsBackCoder {
             return Err(CodecError::Corrupt("block statistics of another input"));
         }
         // Fits, the flag's choice and its terms, per block (independent of the stack).
-        let choices: Vec<(Latent, Option<ElboTerms>)> = (0..n)
+        let mut choices: Vec<(Latent, Option<ElboTerms>)> = (0..n)
             .into_par_iter()
             .map(|i| {
                 if d == 0 {
@@ -569,25 +582,25 @@ impl HistoryBitsBackCoder {
                 };
                 // The terms with the particles of a block past the segment's start.
                 let lat = Latent {
+                    coded: self.coded_q(&q),
                     particles: self.config.posterior.particles() as usize,
                     ..Latent::new(q, true, idx)
                 };
-                let on = self.evaluate_on(model, &stats[i], &lat, chunk, first + i);
-                let lat = Latent {
-                    particles: 1,
-                    ..lat
-                };
-                let off = model.log2_lik_coded(&stats[i], None);
+                let (s, i) = (&stats[i], first + i);
+                let quick = self.evaluate_on(model, s, &lat, chunk, i, false);
+                let off = model.log2_lik_coded(s, None);
                 // -ELBO with the latent against the latent-free length: on only where the
                 // gain clears the estimate's noise (two standard errors) and a bit.
-                let gain = on.expected_log_lik - on.kl_prior - off;
-                let on_better = gain > 1.0 + 2.0 * math::sqrt(on.elbo_estimate_variance);
+                let gain = quick.expected_log_lik - quick.kl_prior - off;
+                let on = gain > 1.0 + 2.0 * math::sqrt(quick.elbo_estimate_variance);
+                let terms = on.then(|| self.evaluate_on(model, s, &lat, chunk, i, true));
                 (
                     Latent {
-                        on: on_better,
+                        on,
+                        particles: 1,
                         ..lat
                     },
-                    Some(on),
+                    terms,
                 )
             })
             .collect();
@@ -612,13 +625,19 @@ impl HistoryBitsBackCoder {
             if bootstrap {
                 bootstrap_blocks += 1;
             }
-            let (mut lat, terms) = choices[i].clone();
+            let (mut lat, terms) = std::mem::replace(
+                &mut choices[i],
+                (
+                    Latent::new(DiagGaussian::standard(0), false, Vec::new()),
+                    None,
+                ),
+            );
             if bootstrap {
                 lat.on = false;
             }
             let flag_p = (d > 0 && !bootstrap).then(|| flag_prob(ons_before[i], first + i));
             if lat.on && !self.is_map() {
-                let coded = self.coded_q(&lat.q);
+                let coded = &lat.coded;
                 let mut parts = vec![vec![0; d]; self.particles_at(n, i, bootstrap_blocks)];
                 for p in parts.iter_mut() {
                     for (k, q) in coded.iter().enumerate() {
@@ -631,7 +650,7 @@ impl HistoryBitsBackCoder {
                 let j = if parts.len() > 1 {
                     // Importance weighting: pop the choice with the weights, push the
                     // other particles back with Q, then the choice, uniform over N.
-                    let w = self.choice_model(model, &stats[i], &parts, &coded)?;
+                    let w = self.choice_model(model, &stats[i], &parts, coded)?;
                     scramble(&mut coder);
                     let j = coder
                         .decode_symbol(&w)
@@ -798,6 +817,7 @@ impl HistoryBitsBackCoder {
             let mut lat = Latent::new(DiagGaussian::standard(d), on, idx);
             if on {
                 lat.q = self.fit(model, &stats, chunk, first + i);
+                lat.coded = self.coded_q(&lat.q);
                 if self.is_map() {
                     let fitted: Vec<usize> =
                         lat.q.mu.iter().map(|&m| self.bins.bin_of(m)).collect();
@@ -807,9 +827,10 @@ impl HistoryBitsBackCoder {
                         ));
                     }
                 } else {
-                    let coded = self.coded_q(&lat.q);
+                    let coded = &lat.coded;
                     let n_parts = self.particles_at(n, i, seg.bootstrap_blocks);
                     let mut parts = vec![lat.idx.clone()];
+                    let mut chosen = None;
                     if n_parts > 1 {
                         // Importance weighting: the choice (uniform), the other
                         // particles in the reverse of the encoder's order, then the
@@ -826,12 +847,12 @@ impl HistoryBitsBackCoder {
                                 .map_err(|_| CodecError::Corrupt("particle"))?;
                         }
                         parts[j] = lat.idx.clone();
-                        let w = self.choice_model(model, &stats, &parts, &coded)?;
+                        let w = self.choice_model(model, &stats, &parts, coded)?;
                         coder
                             .encode_symbol(j, &w)
                             .map_err(|_| CodecError::Corrupt("particle push"))?;
                         scramble(&mut coder);
-                        lat.chose(&w, j);
+                        chosen = Some((w, j));
                     }
                     // Every particle back with Q, as the encoder popped them.
                     for p in parts.iter().rev() {
@@ -841,6 +862,9 @@ impl HistoryBitsBackCoder {
                                 .map_err(|_| CodecError::Corrupt("latent push"))?;
                             scramble(&mut coder);
                         }
+                    }
+                    if let Some((w, j)) = chosen {
+                        lat.chose(&w, j);
                     }
                 }
             }
