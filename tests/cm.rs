@@ -340,3 +340,24 @@ fn files_decode_with_the_predictor_revision_they_record() {
     let e = decompress(&later, &DecodeOptions::default()).unwrap_err();
     assert!(e.to_string().contains("revision"), "{e}");
 }
+
+/// Level 1 codes 8 KiB blocks unless asked otherwise (half the fits per byte); the
+/// other levels 4 KiB. The block size is in the header, so any decoder reads it.
+#[test]
+fn level_one_defaults_to_8_kib_blocks() {
+    let at = |level| {
+        EncodeOptions::with_model(ModelConfig::Cm(CmConfig {
+            level,
+            ..CmConfig::default()
+        }))
+    };
+    assert_eq!(at(1).block_size, 8192);
+    for level in 2..=9 {
+        assert_eq!(at(level).block_size, 4096, "level {level}");
+    }
+    let data = heterogeneous();
+    let mut o = at(1);
+    o.threads = 1;
+    let r = common::roundtrip(&data, &o);
+    assert_eq!(r.block_size, 8192);
+}
