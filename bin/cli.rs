@@ -132,20 +132,22 @@ pub struct EncodeArgs {
     /// below.
     #[arg(long = "model", default_value = "cm")]
     pub model: String,
-    /// Posterior: bbvi (fitted by black-box VI), exact (enumeration), map (no bits back) or
-    /// iw (importance-weighted bits-back over the BBVI fit, continuous latents).
+    /// Posterior: bbvi (fitted by black-box VI), exact (enumeration), map (no bits back),
+    /// iw (importance-weighted bits-back over the BBVI fit, continuous latents) or cis
+    /// (the same with coupled particles: one point of Q's quantile space per block,
+    /// shifted N ways).
     /// Default: exact for the mixture (its latent is enumerable), bbvi for the cm,
     /// logistic and mnist models; bbvi whenever --estimator, --iters, --samples or --lr
     /// is given.
     #[arg(long = "posterior")]
     pub posterior: Option<String>,
-    /// Particles of --posterior iw (importance-weighted bits-back, continuous latents):
-    /// N latents are drawn from the BBVI fit and one is coded, chosen by its importance
-    /// weight; the rate tends from -ELBO (N = 1) to -log P(x). Default 16.
+    /// Particles of --posterior iw or cis (importance-weighted bits-back, continuous
+    /// latents): N latents are drawn from the BBVI fit and one is coded, chosen by its
+    /// importance weight; the rate tends from -ELBO (N = 1) to -log P(x). Default 16.
     #[arg(long = "particles")]
     pub particles: Option<u32>,
     /// Importance samples per block of the report's IWAE estimate of -log P(x)
-    /// (continuous latents; default 16, 16 N under --posterior iw). Accounting only.
+    /// (continuous latents; default 16, 16 N under --posterior iw or cis). Accounting only.
     #[arg(long = "iwae-samples")]
     pub iwae_samples: Option<u32>,
     /// BBVI gradient estimator: score (Eq. 11 + leave-one-out baseline), score-eq8, naive
@@ -205,7 +207,7 @@ pub struct InspectArgs {
     #[arg(short = 'T', long = "threads", default_value_t = 0)]
     pub threads: usize,
     /// Importance samples per block of the report's IWAE estimate of -log P(x)
-    /// (continuous latents; default 16, 16 N under --posterior iw).
+    /// (continuous latents; default 16, 16 N under --posterior iw or cis).
     #[arg(long = "iwae-samples")]
     pub iwae_samples: Option<u32>,
 }

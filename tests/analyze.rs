@@ -154,14 +154,14 @@ fn logistic_rows_and_plot() {
     let names: Vec<&str> = an.rows.iter().map(|r| r.posterior.as_str()).collect();
     assert_eq!(
         names,
-        ["map", "reparam", "iw-1", "iw-2", "iw-4", "iw-8", "iw-16"]
+        ["map", "reparam", "iw-1", "iw-2", "iw-4", "iw-8", "iw-16", "cis-4", "cis-16"]
     );
     // The importance-weighted rows code over the reparam row's fit, and every row
     // estimates -log P(x) with the same draws: one reference. One particle codes the
     // reparam row's very words; 16 code below its -ELBO (by about its KL, 41 bits,
     // against a net noise of 15 bits).
     let row = |n: &str| an.rows.iter().find(|r| r.posterior == n).unwrap();
-    for n in ["iw-1", "iw-2", "iw-4", "iw-8", "iw-16"] {
+    for n in ["iw-1", "iw-2", "iw-4", "iw-8", "iw-16", "cis-4", "cis-16"] {
         assert_eq!(
             row(n).neg_log_px_bits,
             row("reparam").neg_log_px_bits,
@@ -170,6 +170,7 @@ fn logistic_rows_and_plot() {
     }
     assert_eq!(row("iw-1").net_bits, row("reparam").net_bits);
     assert!(row("iw-16").net_bits < row("reparam").neg_elbo_bits);
+    assert!(row("cis-16").net_bits < row("reparam").neg_elbo_bits);
     assert_eq!(an.traces[0].metric, "neg_elbo_bits");
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("plot.svg");

@@ -347,7 +347,8 @@ fn usage_errors_exit_2_and_bad_values_exit_1() {
             .args(["--block-size", "0"]),
     );
     assert!(err.contains("--block-size"), "{err}");
-    // --particles belongs to --posterior iw, 1..=256 of them; iw to continuous latents.
+    // --particles belongs to --posterior iw and cis, 1..=256 of them; both to
+    // continuous latents.
     for (args, says) in [
         (
             &["--model", "logistic", "--particles", "4"][..],
@@ -376,6 +377,18 @@ fn usage_errors_exit_2_and_bad_values_exit_1() {
             "--particles",
         ),
         (&["--model", "mixture", "--posterior", "iw"], "iw"),
+        (&["--model", "mixture", "--posterior", "cis"], "cis"),
+        (
+            &[
+                "--model",
+                "logistic",
+                "--posterior",
+                "cis",
+                "--particles",
+                "300",
+            ],
+            "--particles",
+        ),
     ] {
         let err = assert_clean_failure(bbcodec().arg("encode").arg(&inp).args(args));
         assert!(err.contains(says), "{args:?}: {err}");

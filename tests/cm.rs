@@ -101,9 +101,10 @@ fn the_latent_is_coded_bits_back_at_its_elbo() {
     }
 }
 
-/// Importance-weighted bits-back of the block latent: one particle codes exactly what
-/// the BBVI chain codes; more particles round-trip with the particle choice part of the
-/// coded length, and their net bits meet the `N`-particle bound.
+/// Importance-weighted bits-back of the block latent, with independent and coupled
+/// particles: one independent particle codes exactly what the BBVI chain codes; more
+/// particles round-trip with the particle choice part of the coded length, and their
+/// net bits meet the `N`-particle bound.
 #[test]
 fn importance_weighting_codes_the_block_latent() {
     let data = heterogeneous();
@@ -117,8 +118,14 @@ fn importance_weighting_codes_the_block_latent() {
     let one = report(PosteriorKind::ImportanceWeighted(1));
     assert_eq!(one.net_bits, base.net_bits);
     assert_eq!(one.coded_bits.to_bits(), base.coded_bits.to_bits());
-    for n in [4, 16] {
-        let r = report(PosteriorKind::ImportanceWeighted(n));
+    for posterior in [
+        PosteriorKind::ImportanceWeighted(4),
+        PosteriorKind::ImportanceWeighted(16),
+        PosteriorKind::CoupledImportanceWeighted(4),
+        PosteriorKind::CoupledImportanceWeighted(16),
+    ] {
+        let n = posterior.particles();
+        let r = report(posterior);
         assert_eq!(r.particles, n as u64);
         assert!(r.latent_off_blocks < r.blocks, "N = {n}: every latent off");
         // The rate identity of importance weighting: the net bits against the

@@ -467,13 +467,11 @@ fn importance_weighted_chain_roundtrips_and_codes_below_neg_elbo() {
     };
     let bbvi = ContinuousBitsBackCoder::new(&model, 512, ContinuousConfig::default()).unwrap();
     let base = chunk_roundtrip(&bbvi, &syms, 0);
-    let iw = |n| {
-        let coder =
-            ContinuousBitsBackCoder::new(&model, 512, config(PosteriorKind::ImportanceWeighted(n)))
-                .unwrap();
+    let code = |posterior| {
+        let coder = ContinuousBitsBackCoder::new(&model, 512, config(posterior)).unwrap();
         chunk_roundtrip(&coder, &syms, 0)
     };
-    let one = iw(1);
+    let one = code(PosteriorKind::ImportanceWeighted(1));
     assert_eq!(one.words, base.words);
     let t = &base.totals;
     // The expected net of N particles is the N-sample bound, below -ELBO by about the
@@ -485,11 +483,18 @@ fn importance_weighted_chain_roundtrips_and_codes_below_neg_elbo() {
     // is over four.
     let sd = (t.net_variance_bits2 + t.neg_elbo_variance_bits2).sqrt();
     let mut last = f64::INFINITY;
-    for n in [4, 16] {
-        let enc = iw(n);
+    for posterior in [
+        PosteriorKind::ImportanceWeighted(4),
+        PosteriorKind::ImportanceWeighted(16),
+        // Coupled particles (one point of the quantile space per block, no ramp).
+        PosteriorKind::CoupledImportanceWeighted(4),
+        PosteriorKind::CoupledImportanceWeighted(16),
+    ] {
+        let n = posterior.particles();
+        let enc = code(posterior);
         let gain = t.neg_elbo_bits - enc.totals.net_bits;
         eprintln!(
-            "N = {n}: net {} against -ELBO {} (gain {gain}, sd {sd}), 16-sample IWAE {}",
+            "{posterior:?}: net {} against -ELBO {} (gain {gain}, sd {sd}), 16-sample IWAE {}",
             enc.totals.net_bits, t.neg_elbo_bits, t.neg_log_px_bits,
         );
         assert!(gain > 2.0 * sd, "N = {n}: gain {gain}, sd {sd}");

@@ -68,6 +68,7 @@ fn sweep(version: &str, flips: usize) {
         ("jpeg1500.cm.bbc", "jpeg1500.bin"),
         ("text4k.logistic-iw4.bbc", "text4k.txt"),
         ("kppkn3k.cm-iw4.bbc", "kppkn3k.bin"),
+        ("kppkn3k.cm-cis4.bbc", "kppkn3k.bin"),
     ];
     let mut total = Outcomes::default();
     let mut rng = ChaCha8Rng::seed_from_u64(2024);

@@ -171,6 +171,18 @@ fn cases() -> Vec<(&'static str, &'static str, EncodeOptions)> {
             o.block_size = 256;
             o
         }),
+        // Coupled particles (posterior kind 4), on the block latent and on the
+        // logistic model.
+        ("kppkn3k.cm-cis4.bbc", "kppkn3k.bin", {
+            let mut o = cm(PosteriorKind::CoupledImportanceWeighted(4), 2);
+            o.block_size = 256;
+            o
+        }),
+        (
+            "text4k.logistic-cis4.bbc",
+            "text4k.txt",
+            logistic(PosteriorKind::CoupledImportanceWeighted(4)),
+        ),
         // The start of a baseline JPEG image: its scan's bits coded with the JPEG
         // model's contexts.
         (

@@ -59,6 +59,10 @@ fn shipped_images_roundtrip_with_importance_weighting() {
     let (a, _) = compress(&data, &o).unwrap();
     o.threads = 2;
     assert!(compress(&data, &o).unwrap().0 == a);
+    // Coupled particles: no ramp, the three bits-back images code with 4 each.
+    o.fit.posterior = bbcodec::PosteriorKind::CoupledImportanceWeighted(4);
+    let r = common::roundtrip_with(&data, &o, &DecodeOptions::default(), initial_bound(&o));
+    assert_eq!(r.particles, 4);
 }
 
 #[test]

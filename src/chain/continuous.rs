@@ -202,12 +202,14 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
         }
         match config.posterior {
             PosteriorKind::Bbvi(Estimator::Reparameterization) | PosteriorKind::Map => {}
-            PosteriorKind::ImportanceWeighted(n) if (1..=MAX_PARTICLES).contains(&n) => {}
+            PosteriorKind::ImportanceWeighted(n) | PosteriorKind::CoupledImportanceWeighted(n)
+                if (1..=MAX_PARTICLES).contains(&n) => {}
             other => {
                 return Err(CodecError::Posterior {
                     posterior: other.label(),
                     latent: "continuous",
-                    expected: "bbvi with the reparam estimator, iw with 1..=256 particles, or map",
+                    expected:
+                        "bbvi with the reparam estimator, iw or cis with 1..=256 particles, or map",
                 })
             }
         }
@@ -296,8 +298,24 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
 
     /// Particles of block `i` of a chunk whose first `bootstrap_blocks` blocks are its
     /// start ([`particles::ramp`]).
+    /// Coupled particles need no ramp: a block pops one point whatever `N`.
     fn particles_at(&self, i: usize, bootstrap_blocks: usize) -> usize {
-        particles::ramp(self.particles(), i, bootstrap_blocks)
+        if self.config.posterior.coupled() {
+            self.particles()
+        } else {
+            particles::ramp(self.particles(), i, bootstrap_blocks)
+        }
+    }
+
+    /// Bits the stack must hold before a chunk's first bits-back block: the chain's
+    /// threshold, and with coupled particles at least the point's `24 d` bits and a
+    /// word, so that the point is a fair draw.
+    fn start_bits(&self) -> usize {
+        if self.config.posterior.coupled() {
+            BOOTSTRAP_BITS.max(PRECISION * self.model.latent_dim() + 32)
+        } else {
+            BOOTSTRAP_BITS
+        }
     }
 
     /// The coded distribution of the particle choice: the particles' importance weights
@@ -405,8 +423,30 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
         // Continuous ELBO of the fitted Gaussian (bits), for the bin cost.
         let cont = cont_lls.iter().sum::<f64>() / s;
         t.continuous_elbo = cont - lat.q.kl_to_standard_normal() / math::LN_2;
-        // With particles: the N-particle bound from the draws in groups of N.
-        particles::set_iw_bound(&mut t, &log_w, lat.particles);
+        // With particles: the N-particle bound from the draws in groups of N, or from
+        // coupled groups (one point each, as the chain draws them).
+        match (&lat.coded, self.config.posterior.coupled()) {
+            (Some(c), true) if lat.particles > 1 => {
+                let mut rng =
+                    BlockRng::for_block(self.config.seed ^ 0x636f_7570_6c65_6421, chunk, i as u64);
+                let prior_bits = d as f64 * b;
+                particles::set_coupled_bound(
+                    &mut t,
+                    &mut rng,
+                    lat.particles,
+                    samples / lat.particles,
+                    c,
+                    |p| {
+                        let log_q: f64 = (0..d).map(|k| c[k].log2_prob(p[k])).sum();
+                        self.log2_lik_coded(x, &self.z_of(p))
+                            .unwrap_or(f64::NEG_INFINITY)
+                            - prior_bits
+                            - log_q
+                    },
+                );
+            }
+            _ => particles::set_iw_bound(&mut t, &log_w, lat.particles),
+        }
         Ok(t)
     }
 
@@ -464,7 +504,7 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
         };
         for (i, x) in symbols.chunks(self.block_size).enumerate() {
             let before = coder.num_valid_bits();
-            let bootstrap = bootstrap_blocks == i && before < BOOTSTRAP_BITS;
+            let bootstrap = bootstrap_blocks == i && before < self.start_bits();
             if bootstrap {
                 bootstrap_blocks += 1;
             }
@@ -476,7 +516,26 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
             let mut lat = self.latent(q, bootstrap);
             // Importance weighting: the particles not chosen, and the choice.
             let mut others = None;
-            if let Some(c) = &lat.coded {
+            let mut coupled = None;
+            if let (Some(c), true) = (&lat.coded, self.config.posterior.coupled()) {
+                // Coupled particles: one point of the quantile space, N shifts of it.
+                let n_parts = self.particles();
+                let base = particles::pop_point(&mut coder, c.len())?;
+                let parts = particles::coupled_particles(&base, n_parts, c);
+                let j = if n_parts > 1 {
+                    let w = self.choice_model(x, &parts, c)?;
+                    scramble(&mut coder);
+                    let j = coder
+                        .decode_symbol(&w)
+                        .map_err(|_| CodecError::Corrupt("particle pop"))?;
+                    lat.chose(&w, j);
+                    j
+                } else {
+                    0
+                };
+                lat.idx = parts[j].clone();
+                coupled = Some((base, j, n_parts));
+            } else if let Some(c) = &lat.coded {
                 let n_parts = self.particles_at(i, bootstrap_blocks);
                 let mut parts = vec![vec![0; c.len()]; n_parts];
                 for p in parts.iter_mut() {
@@ -537,6 +596,15 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
                 coder
                     .encode_symbol(*j, &particles::uniform_choice(parts.len())?)
                     .map_err(|_| CodecError::Corrupt("choice push"))?;
+            }
+            if let (Some((base, j, n_parts)), Some(c)) = (&coupled, &lat.coded) {
+                // Where the chosen particle lies in its bins, then the choice.
+                particles::push_offsets(&mut coder, base, *j, *n_parts, c)?;
+                if *n_parts > 1 {
+                    coder
+                        .encode_symbol(*j, &particles::uniform_choice(*n_parts)?)
+                        .map_err(|_| CodecError::Corrupt("choice push"))?;
+                }
             }
             for (m, &s) in intervals.iter().zip(x).rev() {
                 coder
@@ -608,6 +676,25 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
             let pre = self.model.prepare(x);
             let mut lat = self.fit(&pre, chunk, i, bootstrap);
             match &lat.coded {
+                Some(c) if self.config.posterior.coupled() => {
+                    // The chosen particle's place in its bins gives the point; then
+                    // the choice back with the weights of its N shifts, and the point.
+                    let base = particles::pop_offsets(&mut coder, &idx, j, n_parts, c)?;
+                    let mut chosen = None;
+                    if n_parts > 1 {
+                        let parts = particles::coupled_particles(&base, n_parts, c);
+                        let w = self.choice_model(x, &parts, c)?;
+                        coder
+                            .encode_symbol(j, &w)
+                            .map_err(|_| CodecError::Corrupt("particle push"))?;
+                        scramble(&mut coder);
+                        chosen = Some((w, j));
+                    }
+                    particles::push_point(&mut coder, &base)?;
+                    if let Some((w, j)) = chosen {
+                        lat.chose(&w, j);
+                    }
+                }
                 Some(c) if n_parts > 1 => {
                     // The other particles, in the reverse of the encoder's order, then
                     // the choice back with their weights, then every particle back

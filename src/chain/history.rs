@@ -311,9 +311,25 @@ impl HistoryBitsBackCoder {
     /// Particles of block `i` of a segment of `n` blocks whose `bootstrap_blocks` last
     /// blocks are its start (coded first): the ramp of [`particles::ramp`] in coding
     /// order, from the segment's last block to its first.
+    /// Coupled particles need no ramp: a block pops one point whatever `N`.
     fn particles_at(&self, n: usize, i: usize, bootstrap_blocks: usize) -> usize {
         let most = self.config.posterior.particles() as usize;
-        particles::ramp(most, n - 1 - i, bootstrap_blocks)
+        if self.config.posterior.coupled() {
+            most
+        } else {
+            particles::ramp(most, n - 1 - i, bootstrap_blocks)
+        }
+    }
+
+    /// Bits the stack must hold before a segment's first bits-back block, for a latent
+    /// of `d` dimensions: the chain's threshold, and with coupled particles at least the
+    /// point's `24 d` bits and a word, so that the point is a fair draw.
+    fn start_bits(&self, d: usize) -> usize {
+        if self.config.posterior.coupled() {
+            BOOTSTRAP_BITS.max(PRECISION * d + 32)
+        } else {
+            BOOTSTRAP_BITS
+        }
     }
 
     /// The coded distribution of the particle choice: the importance weights `P(x |
@@ -340,7 +356,11 @@ impl HistoryBitsBackCoder {
     /// weighting or when asked, the IWAE samples of [`iwae_samples`] (at least as many).
     fn eval_samples(&self) -> usize {
         match (self.config.posterior, self.config.iwae_samples) {
-            (PosteriorKind::ImportanceWeighted(_), _) | (_, 1..) => {
+            (
+                PosteriorKind::ImportanceWeighted(_) | PosteriorKind::CoupledImportanceWeighted(_),
+                _,
+            )
+            | (_, 1..) => {
                 iwae_samples(self.config.posterior, self.config.iwae_samples).max(EVAL_SAMPLES)
             }
             _ => EVAL_SAMPLES,
@@ -413,8 +433,25 @@ impl HistoryBitsBackCoder {
         t.kl_posterior = t.log_evidence - (t.expected_log_lik - t.kl_prior);
         t.continuous_elbo =
             cont_lls.iter().sum::<f64>() / s - lat.q.kl_to_standard_normal() / math::LN_2;
-        // With particles: the N-particle bound from the draws in groups of N.
-        particles::set_iw_bound(&mut t, &log_w, lat.particles);
+        // With particles: the N-particle bound from the draws in groups of N, or from
+        // coupled groups (one point each, as the chain draws them).
+        if self.config.posterior.coupled() && lat.particles > 1 {
+            let mut rng =
+                BlockRng::for_block(self.config.seed ^ 0x636f_7570_6c65_6421, chunk, i as u64);
+            particles::set_coupled_bound(
+                &mut t,
+                &mut rng,
+                lat.particles,
+                samples / lat.particles,
+                coded,
+                |p| {
+                    let log_q: f64 = (0..d).map(|k| coded[k].log2_prob(p[k])).sum();
+                    model.log2_lik_coded(stats, Some(&self.u_of(p))) - d as f64 * b - log_q
+                },
+            );
+        } else {
+            particles::set_iw_bound(&mut t, &log_w, lat.particles);
+        }
         t
     }
 
@@ -621,7 +658,7 @@ impl HistoryBitsBackCoder {
         let mut segment_ons = 0;
         for i in (0..n).rev() {
             let before = coder.num_valid_bits();
-            let bootstrap = bootstrap_blocks == n - 1 - i && before < BOOTSTRAP_BITS;
+            let bootstrap = bootstrap_blocks == n - 1 - i && before < self.start_bits(d);
             if bootstrap {
                 bootstrap_blocks += 1;
             }
@@ -636,7 +673,33 @@ impl HistoryBitsBackCoder {
                 lat.on = false;
             }
             let flag_p = (d > 0 && !bootstrap).then(|| flag_prob(ons_before[i], first + i));
-            if lat.on && !self.is_map() {
+            if lat.on && self.config.posterior.coupled() {
+                // Coupled particles: one point of the quantile space, N shifts of it;
+                // the choice by their weights, then where the chosen one lies in its
+                // bins, and the choice uniform over N.
+                let coded = &lat.coded;
+                let n_parts = self.particles_at(n, i, bootstrap_blocks);
+                let base = particles::pop_point(&mut coder, d)?;
+                let parts = particles::coupled_particles(&base, n_parts, coded);
+                let mut j = 0;
+                let mut chosen = None;
+                if n_parts > 1 {
+                    let w = self.choice_model(model, &stats[i], &parts, coded)?;
+                    scramble(&mut coder);
+                    j = coder
+                        .decode_symbol(&w)
+                        .map_err(|_| CodecError::Corrupt("particle pop"))?;
+                    chosen = Some(w);
+                }
+                particles::push_offsets(&mut coder, &base, j, n_parts, coded)?;
+                if let Some(w) = chosen {
+                    coder
+                        .encode_symbol(j, &particles::uniform_choice(n_parts)?)
+                        .map_err(|_| CodecError::Corrupt("choice push"))?;
+                    lat.chose(&w, j);
+                }
+                lat.idx = parts[j].clone();
+            } else if lat.on && !self.is_map() {
                 let coded = &lat.coded;
                 let mut parts = vec![vec![0; d]; self.particles_at(n, i, bootstrap_blocks)];
                 for p in parts.iter_mut() {
@@ -831,7 +894,30 @@ impl HistoryBitsBackCoder {
                     let n_parts = self.particles_at(n, i, seg.bootstrap_blocks);
                     let mut parts = vec![lat.idx.clone()];
                     let mut chosen = None;
-                    if n_parts > 1 {
+                    if self.config.posterior.coupled() {
+                        // The choice (uniform), the chosen particle's place in its
+                        // bins (which gives the point), the choice back with the
+                        // weights of the point's N shifts, and the point.
+                        let j = if n_parts > 1 {
+                            coder
+                                .decode_symbol(&particles::uniform_choice(n_parts)?)
+                                .map_err(|_| CodecError::Corrupt("choice"))?
+                        } else {
+                            0
+                        };
+                        let base = particles::pop_offsets(&mut coder, &lat.idx, j, n_parts, coded)?;
+                        if n_parts > 1 {
+                            let parts = particles::coupled_particles(&base, n_parts, coded);
+                            let w = self.choice_model(model, &stats, &parts, coded)?;
+                            coder
+                                .encode_symbol(j, &w)
+                                .map_err(|_| CodecError::Corrupt("particle push"))?;
+                            scramble(&mut coder);
+                            chosen = Some((w, j));
+                        }
+                        particles::push_point(&mut coder, &base)?;
+                        parts.clear();
+                    } else if n_parts > 1 {
                         // Importance weighting: the choice (uniform), the other
                         // particles in the reverse of the encoder's order, then the
                         // choice back with their weights.

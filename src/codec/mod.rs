@@ -702,6 +702,9 @@ pub fn posterior_from_names(posterior: &str, estimator: &str) -> Option<Posterio
         "iw" => Some(PosteriorKind::ImportanceWeighted(
             crate::inference::DEFAULT_PARTICLES,
         )),
+        "cis" => Some(PosteriorKind::CoupledImportanceWeighted(
+            crate::inference::DEFAULT_PARTICLES,
+        )),
         _ => None,
     }
 }

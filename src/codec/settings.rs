@@ -11,7 +11,7 @@ use crate::{EncodeOptions, Field, FormatError, ModelConfig, ModelKind, Posterior
 pub struct Settings {
     /// `--model` (default `cm`).
     pub model: Option<String>,
-    /// `--posterior`: `bbvi`, `exact`, `map` or `iw`.
+    /// `--posterior`: `bbvi`, `exact`, `map`, `iw` or `cis`.
     pub posterior: Option<String>,
     /// `--particles`: the particles of `--posterior iw` (default
     /// [`crate::inference::DEFAULT_PARTICLES`]).
@@ -136,9 +136,9 @@ impl Settings {
             None if wants_bbvi => "bbvi",
             None => o.fit.posterior.name(),
         };
-        if self.particles.is_some() && posterior != "iw" {
+        if self.particles.is_some() && !matches!(posterior, "iw" | "cis") {
             return Err(format!(
-                "--particles sets the particles of --posterior iw; it does not apply to --posterior {posterior}"
+                "--particles sets the particles of --posterior iw and cis; it does not apply to --posterior {posterior}"
             ));
         }
         if wants_bbvi && matches!(posterior, "exact" | "map") {
@@ -147,22 +147,27 @@ impl Settings {
             ));
         }
         o.fit.posterior = posterior_from_names(posterior, estimator).ok_or_else(|| {
-            if !["bbvi", "exact", "map", "iw"].contains(&posterior) {
-                format!("--posterior is '{posterior}', expected one of: bbvi, exact, map, iw")
+            if !["bbvi", "exact", "map", "iw", "cis"].contains(&posterior) {
+                format!("--posterior is '{posterior}', expected one of: bbvi, exact, map, iw, cis")
             } else {
                 format!(
                     "--estimator is '{given_estimator}', expected one of: auto, score, score-eq8, naive, gumbel, reparam"
                 )
             }
         })?;
-        if let (PosteriorKind::ImportanceWeighted(_), Some(n)) = (o.fit.posterior, self.particles) {
+        if let Some(n) = self.particles {
             if !(1..=crate::inference::MAX_PARTICLES).contains(&n) {
                 return Err(format!(
                     "--particles is {n}, expected 1..={}",
                     crate::inference::MAX_PARTICLES
                 ));
             }
-            o.fit.posterior = PosteriorKind::ImportanceWeighted(n);
+            o.fit.posterior = match o.fit.posterior {
+                PosteriorKind::CoupledImportanceWeighted(_) => {
+                    PosteriorKind::CoupledImportanceWeighted(n)
+                }
+                _ => PosteriorKind::ImportanceWeighted(n),
+            };
         }
         if let Some(v) = self.iters {
             o.fit.iterations = v;

@@ -20,7 +20,7 @@
 //! | id | section   | payload                                                          | when absent |
 //! |----|-----------|------------------------------------------------------------------|-------------|
 //! | 2  | model     | varint kind (0 mixture, 1 logistic, 2 mnist), then the model's own configuration (see each model's `write_config`) | required |
-//! | 4  | posterior | varint kind (0 bbvi, 1 exact, 2 map, 3 iw); bbvi: varint estimator (0 score, 1 score-eq8, 2 naive, 3 reparam, 4 gumbel); iw: varint particles (1..=256); then varint iterations, varint samples, `u32` learning rate (`f32` bits), varint seed XOR [`SEED_MASK`] (the default seed codes in one byte) | the model kind's format default |
+//! | 4  | posterior | varint kind (0 bbvi, 1 exact, 2 map, 3 iw, 4 cis); bbvi: varint estimator (0 score, 1 score-eq8, 2 naive, 3 reparam, 4 gumbel); iw, cis: varint particles (1..=256); then varint iterations, varint samples, `u32` learning rate (`f32` bits), varint seed XOR [`SEED_MASK`] (the default seed codes in one byte) | the model kind's format default |
 //! | 6  | blocks    | varint block size (symbols per block, `1..=2^20`)                | the model kind's format default |
 //! | 8  | level     | varint level (only 0 is defined)                                 | 0 |
 //! | 10 | chunks    | varint chunk size: no record may hold more bytes (block size..=2^26) | the model kind's format default |
@@ -94,6 +94,7 @@ fn posterior_code(p: PosteriorKind) -> u64 {
         PosteriorKind::Exact => 1,
         PosteriorKind::Map => 2,
         PosteriorKind::ImportanceWeighted(_) => 3,
+        PosteriorKind::CoupledImportanceWeighted(_) => 4,
     }
 }
 
@@ -113,7 +114,9 @@ pub fn header_bytes(h: &Header) -> Result<Vec<u8>, FormatError> {
         put_varint(&mut payload, posterior_code(fit.posterior));
         match fit.posterior {
             PosteriorKind::Bbvi(e) => put_varint(&mut payload, e.code() as u64),
-            PosteriorKind::ImportanceWeighted(n) => put_varint(&mut payload, n as u64),
+            PosteriorKind::ImportanceWeighted(n) | PosteriorKind::CoupledImportanceWeighted(n) => {
+                put_varint(&mut payload, n as u64)
+            }
             _ => {}
         }
         put_varint(&mut payload, fit.iterations as u64);
@@ -169,6 +172,11 @@ fn read_fit(bytes: &[u8]) -> Result<FitConfig, FormatError> {
         1 => PosteriorKind::Exact,
         2 => PosteriorKind::Map,
         3 => PosteriorKind::ImportanceWeighted(r.varint_in(
+            Field::Particles,
+            1,
+            MAX_PARTICLES as u64,
+        )? as u32),
+        4 => PosteriorKind::CoupledImportanceWeighted(r.varint_in(
             Field::Particles,
             1,
             MAX_PARTICLES as u64,

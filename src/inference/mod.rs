@@ -121,6 +121,12 @@ pub enum PosteriorKind {
     /// `w_k = P(x, z_k) / Q(z_k | x)`, which lies between `-ELBO` (seed Eq. 5, `N = 1`)
     /// and `-log2 P(x)` and tends to the latter as `N` grows.
     ImportanceWeighted(u32),
+    /// Importance-weighted bits-back with coupled particles (BB-CIS): as
+    /// [`PosteriorKind::ImportanceWeighted`], but the `N` particles of a block are one
+    /// uniform point of `Q`'s quantile space shifted `N` ways, so that a block pops one
+    /// point from the stack instead of `N` particles and needs no ramp at a chunk's
+    /// start; each particle is still distributed as `Q`.
+    CoupledImportanceWeighted(u32),
 }
 
 /// Largest particle count a file may request (bounds decoder work per block).
@@ -137,6 +143,7 @@ impl PosteriorKind {
             PosteriorKind::Exact => "exact",
             PosteriorKind::Map => "map",
             PosteriorKind::ImportanceWeighted(_) => "iw",
+            PosteriorKind::CoupledImportanceWeighted(_) => "cis",
         }
     }
 
@@ -151,6 +158,7 @@ impl PosteriorKind {
             PosteriorKind::Exact => "exact",
             PosteriorKind::Map => "map",
             PosteriorKind::ImportanceWeighted(_) => "iw",
+            PosteriorKind::CoupledImportanceWeighted(_) => "cis",
         }
     }
 
@@ -158,15 +166,24 @@ impl PosteriorKind {
     /// with any particle count.
     pub fn same_kind(self, other: PosteriorKind) -> bool {
         match (self, other) {
-            (PosteriorKind::ImportanceWeighted(_), PosteriorKind::ImportanceWeighted(_)) => true,
+            (PosteriorKind::ImportanceWeighted(_), PosteriorKind::ImportanceWeighted(_))
+            | (
+                PosteriorKind::CoupledImportanceWeighted(_),
+                PosteriorKind::CoupledImportanceWeighted(_),
+            ) => true,
             (a, b) => a == b,
         }
+    }
+
+    /// Whether the posterior is importance-weighted with coupled particles.
+    pub fn coupled(self) -> bool {
+        matches!(self, PosteriorKind::CoupledImportanceWeighted(_))
     }
 
     /// The particles of an importance-weighted posterior (1 for any other).
     pub fn particles(self) -> u32 {
         match self {
-            PosteriorKind::ImportanceWeighted(n) => n,
+            PosteriorKind::ImportanceWeighted(n) | PosteriorKind::CoupledImportanceWeighted(n) => n,
             _ => 1,
         }
     }
@@ -176,7 +193,9 @@ impl PosteriorKind {
     pub fn estimator(self) -> Option<Estimator> {
         match self {
             PosteriorKind::Bbvi(e) => Some(e),
-            PosteriorKind::ImportanceWeighted(_) => Some(Estimator::Reparameterization),
+            PosteriorKind::ImportanceWeighted(_) | PosteriorKind::CoupledImportanceWeighted(_) => {
+                Some(Estimator::Reparameterization)
+            }
             _ => None,
         }
     }
@@ -543,7 +562,9 @@ pub fn posterior_fit(
     match config.posterior {
         // Importance weighting is for continuous latents: a discrete chain refuses it
         // before any fit (`check_posterior`), so it never reaches here.
-        PosteriorKind::Map | PosteriorKind::ImportanceWeighted(_) => FittedPosterior {
+        PosteriorKind::Map
+        | PosteriorKind::ImportanceWeighted(_)
+        | PosteriorKind::CoupledImportanceWeighted(_) => FittedPosterior {
             coded: None,
             map,
             phi: Vec::new(),

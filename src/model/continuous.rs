@@ -129,15 +129,16 @@ pub fn parse_bin_bits(value: &str) -> Result<u8, OptionError> {
 }
 
 /// The posteriors of a continuous latent: reparameterization BBVI, importance-weighted
-/// bits-back over it (any particle count), or MAP.
+/// bits-back over it (any particle count, independent or coupled), or MAP.
 pub const POSTERIORS: &[PosteriorKind] = &[
     PosteriorKind::Bbvi(Estimator::Reparameterization),
     PosteriorKind::ImportanceWeighted(crate::inference::DEFAULT_PARTICLES),
+    PosteriorKind::CoupledImportanceWeighted(crate::inference::DEFAULT_PARTICLES),
     PosteriorKind::Map,
 ];
 
-/// The rows `analyze` runs for a continuous latent: MAP, the BBVI fit, and importance
-/// weighting over it with 1, 2, 4, 8 and 16 particles.
+/// The rows `analyze` runs for a continuous latent: MAP, the BBVI fit, importance
+/// weighting over it with 1, 2, 4, 8 and 16 particles, and with 4 and 16 coupled ones.
 pub const ROWS: &[Arm] = &[
     Arm::new("map", PosteriorKind::Map),
     Arm::new(
@@ -149,4 +150,6 @@ pub const ROWS: &[Arm] = &[
     Arm::new("iw-4", PosteriorKind::ImportanceWeighted(4)),
     Arm::new("iw-8", PosteriorKind::ImportanceWeighted(8)),
     Arm::new("iw-16", PosteriorKind::ImportanceWeighted(16)),
+    Arm::new("cis-4", PosteriorKind::CoupledImportanceWeighted(4)),
+    Arm::new("cis-16", PosteriorKind::CoupledImportanceWeighted(16)),
 ];

@@ -174,6 +174,7 @@ const POSTERIORS: &[PosteriorKind] = &[
     PosteriorKind::Bbvi(Estimator::Reparameterization),
     PosteriorKind::Bbvi(Estimator::ScoreFunction),
     PosteriorKind::ImportanceWeighted(crate::inference::DEFAULT_PARTICLES),
+    PosteriorKind::CoupledImportanceWeighted(crate::inference::DEFAULT_PARTICLES),
     PosteriorKind::Map,
 ];
 
