@@ -28,6 +28,12 @@ def test_compress_gives_the_cli_bytes(cli, sample, tmp_path):
     )
     assert report["particles"] == 4 and report["iwae_samples"] == 128
     assert bbcodec.decompress(packed) == sample
+    # Coupled particles.
+    packed = bbcodec.compress(sample, model="logistic", posterior="cis", particles=4)
+    assert packed == cli(
+        "encode", "--model", "logistic", "--posterior", "cis", "--particles", "4", "-c", "-q", path
+    )
+    assert bbcodec.decompress(packed) == sample
 
 
 def test_compress_a_corpus_file_as_the_cli_does(cli, corpus, tmp_path):

@@ -19,6 +19,19 @@
 //! scramble. A block then costs `-log2 ((1/N) sum_k w_k)` (up to the choice's
 //! quantization), whose expectation is the `N`-sample IWAE bound.
 //!
+//! Coupled particles ([`PosteriorKind::CoupledImportanceWeighted`], BB-CIS), encoder:
+//! pop one point `U` of `Q`'s quantile space `[0, 2^24)` per dimension (each pop after
+//! a scramble); particle `k` is the bins of `U + k 2^24 / N` (mod `2^24`) under `Q`;
+//! scramble and pop `j` with their weights; push where particle `j`'s quantiles lie in
+//! its bins (push the quantile uniformly, pop the bin with `Q`: an exact push in radix
+//! `2^24 Q(bin)`); push `j` uniform; push `x` and `z_j` as above. Decoder: pop `z_j`,
+//! `x` and `j`; refit `Q`; pop the offsets (push `z_j` with `Q`, pop the quantile),
+//! which give `U`; push `j` with the weights of `U`'s shifts, scramble; push `U`, each
+//! dimension followed by a scramble. Each particle is distributed as `Q`, so the block
+//! costs the same bound in expectation (the coupled particles' own, at most the
+//! independent one's in practice); the stack pays for one point instead of `N`
+//! particles, so there is no ramp, only a chunk-start threshold of `24 d + 32` bits.
+//!
 //! Rate accounting uses the coded, discrete model. Its ELBO has an exact part, the KL of
 //! each `Q_k` to the uniform bin prior (enumerated over the bins), and a Monte Carlo
 //! part, `E_Q[log2 P(x | z(i))]`, estimated from [`EVAL_SAMPLES`] bin vectors drawn from

@@ -35,7 +35,10 @@
 //! pushes `j` back with the weights and every particle with `Q_i`. The block costs
 //! `-log2 ((1/N) sum_k w_k)`, whose expectation is the `N`-sample IWAE bound. The
 //! particles ramp up from one at a segment's first bits-back block (in coding order) to
-//! `N`, so the segment's start needs no more than [`BOOTSTRAP_BITS`].
+//! `N`, so the segment's start needs no more than [`BOOTSTRAP_BITS`]. Coupled particles
+//! ([`PosteriorKind::CoupledImportanceWeighted`]) code as in the continuous chain: one
+//! point of `Q`'s quantile space, `N` shifts of it, no ramp, and a segment start of at
+//! least `24 d + 32` bits.
 //!
 //! **The flag.** The encoder turns a block's latent off when its estimated `-ELBO`
 //! does not beat the latent-free code length by a bit and two standard errors of the
