@@ -8,7 +8,7 @@
 #        (cargo build --release first; zpaq: apt-get install zpaq)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-f=$1
+f=$(realpath "$1")
 level=${2:-1}
 runs=${3:-5}
 bb=target/release/bbcodec
@@ -23,7 +23,7 @@ for _ in $(seq "$runs"); do
   s=$(now); zpaq a "$work/f.zpaq" "$f" -m5 -t1 > /dev/null 2>&1; ze=$(best "$ze" "$(echo "$(now) - $s" | bc)")
   s=$(now); "$bb" decode "$work/f.bbc" -o "$work/f.out" -f -q -T 1; bd=$(best "$bd" "$(echo "$(now) - $s" | bc)")
   rm -rf "$work/x"
-  s=$(now); zpaq x "$work/f.zpaq" -t1 -to "$work/x" > /dev/null 2>&1; zd=$(best "$zd" "$(echo "$(now) - $s" | bc)")
+  s=$(now); zpaq x "$work/f.zpaq" "$f" -t1 -to "$work/x" > /dev/null 2>&1; zd=$(best "$zd" "$(echo "$(now) - $s" | bc)")
 done
 cmp -s "$work/f.out" "$f" || { echo "bbcodec does not round-trip $f"; exit 1; }
 cmp -s "$work/x" "$f" || { echo "zpaq does not round-trip $f"; exit 1; }
@@ -42,6 +42,6 @@ rm -f "$work/g.zpaq"
 iz=$(count zpaq a "$work/g.zpaq" "$f" -m5 -t1)
 id=$(count "$bb" decode "$work/g.bbc" -o "$work/g.out" -f -q -T 1)
 rm -rf "$work/y"
-ix=$(count zpaq x "$work/g.zpaq" -t1 -to "$work/y")
+ix=$(count zpaq x "$work/g.zpaq" "$f" -t1 -to "$work/y")
 awk -v ie="$ie" -v iz="$iz" -v id="$id" -v ix="$ix" 'BEGIN {
   printf "instructions: encode %.0fM (zpaq a %.0fM, %.2fx fewer), decode %.0fM (zpaq x %.0fM, %.2fx fewer)\n", ie/1e6, iz/1e6, iz/ie, id/1e6, ix/1e6, ix/id }'
