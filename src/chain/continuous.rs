@@ -440,8 +440,11 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
         // coupled groups (one point each, as the chain draws them).
         match (&lat.coded, self.config.posterior.coupled()) {
             (Some(c), true) if lat.particles > 1 => {
-                let mut rng =
-                    BlockRng::for_block(self.config.seed ^ 0x636f_7570_6c65_6421, chunk, i as u64);
+                let mut rng = BlockRng::for_block(
+                    self.config.seed ^ particles::COUPLED_SEED,
+                    chunk,
+                    i as u64,
+                );
                 let prior_bits = d as f64 * b;
                 particles::set_coupled_bound(
                     &mut t,

@@ -436,11 +436,11 @@ impl HistoryBitsBackCoder {
         t.kl_posterior = t.log_evidence - (t.expected_log_lik - t.kl_prior);
         t.continuous_elbo =
             cont_lls.iter().sum::<f64>() / s - lat.q.kl_to_standard_normal() / math::LN_2;
-        // With particles: the N-particle bound from the draws in groups of N, or from
-        // coupled groups (one point each, as the chain draws them).
-        if self.config.posterior.coupled() && lat.particles > 1 {
+        // With particles (full terms): the N-particle bound from the draws in groups of
+        // N, or from coupled groups (one point each, as the chain draws them).
+        if full && self.config.posterior.coupled() && lat.particles > 1 {
             let mut rng =
-                BlockRng::for_block(self.config.seed ^ 0x636f_7570_6c65_6421, chunk, i as u64);
+                BlockRng::for_block(self.config.seed ^ particles::COUPLED_SEED, chunk, i as u64);
             particles::set_coupled_bound(
                 &mut t,
                 &mut rng,
@@ -452,7 +452,7 @@ impl HistoryBitsBackCoder {
                     model.log2_lik_coded(stats, Some(&self.u_of(p))) - d as f64 * b - log_q
                 },
             );
-        } else {
+        } else if full {
             particles::set_iw_bound(&mut t, &log_w, lat.particles);
         }
         t

@@ -193,6 +193,10 @@ pub(super) fn push_point(coder: &mut DefaultAnsCoder, base: &[u32]) -> Result<()
     Ok(())
 }
 
+/// XORed into the file's seed for the accounting's draws of coupled points (a stream
+/// apart from the fit's and the other accounting draws).
+pub(super) const COUPLED_SEED: u64 = 0x636f_7570_6c65_6421;
+
 /// Set the coupled `n`-particle bound of `t` from `groups` points drawn with `rng`:
 /// each point's `n` coupled particles (their `log2 w` by `log_w`) are what one coding
 /// of the block pays.
