@@ -289,8 +289,8 @@ fn cm_predictor(c: &mut Criterion) {
 
 /// Importance-weighted bits-back on 32 MNIST images (the four shipped ones eight times),
 /// one chunk, so that past the chunk start the particles ramp up to `N` (one more each
-/// image): encode (its report's IWAE on 16 draws) and decode (no report) per particle
-/// count, one thread.
+/// image; coupled particles, `cis-N`, need no ramp): encode (its report's IWAE on 16
+/// draws) and decode (no report) per particle count, one thread.
 fn importance_weighted(c: &mut Criterion) {
     let idx = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/golden/mnist4.idx");
     let four = std::fs::read(idx).unwrap();
@@ -302,14 +302,20 @@ fn importance_weighted(c: &mut Criterion) {
     let mut g = c.benchmark_group("iw_mnist32");
     g.sample_size(10);
     g.throughput(Throughput::Elements(32));
-    for n in [1u32, 4, 16] {
+    for (name, posterior) in [
+        ("1", PosteriorKind::ImportanceWeighted(1)),
+        ("4", PosteriorKind::ImportanceWeighted(4)),
+        ("16", PosteriorKind::ImportanceWeighted(16)),
+        ("cis-4", PosteriorKind::CoupledImportanceWeighted(4)),
+        ("cis-16", PosteriorKind::CoupledImportanceWeighted(16)),
+    ] {
         let mut o = bbcodec::EncodeOptions::for_model(bbcodec::ModelKind::Mnist);
-        o.fit.posterior = PosteriorKind::ImportanceWeighted(n);
+        o.fit.posterior = posterior;
         o.threads = 1;
         // The report's reference with 16 draws whatever N (its default, 16 N, would
         // measure the accounting more than the coding).
         o.iwae_samples = 16;
-        g.bench_with_input(BenchmarkId::new("encode", n), &o, |b, o| {
+        g.bench_with_input(BenchmarkId::new("encode", name), &o, |b, o| {
             b.iter(|| compress(&data, o).unwrap())
         });
         let (file, _) = compress(&data, &o).unwrap();
@@ -318,7 +324,7 @@ fn importance_weighted(c: &mut Criterion) {
             threads: 1,
             ..Default::default()
         };
-        g.bench_with_input(BenchmarkId::new("decode", n), &file, |b, f| {
+        g.bench_with_input(BenchmarkId::new("decode", name), &file, |b, f| {
             b.iter(|| decompress(f, &plain).unwrap())
         });
     }
