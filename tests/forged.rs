@@ -210,27 +210,29 @@ fn posterior_section_limits() {
         ]))
     };
     assert_eq!(
-        decode_err(&p(4, None, 64, 64, 0.7)),
-        invalid(Field::Posterior, 4)
+        decode_err(&p(5, None, 64, 64, 0.7)),
+        invalid(Field::Posterior, 5)
     );
-    // Importance weighting: its particles, 1..=256, where a BBVI section has its
-    // estimator; and only for continuous latents.
-    assert_eq!(
-        decode_err(&p(3, Some(0), 64, 64, 0.7)),
-        invalid(Field::Particles, 0)
-    );
-    assert_eq!(
-        decode_err(&p(3, Some(257), 64, 64, 0.7)),
-        limit(Field::Particles, 257, 256)
-    );
-    assert!(matches!(
-        decode_err(&p(3, Some(4), 64, 64, 0.7)),
-        FormatError::Posterior {
-            model: "mixture",
-            posterior: "iw",
-            ..
-        }
-    ));
+    // Importance weighting, independent (3) and coupled (4): its particles, 1..=256,
+    // where a BBVI section has its estimator; and only for continuous latents.
+    for (kind, name) in [(3, "iw"), (4, "cis")] {
+        assert_eq!(
+            decode_err(&p(kind, Some(0), 64, 64, 0.7)),
+            invalid(Field::Particles, 0)
+        );
+        assert_eq!(
+            decode_err(&p(kind, Some(257), 64, 64, 0.7)),
+            limit(Field::Particles, 257, 256)
+        );
+        assert!(matches!(
+            decode_err(&p(kind, Some(4), 64, 64, 0.7)),
+            FormatError::Posterior {
+                model: "mixture",
+                posterior,
+                ..
+            } if posterior == name
+        ));
+    }
     assert_eq!(
         decode_err(&p(0, Some(5), 64, 64, 0.7)),
         invalid(Field::Estimator, 5)
