@@ -27,9 +27,10 @@
 //! `2^24 Q(bin)`); push `j` uniform; push `x` and `z_j` as above. Decoder: pop `z_j`,
 //! `x` and `j`; refit `Q`; pop the offsets (push `z_j` with `Q`, pop the quantile),
 //! which give `U`; push `j` with the weights of `U`'s shifts, scramble; push `U`, each
-//! dimension followed by a scramble. Each particle is distributed as `Q`, so the block
-//! costs the same bound in expectation (the coupled particles' own, at most the
-//! independent one's in practice); the stack pays for one point instead of `N`
+//! dimension followed by a scramble. Each particle is distributed as `Q`, so the mean
+//! of the weights is still an unbiased estimate of `P(x)` and the block costs its
+//! bound in expectation (the coupled particles' own, which measures at or below the
+//! independent one's with few particles); the stack pays for one point instead of `N`
 //! particles, so there is no ramp, only a chunk-start threshold of `24 d + 32` bits.
 //!
 //! Rate accounting uses the coded, discrete model. Its ELBO has an exact part, the KL of
