@@ -541,10 +541,7 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
                 let parts = particles::coupled_particles(&base, n_parts, c);
                 let j = if n_parts > 1 {
                     let w = self.choice_model(x, &parts, c)?;
-                    scramble(&mut coder);
-                    let j = coder
-                        .decode_symbol(&w)
-                        .map_err(|_| CodecError::Corrupt("particle pop"))?;
+                    let j = particles::pop_choice(&mut coder, &w)?;
                     lat.chose(&w, j);
                     j
                 } else {
@@ -565,10 +562,7 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
                 }
                 if n_parts > 1 {
                     let w = self.choice_model(x, &parts, c)?;
-                    scramble(&mut coder);
-                    let j = coder
-                        .decode_symbol(&w)
-                        .map_err(|_| CodecError::Corrupt("particle pop"))?;
+                    let j = particles::pop_choice(&mut coder, &w)?;
                     lat.chose(&w, j);
                     lat.idx = parts[j].clone();
                     others = Some((parts, j));
@@ -696,19 +690,10 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
                 Some(c) if self.config.posterior.coupled() => {
                     // The chosen particle's place in its bins gives the point; then
                     // the choice back with the weights of its N shifts, and the point.
-                    let base = particles::pop_offsets(&mut coder, &idx, j, n_parts, c)?;
-                    let mut chosen = None;
-                    if n_parts > 1 {
-                        let parts = particles::coupled_particles(&base, n_parts, c);
-                        let w = self.choice_model(x, &parts, c)?;
-                        coder
-                            .encode_symbol(j, &w)
-                            .map_err(|_| CodecError::Corrupt("particle push"))?;
-                        scramble(&mut coder);
-                        chosen = Some((w, j));
-                    }
-                    particles::push_point(&mut coder, &base)?;
-                    if let Some((w, j)) = chosen {
+                    let chosen = particles::undo_coupled(&mut coder, &idx, j, n_parts, c, |p| {
+                        self.choice_model(x, p, c)
+                    })?;
+                    if let Some(w) = chosen {
                         lat.chose(&w, j);
                     }
                 }
@@ -729,10 +714,7 @@ impl<'m, M: ContinuousLatentModel> ContinuousBitsBackCoder<'m, M> {
                     }
                     parts[j] = idx.clone();
                     let w = self.choice_model(x, &parts, c)?;
-                    coder
-                        .encode_symbol(j, &w)
-                        .map_err(|_| CodecError::Corrupt("particle push"))?;
-                    scramble(&mut coder);
+                    particles::push_choice(&mut coder, j, &w)?;
                     for p in parts.iter().rev() {
                         for k in (0..d).rev() {
                             coder

@@ -688,10 +688,7 @@ impl HistoryBitsBackCoder {
                 let mut chosen = None;
                 if n_parts > 1 {
                     let w = self.choice_model(model, &stats[i], &parts, coded)?;
-                    scramble(&mut coder);
-                    j = coder
-                        .decode_symbol(&w)
-                        .map_err(|_| CodecError::Corrupt("particle pop"))?;
+                    j = particles::pop_choice(&mut coder, &w)?;
                     chosen = Some(w);
                 }
                 particles::push_offsets(&mut coder, &base, j, n_parts, coded)?;
@@ -717,10 +714,7 @@ impl HistoryBitsBackCoder {
                     // Importance weighting: pop the choice with the weights, push the
                     // other particles back with Q, then the choice, uniform over N.
                     let w = self.choice_model(model, &stats[i], &parts, coded)?;
-                    scramble(&mut coder);
-                    let j = coder
-                        .decode_symbol(&w)
-                        .map_err(|_| CodecError::Corrupt("particle pop"))?;
+                    let j = particles::pop_choice(&mut coder, &w)?;
                     for (_, p) in parts.iter().enumerate().filter(|(k, _)| *k != j) {
                         for (dim, q) in coded.iter().enumerate().rev() {
                             coder
@@ -908,17 +902,15 @@ impl HistoryBitsBackCoder {
                         } else {
                             0
                         };
-                        let base = particles::pop_offsets(&mut coder, &lat.idx, j, n_parts, coded)?;
-                        if n_parts > 1 {
-                            let parts = particles::coupled_particles(&base, n_parts, coded);
-                            let w = self.choice_model(model, &stats, &parts, coded)?;
-                            coder
-                                .encode_symbol(j, &w)
-                                .map_err(|_| CodecError::Corrupt("particle push"))?;
-                            scramble(&mut coder);
-                            chosen = Some((w, j));
-                        }
-                        particles::push_point(&mut coder, &base)?;
+                        let w = particles::undo_coupled(
+                            &mut coder,
+                            &lat.idx,
+                            j,
+                            n_parts,
+                            coded,
+                            |p| self.choice_model(model, &stats, p, coded),
+                        )?;
+                        chosen = w.map(|w| (w, j));
                         parts.clear();
                     } else if n_parts > 1 {
                         // Importance weighting: the choice (uniform), the other
@@ -937,10 +929,7 @@ impl HistoryBitsBackCoder {
                         }
                         parts[j] = lat.idx.clone();
                         let w = self.choice_model(model, &stats, &parts, coded)?;
-                        coder
-                            .encode_symbol(j, &w)
-                            .map_err(|_| CodecError::Corrupt("particle push"))?;
-                        scramble(&mut coder);
+                        particles::push_choice(&mut coder, j, &w)?;
                         chosen = Some((w, j));
                     }
                     // Every particle back with Q, as the encoder popped them.

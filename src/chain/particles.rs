@@ -107,6 +107,54 @@ fn shifted(u: u32, k: usize, n: usize) -> u32 {
     u.wrapping_add(k as u32 * (TOTAL / n as u32)) & (TOTAL - 1)
 }
 
+/// Encoder: scramble and pop the choice of a particle with its weights `w`.
+pub(super) fn pop_choice(
+    coder: &mut DefaultAnsCoder,
+    w: &QuantizedCategorical,
+) -> Result<usize, CodecError> {
+    scramble(coder);
+    coder
+        .decode_symbol(w)
+        .map_err(|_| CodecError::Corrupt("particle pop"))
+}
+
+/// Decoder: push the choice `j` back with its weights `w`, then scramble (the mirror of
+/// [`pop_choice`]).
+pub(super) fn push_choice(
+    coder: &mut DefaultAnsCoder,
+    j: usize,
+    w: &QuantizedCategorical,
+) -> Result<(), CodecError> {
+    coder
+        .encode_symbol(j, w)
+        .map_err(|_| CodecError::Corrupt("particle push"))?;
+    scramble(coder);
+    Ok(())
+}
+
+/// Decoder, coupled particles, once particle `j` of `n` has its bins `bins` (popped with
+/// the prior): pop the offsets, which give the point; push the choice back with the
+/// weights of the point's `n` shifts (`weights`); push the point. Returns the choice's
+/// distribution (`None` for one particle).
+pub(super) fn undo_coupled(
+    coder: &mut DefaultAnsCoder,
+    bins: &[usize],
+    j: usize,
+    n: usize,
+    coded: &[QuantizedCategorical],
+    weights: impl FnOnce(&[Vec<usize>]) -> Result<QuantizedCategorical, CodecError>,
+) -> Result<Option<QuantizedCategorical>, CodecError> {
+    let base = pop_offsets(coder, bins, j, n, coded)?;
+    let mut chosen = None;
+    if n > 1 {
+        let w = weights(&coupled_particles(&base, n, coded))?;
+        push_choice(coder, j, &w)?;
+        chosen = Some(w);
+    }
+    push_point(coder, &base)?;
+    Ok(chosen)
+}
+
 /// The bins of the `n` coupled particles of the point `base` (one quantile per
 /// dimension) under the coded `Q` (`coded`, per dimension).
 pub(super) fn coupled_particles(
