@@ -2,7 +2,7 @@
 //! header section and chunk coding on the history chain.
 
 use super::latent::{CmChain, MAX_LATENT_DIM};
-use super::{Predictor, Spec, FULL};
+use super::{Predictor, Spec, FULL, LEAN};
 use crate::chain::bins::{MAX_BIN_BITS, MIN_BIN_BITS};
 use crate::chain::{ChainSegment, HistoryBitsBackCoder};
 use crate::error::{Error, Field, FormatError, OptionError};
@@ -87,17 +87,9 @@ pub struct Level {
 /// (0..=6), the word (7), sparse contexts (8, 9), the word bigram (10), the record
 /// contexts (11..=13).
 pub const LEVELS: [Level; 9] = [
-    // The fast level: orders 1, 3 and 6, one mixer, one APM (the APM over the last byte
-    // would cost a quarter of its time in cache misses for 0.015 bits per byte).
+    // The fast level.
     Level {
-        spec: Spec {
-            contexts: &[0, 2, 4],
-            mixer2: false,
-            apm1: false,
-            apm2: false,
-            worth: false,
-            jpeg: true,
-        },
+        spec: LEAN,
         table_bits: 20,
     },
     Level {

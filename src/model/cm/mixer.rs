@@ -55,9 +55,12 @@ impl Mixer {
     }
 
     /// The mixed probability (12-bit) of inputs `st` with weight set `set`.
-    #[inline]
+    /// `st` holds as many inputs as the mixer has.
+    #[inline(always)]
     pub fn mix(&self, st: &[i32], set: usize) -> u32 {
-        let w = &self.weights[set * self.n..(set + 1) * self.n];
+        debug_assert_eq!(st.len(), self.n);
+        // Sliced by `st`'s length, which the builds of a fixed shape know.
+        let w = &self.weights[set * self.n..][..st.len()];
         let mut dot: i64 = 0;
         for (a, b) in w.iter().zip(st) {
             dot += *a as i64 * *b as i64;
@@ -66,12 +69,13 @@ impl Mixer {
     }
 
     /// Learn from the coded bit: the inputs and output of the last `mix` of `set`.
-    #[inline]
+    #[inline(always)]
     pub fn learn(&mut self, st: &[i32], p: u32, bit: u32, set: usize) {
+        debug_assert_eq!(st.len(), self.n);
         let c = self.counts[set];
         self.counts[set] = (c + 1).min(RATE_COUNTS as u16 - 1);
         let err = (((bit as i32) << 12) - p as i32) * RATES[c as usize] as i32 / 16;
-        let w = &mut self.weights[set * self.n..(set + 1) * self.n];
+        let w = &mut self.weights[set * self.n..][..st.len()];
         for (a, b) in w.iter_mut().zip(st) {
             *a += (b * err) >> LEARNING_SHIFT;
         }

@@ -363,6 +363,23 @@ pub const FULL: Spec = Spec {
     jpeg: true,
 };
 
+/// The fast level's: orders 1, 3 and 6, one mixer, one APM (the APM over the last
+/// byte would cost a quarter of its time in cache misses for 0.015 bits per byte).
+pub const LEAN: Spec = Spec {
+    contexts: &[0, 2, 4],
+    mixer2: false,
+    apm1: false,
+    apm2: false,
+    worth: false,
+    jpeg: true,
+};
+
+/// The shape of [`LEAN`] (its number of contexts).
+const LEAN_SHAPE: usize = 3;
+
+/// The shape of [`FULL`] (its number of contexts).
+const FULL_SHAPE: usize = CONTEXTS;
+
 /// Bytes the match model hashes to find an earlier occurrence of the recent history.
 pub const MATCH_MIN: usize = 5;
 
@@ -617,8 +634,6 @@ impl RecordModel {
 pub struct Predictor {
     /// What it mixes.
     spec: Spec,
-    /// Mixer inputs in use: order 0, the spec's contexts, the match model, the bias.
-    inputs: usize,
     /// `2^bits` slots per hashed context table.
     bits: u32,
     order0: Vec<Slot>,
@@ -638,6 +653,11 @@ pub struct Predictor {
     /// Whether the processor has AVX2 (asked once, at construction): the per-bit path
     /// then runs its AVX2 build, which computes the same integers.
     avx2: bool,
+    /// The spec's shape when it is one the per-bit path has a build of its own for
+    /// ([`LEAN`]'s or [`FULL`]'s, where the number of contexts and the stages are
+    /// constants), else 0 (the build that reads them from `spec`); every build
+    /// computes the same integers.
+    shape: usize,
     /// The first slot of each context's bucket for the current nibble.
     bases: [usize; CONTEXTS],
     history: Vec<u8>,
@@ -699,7 +719,6 @@ impl Predictor {
         let jpeg_contexts = if spec.jpeg { JPEG_CONTEXTS.min(n) } else { 0 };
         let mut p = Self {
             spec,
-            inputs,
             bits,
             order0: vec![Slot::HALF; 256],
             tables: large_table(n << bits),
@@ -711,6 +730,7 @@ impl Predictor {
             avx2: std::is_x86_feature_detected!("avx2"),
             #[cfg(not(target_arch = "x86_64"))]
             avx2: false,
+            shape: Self::shape_of(&spec),
             bases: [0; CONTEXTS],
             history: Vec::new(),
             word: 0,
@@ -739,8 +759,51 @@ impl Predictor {
             p: 2048,
         };
         p.start_byte();
-        p.predict_bit();
+        p.predict_bit::<0>();
         p
+    }
+
+    /// The shape of `spec` (see `shape`): [`LEAN_SHAPE`], [`FULL_SHAPE`] or 0.
+    fn shape_of(spec: &Spec) -> usize {
+        let same = |a: &Spec, b: &Spec| Spec { jpeg: b.jpeg, ..*a } == *b;
+        if same(&LEAN, spec) {
+            LEAN_SHAPE
+        } else if same(&FULL, spec) {
+            FULL_SHAPE
+        } else {
+            0
+        }
+    }
+
+    /// The number of contexts used, a constant in the builds of a shape.
+    #[inline(always)]
+    fn used<const S: usize>(&self) -> usize {
+        if S > 0 {
+            S
+        } else {
+            self.spec.contexts.len()
+        }
+    }
+
+    /// Whether a stage of the spec (`flag`) runs, a constant in the builds of a shape.
+    #[inline(always)]
+    fn stage_on<const S: usize>(flag: bool) -> bool {
+        match S {
+            LEAN_SHAPE => false,
+            FULL_SHAPE => true,
+            _ => flag,
+        }
+    }
+
+    /// The mixers' inputs in use, a constant in the builds of a shape.
+    #[inline(always)]
+    fn inputs<const S: usize>(&self) -> usize {
+        let n = self.used::<S>();
+        if Self::stage_on::<S>(self.spec.worth) {
+            2 * n + 3
+        } else {
+            n + 3
+        }
     }
 
     /// Table size for an input of `len` bytes: about 2 slots per bit, at most `max_bits`.
@@ -882,7 +945,14 @@ impl Predictor {
     /// Ask for the rows the APMs over the last bytes read at the next bit, whichever
     /// this bit is: they are cache misses, and a bit's work hides them (a hint only).
     #[inline]
-    fn prefetch_next_apm_rows(&self, last: u32, last2: u32) {
+    fn prefetch_next_apm_rows<const S: usize>(&self, last: u32, last2: u32) {
+        let (apm1, apm2) = (
+            Self::stage_on::<S>(self.spec.apm1),
+            Self::stage_on::<S>(self.spec.apm2),
+        );
+        if !apm1 {
+            return;
+        }
         for b in 0..2 {
             let child = self.c0 << 1 | b;
             let (c0, last, last2) = if child >= 256 {
@@ -890,28 +960,31 @@ impl Predictor {
             } else {
                 (child, last, last2)
             };
-            if self.spec.apm1 {
-                self.apm1.prefetch((c0 | last << 8) as usize);
-            }
-            if self.spec.apm2 {
+            self.apm1.prefetch((c0 | last << 8) as usize);
+            if apm2 {
                 self.apm2.prefetch(Self::apm2_context(last, last2, c0));
             }
         }
     }
 
     #[inline(always)]
-    fn predict_bit(&mut self) {
+    fn predict_bit<const S: usize>(&mut self) {
         let c0 = self.c0;
         let (last, last2) = self.last_two();
-        let h2 = if self.spec.apm2 && self.jpeg_byte {
+        let (mixer2, apm1, apm2) = (
+            Self::stage_on::<S>(self.spec.mixer2),
+            Self::stage_on::<S>(self.spec.apm1),
+            Self::stage_on::<S>(self.spec.apm2),
+        );
+        let h2 = if apm2 && self.jpeg_byte {
             (self.jpeg.state_hash() >> 16) as usize
-        } else if self.spec.apm2 {
+        } else if apm2 {
             Self::apm2_context(last, last2, c0)
         } else {
             0
         };
-        self.prefetch_next_apm_rows(last, last2);
-        let n = self.spec.contexts.len();
+        self.prefetch_next_apm_rows::<S>(last, last2);
+        let n = self.used::<S>();
         if self.bit_count == 7 && !self.jpeg_byte {
             self.prepare_next_byte();
         }
@@ -932,7 +1005,7 @@ impl Predictor {
         // In the entropy-coded data of a JPEG scan, the last contexts are the JPEG
         // model's, whose buckets hold the slots of up to 4 bits of a symbol.
         if self.jpeg_byte {
-            self.jpeg_inputs();
+            self.jpeg_inputs::<S>();
         } else {
             if self.bit_count == 0 || self.bit_count == 4 {
                 for k in 0..n {
@@ -946,11 +1019,11 @@ impl Predictor {
                 let b = self.bit_count - 4;
                 (1 << b) | (c0 as usize & ((1 << b) - 1))
             };
-            self.read_slots(n, nibble, false);
+            self.read_slots::<S>(n, nibble, false);
         }
         self.st[n + 1] = self.matcher.input(&self.history, c0, self.bit_count);
         self.st[n + 2] = 256;
-        let st = &self.st[..self.inputs];
+        let st = &self.st[..self.inputs::<S>()];
         // Weight sets by the partial byte and how long the match is (none, short,
         // medium, long).
         let m = match self.matcher.expected.map(|_| self.matcher.len) {
@@ -965,7 +1038,7 @@ impl Predictor {
             None => c0 as usize | m << 8,
         };
         self.mixed2[0] = self.mixer.mix(st, self.set);
-        self.mixed = if self.spec.mixer2 {
+        self.mixed = if mixer2 {
             // Weight sets by the last byte and how many of the first seven contexts (the
             // low orders) have seen their current slot more than 5 times: how far up
             // the orders the statistics are worth trusting.
@@ -993,11 +1066,11 @@ impl Predictor {
         };
         let a0 = self.apm0.refine(self.mixed, c0 as usize | ms << 8);
         self.stage = (self.mixed + a0) / 2;
-        self.p = if !self.spec.apm1 {
+        self.p = if !apm1 {
             self.stage
         } else {
             let a1 = self.apm1.refine(self.stage, (c0 | last << 8) as usize);
-            if self.spec.apm2 {
+            if apm2 {
                 let a2 = self.apm2.refine((self.stage + a1) / 2, h2);
                 (2 * self.stage + 3 * a1 + 3 * a2) / 8
             } else {
@@ -1010,8 +1083,9 @@ impl Predictor {
     /// The inputs of the hashed contexts' positions in the entropy-coded data of a JPEG
     /// scan: the JPEG model's contexts in the first ones, whose buckets hold the slots of
     /// a group of up to 4 bits of a symbol; the rest idle (their input 0).
-    fn jpeg_inputs(&mut self) {
-        let (n, jn) = (self.spec.contexts.len(), self.jpeg_contexts);
+    fn jpeg_inputs<const S: usize>(&mut self) {
+        let (n, jn) = (self.used::<S>(), self.jpeg_contexts);
+        let worth = Self::stage_on::<S>(self.spec.worth);
         // A byte before that was not the JPEG model's used these positions for byte
         // contexts: look the buckets up again then.
         if self.jpeg.group_start() || (self.bit_count == 0 && !self.jpeg_last) {
@@ -1020,10 +1094,10 @@ impl Predictor {
                 self.bases[k] = self.find_bucket(first, check);
             }
         }
-        self.read_slots(jn, self.jpeg.index(), true);
+        self.read_slots::<S>(jn, self.jpeg.index(), true);
         for k in jn..n {
             self.st[1 + k] = 0;
-            if self.spec.worth {
+            if worth {
                 self.st[n + 3 + k] = 0;
             }
         }
@@ -1033,15 +1107,16 @@ impl Predictor {
     /// mixer's input, and (with slot maps) so is what the byte contexts' or the JPEG
     /// contexts' maps make of it.
     #[inline]
-    fn read_slots(&mut self, count: usize, index: usize, jpeg: bool) {
-        let n = self.spec.contexts.len();
+    fn read_slots<const S: usize>(&mut self, count: usize, index: usize, jpeg: bool) {
+        let n = self.used::<S>();
+        let worth = Self::stage_on::<S>(self.spec.worth);
         for k in 0..count {
             let i = self.bases[k] | index;
             self.current[k] = i;
             let slot = Slot(self.tables[i]);
             let a = stretch(slot.p12());
             self.st[1 + k] = a;
-            if self.spec.worth {
+            if worth {
                 let w = if jpeg {
                     &mut self.jpeg_worth[k]
                 } else {
@@ -1055,55 +1130,71 @@ impl Predictor {
     /// Learn the coded bit (0 or 1) and predict the next one.
     #[inline]
     pub fn update(&mut self, bit: u32) {
+        match self.shape {
+            LEAN_SHAPE => self.update_shaped::<LEAN_SHAPE>(bit),
+            FULL_SHAPE => self.update_shaped::<FULL_SHAPE>(bit),
+            _ => self.update_shaped::<0>(bit),
+        }
+    }
+
+    /// [`Predictor::update`] in the build of shape `S`, the AVX2 one where the
+    /// processor has it.
+    #[inline(always)]
+    fn update_shaped<const S: usize>(&mut self, bit: u32) {
         #[cfg(target_arch = "x86_64")]
         if self.avx2 {
             // SAFETY: the processor has the features the function is compiled for.
-            unsafe { return self.update_avx2(bit) }
+            unsafe { return self.update_avx2::<S>(bit) }
         }
-        self.update_impl(bit)
+        self.update_impl::<S>(bit)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,bmi1,bmi2,lzcnt,popcnt")]
-    unsafe fn update_avx2(&mut self, bit: u32) {
-        self.update_impl(bit)
+    unsafe fn update_avx2<const S: usize>(&mut self, bit: u32) {
+        self.update_impl::<S>(bit)
     }
 
     #[inline(always)]
-    fn update_impl(&mut self, bit: u32) {
+    fn update_impl<const S: usize>(&mut self, bit: u32) {
         let c0 = self.c0 as usize;
         self.order0[c0].update(bit);
-        let (used, limits) = if self.jpeg_byte {
-            (self.jpeg_contexts, &[JPEG_COUNT_LIMIT; CONTEXTS])
+        if self.jpeg_byte {
+            for &i in &self.current[..self.jpeg_contexts] {
+                let mut slot = Slot(self.tables[i]);
+                slot.update_to(bit, JPEG_COUNT_LIMIT);
+                self.tables[i] = slot.0;
+            }
         } else {
-            (self.spec.contexts.len(), &self.limits)
-        };
-        for (&i, &limit) in self.current[..used].iter().zip(limits) {
-            let mut slot = Slot(self.tables[i]);
-            slot.update_to(bit, limit);
-            self.tables[i] = slot.0;
+            let n = self.used::<S>();
+            for (&i, &limit) in self.current[..n].iter().zip(&self.limits[..n]) {
+                let mut slot = Slot(self.tables[i]);
+                slot.update_to(bit, limit);
+                self.tables[i] = slot.0;
+            }
         }
         self.matcher.update(bit);
-        if self.spec.worth {
+        if Self::stage_on::<S>(self.spec.worth) {
             let worth = if self.jpeg_byte {
-                &mut self.jpeg_worth
+                &mut self.jpeg_worth[..]
             } else {
-                &mut self.worth
+                let n = self.used::<S>();
+                &mut self.worth[..n]
             };
             for w in worth {
                 w.learn(bit);
             }
         }
-        let st = &self.st[..self.inputs];
+        let st = &self.st[..self.inputs::<S>()];
         self.mixer.learn(st, self.mixed2[0], bit, self.set);
-        if self.spec.mixer2 {
+        if Self::stage_on::<S>(self.spec.mixer2) {
             self.mixer2.learn(st, self.mixed2[1], bit, self.set2);
         }
         self.apm0.learn(bit);
-        if self.spec.apm1 {
+        if Self::stage_on::<S>(self.spec.apm1) {
             self.apm1.learn(bit);
         }
-        if self.spec.apm2 {
+        if Self::stage_on::<S>(self.spec.apm2) {
             self.apm2.learn(bit);
         }
         self.c0 = (self.c0 << 1) | bit;
@@ -1122,7 +1213,7 @@ impl Predictor {
             self.c0 = 1;
             self.start_byte();
         }
-        self.predict_bit();
+        self.predict_bit::<S>();
     }
 
     /// Ideal code length of `data` in bits (`sum -log2 p` of every bit), learning as it
