@@ -374,11 +374,32 @@ pub const LEAN: Spec = Spec {
     jpeg: true,
 };
 
-/// The shape of [`LEAN`] (its number of contexts).
-const LEAN_SHAPE: usize = 3;
+/// Level 2's: [`LEAN`] and orders 2 and 4, the word, the first sparse context, the slot
+/// maps and the APMs.
+pub const SPARSE_SPEC: Spec = Spec {
+    contexts: &[0, 1, 2, 3, 4, 7, 8],
+    mixer2: false,
+    apm1: true,
+    apm2: true,
+    worth: true,
+    jpeg: true,
+};
 
-/// The shape of [`FULL`] (its number of contexts).
-const FULL_SHAPE: usize = CONTEXTS;
+/// Level 3's: [`SPARSE_SPEC`] and order 8, the second sparse context, the word bigram,
+/// the record column and the second mixer.
+pub const RECORD_SPEC: Spec = Spec {
+    contexts: &[0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 13],
+    mixer2: true,
+    apm1: true,
+    apm2: true,
+    worth: true,
+    jpeg: true,
+};
+
+/// The specs whose per-bit path has a build of its own (from index 1), where the
+/// number of contexts and the stages are constants (index 0 stands for the build that
+/// reads them from the predictor's spec). Every build computes the same integers.
+const SHAPES: [Spec; 5] = [FULL, LEAN, SPARSE_SPEC, RECORD_SPEC, FULL];
 
 /// Bytes the match model hashes to find an earlier occurrence of the recent history.
 pub const MATCH_MIN: usize = 5;
@@ -566,6 +587,15 @@ struct Geometry {
     column: u32,
 }
 
+impl Geometry {
+    /// No rows.
+    const NONE: Self = Self {
+        kind: Rows::None,
+        above: 0,
+        column: 0,
+    };
+}
+
 impl RecordModel {
     fn new() -> Self {
         Self {
@@ -582,11 +612,7 @@ impl RecordModel {
     /// The geometry of the byte after `n` bytes.
     fn geometry(&self, n: u32) -> Geometry {
         match (self.len, self.line) {
-            (0, None) => Geometry {
-                kind: Rows::None,
-                above: 0,
-                column: 0,
-            },
+            (0, None) => Geometry::NONE,
             (0, Some(start)) => Geometry {
                 kind: Rows::Lines,
                 above: start - self.prev_line,
@@ -653,10 +679,8 @@ pub struct Predictor {
     /// Whether the processor has AVX2 (asked once, at construction): the per-bit path
     /// then runs its AVX2 build, which computes the same integers.
     avx2: bool,
-    /// The spec's shape when it is one the per-bit path has a build of its own for
-    /// ([`LEAN`]'s or [`FULL`]'s, where the number of contexts and the stages are
-    /// constants), else 0 (the build that reads them from `spec`); every build
-    /// computes the same integers.
+    /// The index in [`SHAPES`] of the spec when the per-bit path has a build of its
+    /// own for it, else 0 (the build that reads `spec`).
     shape: usize,
     /// The first slot of each context's bucket for the current nibble.
     bases: [usize; CONTEXTS],
@@ -758,48 +782,47 @@ impl Predictor {
             stage: 2048,
             p: 2048,
         };
-        p.start_byte();
+        p.start_byte::<0>();
         p.predict_bit::<0>();
         p
     }
 
-    /// The shape of `spec` (see `shape`): [`LEAN_SHAPE`], [`FULL_SHAPE`] or 0.
+    /// The index of `spec` in [`SHAPES`] (its JPEG model aside), or 0.
     fn shape_of(spec: &Spec) -> usize {
-        let same = |a: &Spec, b: &Spec| Spec { jpeg: b.jpeg, ..*a } == *b;
-        if same(&LEAN, spec) {
-            LEAN_SHAPE
-        } else if same(&FULL, spec) {
-            FULL_SHAPE
+        (1..SHAPES.len())
+            .find(|&s| {
+                Spec {
+                    jpeg: spec.jpeg,
+                    ..SHAPES[s]
+                } == *spec
+            })
+            .unwrap_or(0)
+    }
+
+    /// The spec, as a constant (but for the JPEG model) in the builds of a shape.
+    #[inline(always)]
+    fn shaped<const S: usize>(&self) -> Spec {
+        if S > 0 {
+            Spec {
+                jpeg: self.spec.jpeg,
+                ..SHAPES[S]
+            }
         } else {
-            0
+            self.spec
         }
     }
 
     /// The number of contexts used, a constant in the builds of a shape.
     #[inline(always)]
     fn used<const S: usize>(&self) -> usize {
-        if S > 0 {
-            S
-        } else {
-            self.spec.contexts.len()
-        }
-    }
-
-    /// Whether a stage of the spec (`flag`) runs, a constant in the builds of a shape.
-    #[inline(always)]
-    fn stage_on<const S: usize>(flag: bool) -> bool {
-        match S {
-            LEAN_SHAPE => false,
-            FULL_SHAPE => true,
-            _ => flag,
-        }
+        self.shaped::<S>().contexts.len()
     }
 
     /// The mixers' inputs in use, a constant in the builds of a shape.
     #[inline(always)]
     fn inputs<const S: usize>(&self) -> usize {
         let n = self.used::<S>();
-        if Self::stage_on::<S>(self.spec.worth) {
+        if self.shaped::<S>().worth {
             2 * n + 3
         } else {
             n + 3
@@ -818,7 +841,8 @@ impl Predictor {
         self.p
     }
 
-    fn start_byte(&mut self) {
+    fn start_byte<const S: usize>(&mut self) {
+        let contexts = self.shaped::<S>().contexts;
         self.jpeg_last = self.jpeg_byte;
         self.jpeg_byte = self.jpeg_contexts > 0 && self.jpeg.active();
         if self.jpeg_byte {
@@ -827,12 +851,12 @@ impl Predictor {
             self.next_hashes = None;
             return;
         }
-        let g = self.record.geometry(self.history.len() as u32);
+        let g = self.geometry::<S>(self.history.len() as u32);
         self.hashes = match (self.next_hashes.take(), self.history.last()) {
             (Some((guess, next)), Some(&byte)) if guess == g => next[(byte & 1) as usize],
             _ => {
                 let mut hashes = [0; CONTEXTS];
-                for &c in self.spec.contexts {
+                for &c in contexts {
                     hashes[c] = context_hash(c, &self.history, self.word, self.prev_word, g);
                 }
                 hashes
@@ -845,24 +869,29 @@ impl Predictor {
     /// [`Predictor::start_byte`] (which recomputes them if the byte changed it),
     /// and their first buckets asked for (a cache hint), so that the next byte does not
     /// start with a cache miss per context.
-    fn prepare_next_byte(&mut self) {
+    fn prepare_next_byte<const S: usize>(&mut self) {
+        let contexts = self.shaped::<S>().contexts;
         let mut next = [[0u32; CONTEXTS]; 2];
         // As it will be unless the byte changes the record length or ends a line.
-        let g = self.record.geometry(self.history.len() as u32 + 1);
+        let g = self.geometry::<S>(self.history.len() as u32 + 1);
         // An order's hash takes the newest byte last: hash the bytes before it once.
         let n = self.history.len();
         let mut prefix = [0u32; CONTEXTS];
-        for &c in self.spec.contexts.iter().filter(|&&c| c < ORDERS.len()) {
+        for &c in contexts.iter().filter(|&&c| c < ORDERS.len()) {
             let order = ORDERS[c];
             prefix[c] = self.history[n + 1 - order.min(n + 1)..]
                 .iter()
                 .fold(order_seed(order), |x, &b| hash_step(x, b as u32));
         }
+        // Whether a context reads more than the orders' prefixes and the byte.
+        let more = Self::reads_more(contexts);
         for (b, hashes) in next.iter_mut().enumerate() {
             let byte = ((self.c0 << 1 | b as u32) & 0xFF) as u8;
             let (word, prev_word) = next_word(self.word, self.prev_word, byte);
-            self.history.push(byte);
-            for (k, &c) in self.spec.contexts.iter().enumerate() {
+            if more {
+                self.history.push(byte);
+            }
+            for (k, &c) in contexts.iter().enumerate() {
                 hashes[c] = if c < ORDERS.len() {
                     hash_step(prefix[c], byte as u32)
                 } else {
@@ -870,17 +899,43 @@ impl Predictor {
                 };
                 prefetch_pair(&self.tables, self.bucket_of(k, hashes[c], 1).0);
             }
-            self.history.pop();
+            if more {
+                self.history.pop();
+            }
         }
         self.next_hashes = Some((g, next));
         self.matcher.prefetch_next(&self.history, self.c0);
     }
 
+    /// Whether some of `contexts` is not an order.
+    #[inline(always)]
+    fn reads_more(contexts: &[usize]) -> bool {
+        contexts.iter().any(|&c| c >= ORDERS.len())
+    }
+
+    /// Whether some of `contexts` is a record context (the only readers of the record
+    /// model).
+    #[inline(always)]
+    fn reads_records(contexts: &[usize]) -> bool {
+        contexts.iter().any(|&c| c >= CONTEXTS - RECORD_CONTEXTS)
+    }
+
+    /// The record contexts' geometry of the byte after `n` bytes (a constant where the
+    /// spec has no record context).
+    #[inline(always)]
+    fn geometry<const S: usize>(&self, n: u32) -> Geometry {
+        if Self::reads_records(self.shaped::<S>().contexts) {
+            self.record.geometry(n)
+        } else {
+            Geometry::NONE
+        }
+    }
+
     /// The first slot of the `j`-th used context's bucket for the nibble starting at
     /// partial byte `c0`, and the bucket's check.
     #[inline]
-    fn bucket(&self, j: usize, c0: u32) -> (usize, u32) {
-        self.bucket_of(j, self.hashes[self.spec.contexts[j]], c0)
+    fn bucket<const S: usize>(&self, j: usize, c0: u32) -> (usize, u32) {
+        self.bucket_of(j, self.hashes[self.shaped::<S>().contexts[j]], c0)
     }
 
     /// [`Predictor::bucket`] for the context hash `hash`.
@@ -946,10 +1001,7 @@ impl Predictor {
     /// this bit is: they are cache misses, and a bit's work hides them (a hint only).
     #[inline]
     fn prefetch_next_apm_rows<const S: usize>(&self, last: u32, last2: u32) {
-        let (apm1, apm2) = (
-            Self::stage_on::<S>(self.spec.apm1),
-            Self::stage_on::<S>(self.spec.apm2),
-        );
+        let Spec { apm1, apm2, .. } = self.shaped::<S>();
         if !apm1 {
             return;
         }
@@ -971,11 +1023,9 @@ impl Predictor {
     fn predict_bit<const S: usize>(&mut self) {
         let c0 = self.c0;
         let (last, last2) = self.last_two();
-        let (mixer2, apm1, apm2) = (
-            Self::stage_on::<S>(self.spec.mixer2),
-            Self::stage_on::<S>(self.spec.apm1),
-            Self::stage_on::<S>(self.spec.apm2),
-        );
+        let Spec {
+            mixer2, apm1, apm2, ..
+        } = self.shaped::<S>();
         let h2 = if apm2 && self.jpeg_byte {
             (self.jpeg.state_hash() >> 16) as usize
         } else if apm2 {
@@ -986,13 +1036,13 @@ impl Predictor {
         self.prefetch_next_apm_rows::<S>(last, last2);
         let n = self.used::<S>();
         if self.bit_count == 7 && !self.jpeg_byte {
-            self.prepare_next_byte();
+            self.prepare_next_byte::<S>();
         }
         if self.bit_count == 3 && !self.jpeg_byte {
             // The second nibble's buckets are known up to the next bit: ask for both.
             for k in 0..n {
-                prefetch_pair(&self.tables, self.bucket(k, c0 << 1).0);
-                prefetch_pair(&self.tables, self.bucket(k, c0 << 1 | 1).0);
+                prefetch_pair(&self.tables, self.bucket::<S>(k, c0 << 1).0);
+                prefetch_pair(&self.tables, self.bucket::<S>(k, c0 << 1 | 1).0);
             }
         }
         self.st[0] = stretch(self.order0[c0 as usize].p12());
@@ -1009,7 +1059,7 @@ impl Predictor {
         } else {
             if self.bit_count == 0 || self.bit_count == 4 {
                 for k in 0..n {
-                    let (first, check) = self.bucket(k, c0);
+                    let (first, check) = self.bucket::<S>(k, c0);
                     self.bases[k] = self.find_bucket(first, check);
                 }
             }
@@ -1085,7 +1135,7 @@ impl Predictor {
     /// a group of up to 4 bits of a symbol; the rest idle (their input 0).
     fn jpeg_inputs<const S: usize>(&mut self) {
         let (n, jn) = (self.used::<S>(), self.jpeg_contexts);
-        let worth = Self::stage_on::<S>(self.spec.worth);
+        let worth = self.shaped::<S>().worth;
         // A byte before that was not the JPEG model's used these positions for byte
         // contexts: look the buckets up again then.
         if self.jpeg.group_start() || (self.bit_count == 0 && !self.jpeg_last) {
@@ -1109,7 +1159,7 @@ impl Predictor {
     #[inline]
     fn read_slots<const S: usize>(&mut self, count: usize, index: usize, jpeg: bool) {
         let n = self.used::<S>();
-        let worth = Self::stage_on::<S>(self.spec.worth);
+        let worth = self.shaped::<S>().worth;
         for k in 0..count {
             let i = self.bases[k] | index;
             self.current[k] = i;
@@ -1131,8 +1181,10 @@ impl Predictor {
     #[inline]
     pub fn update(&mut self, bit: u32) {
         match self.shape {
-            LEAN_SHAPE => self.update_shaped::<LEAN_SHAPE>(bit),
-            FULL_SHAPE => self.update_shaped::<FULL_SHAPE>(bit),
+            1 => self.update_shaped::<1>(bit),
+            2 => self.update_shaped::<2>(bit),
+            3 => self.update_shaped::<3>(bit),
+            4 => self.update_shaped::<4>(bit),
             _ => self.update_shaped::<0>(bit),
         }
     }
@@ -1174,7 +1226,7 @@ impl Predictor {
             }
         }
         self.matcher.update(bit);
-        if Self::stage_on::<S>(self.spec.worth) {
+        if self.shaped::<S>().worth {
             let worth = if self.jpeg_byte {
                 &mut self.jpeg_worth[..]
             } else {
@@ -1187,14 +1239,14 @@ impl Predictor {
         }
         let st = &self.st[..self.inputs::<S>()];
         self.mixer.learn(st, self.mixed2[0], bit, self.set);
-        if Self::stage_on::<S>(self.spec.mixer2) {
+        if self.shaped::<S>().mixer2 {
             self.mixer2.learn(st, self.mixed2[1], bit, self.set2);
         }
         self.apm0.learn(bit);
-        if Self::stage_on::<S>(self.spec.apm1) {
+        if self.shaped::<S>().apm1 {
             self.apm1.learn(bit);
         }
-        if Self::stage_on::<S>(self.spec.apm2) {
+        if self.shaped::<S>().apm2 {
             self.apm2.learn(bit);
         }
         self.c0 = (self.c0 << 1) | bit;
@@ -1207,11 +1259,13 @@ impl Predictor {
             self.jpeg.byte(byte);
             self.history.push(byte);
             self.matcher.byte(&self.history);
-            self.record.byte(byte, self.history.len() as u32);
+            if Self::reads_records(self.shaped::<S>().contexts) {
+                self.record.byte(byte, self.history.len() as u32);
+            }
             self.bit_count = 0;
             (self.word, self.prev_word) = next_word(self.word, self.prev_word, byte);
             self.c0 = 1;
-            self.start_byte();
+            self.start_byte::<S>();
         }
         self.predict_bit::<S>();
     }
