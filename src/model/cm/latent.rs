@@ -22,6 +22,7 @@
 
 #![allow(clippy::needless_range_loop)] // index loops read like the formulas
 
+use std::convert::Infallible;
 use std::sync::OnceLock;
 
 use constriction::stream::stack::DefaultAnsCoder;
@@ -233,12 +234,11 @@ impl HistoryModel for CmChain {
 
     fn observe(&mut self, x: &[u8]) -> BlockStats {
         let mut p = Vec::with_capacity(8 * x.len());
-        for &b in x {
-            for i in (0..8).rev() {
-                p.push(self.predictor.p() as u16);
-                self.predictor.update((b >> i) as u32 & 1);
-            }
-        }
+        let _ = self.predictor.run::<Infallible>(8 * x.len(), |p0| {
+            let t = p.len();
+            p.push(p0 as u16);
+            Ok((x[t >> 3] >> (7 - (t & 7))) as u32 & 1)
+        });
         BlockStats::new(x.to_vec(), p)
     }
 
@@ -252,19 +252,19 @@ impl HistoryModel for CmChain {
         let zq = self.offset.zq(u);
         let mut bytes = Vec::with_capacity(len);
         let mut p = Vec::with_capacity(8 * len);
-        for _ in 0..len {
-            let mut byte = 0u32;
-            for _ in 0..8 {
-                let p0 = self.predictor.p();
-                p.push(p0 as u16);
-                let bit = coder
-                    .decode_symbol(AnsModel(&Bit(Offset::coded(p0, &zq))))
-                    .map_err(|_| CodecError::Corrupt("bit"))? as u32;
-                self.predictor.update(bit);
-                byte = byte << 1 | bit;
+        let mut byte = 0u32;
+        self.predictor.run::<CodecError>(8 * len, |p0| {
+            p.push(p0 as u16);
+            let bit = coder
+                .decode_symbol(AnsModel(&Bit(Offset::coded(p0, &zq))))
+                .map_err(|_| CodecError::Corrupt("bit"))? as u32;
+            byte = byte << 1 | bit;
+            if p.len() % 8 == 0 {
+                bytes.push(byte as u8);
+                byte = 0;
             }
-            bytes.push(byte as u8);
-        }
+            Ok(bit)
+        })?;
         out.extend_from_slice(&bytes);
         Ok(BlockStats::new(bytes, p))
     }

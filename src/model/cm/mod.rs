@@ -41,6 +41,8 @@ pub use jpeg::JPEG_CONTEXTS;
 pub use logistic::{squash, stretch};
 pub use mixer::{Apm, Mixer};
 
+use std::convert::Infallible;
+
 /// Bits of a probability: `p` in `1..=4095` stands for `p / 4096`.
 pub const PROB_BITS: u32 = 12;
 
@@ -1180,31 +1182,65 @@ impl Predictor {
     /// Learn the coded bit (0 or 1) and predict the next one.
     #[inline]
     pub fn update(&mut self, bit: u32) {
+        let _ = self.run::<Infallible>(1, |_| Ok(bit));
+    }
+
+    /// Run `bits` bits: for each, `next` gets the probability (12-bit) that it is 1 and
+    /// says what it is (or fails, which ends the run), and the predictor learns it.
+    /// The same as [`Predictor::p`] and [`Predictor::update`] per bit, with the build
+    /// of the spec's shape chosen once.
+    #[inline]
+    pub fn run<E>(
+        &mut self,
+        bits: usize,
+        next: impl FnMut(u32) -> Result<u32, E>,
+    ) -> Result<(), E> {
         match self.shape {
-            1 => self.update_shaped::<1>(bit),
-            2 => self.update_shaped::<2>(bit),
-            3 => self.update_shaped::<3>(bit),
-            4 => self.update_shaped::<4>(bit),
-            _ => self.update_shaped::<0>(bit),
+            1 => self.run_shaped::<1, E>(bits, next),
+            2 => self.run_shaped::<2, E>(bits, next),
+            3 => self.run_shaped::<3, E>(bits, next),
+            4 => self.run_shaped::<4, E>(bits, next),
+            _ => self.run_shaped::<0, E>(bits, next),
         }
     }
 
-    /// [`Predictor::update`] in the build of shape `S`, the AVX2 one where the
-    /// processor has it.
+    /// [`Predictor::run`] in the build of shape `S`, the AVX2 one where the processor
+    /// has it.
     #[inline(always)]
-    fn update_shaped<const S: usize>(&mut self, bit: u32) {
+    fn run_shaped<const S: usize, E>(
+        &mut self,
+        bits: usize,
+        next: impl FnMut(u32) -> Result<u32, E>,
+    ) -> Result<(), E> {
         #[cfg(target_arch = "x86_64")]
         if self.avx2 {
             // SAFETY: the processor has the features the function is compiled for.
-            unsafe { return self.update_avx2::<S>(bit) }
+            return unsafe { self.run_avx2::<S, E>(bits, next) };
         }
-        self.update_impl::<S>(bit)
+        self.run_impl::<S, E>(bits, next)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,bmi1,bmi2,lzcnt,popcnt")]
-    unsafe fn update_avx2<const S: usize>(&mut self, bit: u32) {
-        self.update_impl::<S>(bit)
+    unsafe fn run_avx2<const S: usize, E>(
+        &mut self,
+        bits: usize,
+        next: impl FnMut(u32) -> Result<u32, E>,
+    ) -> Result<(), E> {
+        self.run_impl::<S, E>(bits, next)
+    }
+
+    #[inline(always)]
+    fn run_impl<const S: usize, E>(
+        &mut self,
+        bits: usize,
+        mut next: impl FnMut(u32) -> Result<u32, E>,
+    ) -> Result<(), E> {
+        for _ in 0..bits {
+            let bit = next(self.p)?;
+            self.update_impl::<S>(bit);
+        }
+        Ok(())
     }
 
     #[inline(always)]
@@ -1274,14 +1310,14 @@ impl Predictor {
     /// goes: what an exact coder of these predictions would spend.
     pub fn code_length_bits(&mut self, data: &[u8]) -> f64 {
         let mut bits = 0.0;
-        for &b in data {
-            for i in (0..8).rev() {
-                let bit = (b >> i) as u32 & 1;
-                let p1 = self.p as f64 / 4096.0;
-                bits -= crate::math::log2(if bit == 1 { p1 } else { 1.0 - p1 });
-                self.update(bit);
-            }
-        }
+        let mut t = 0;
+        let _ = self.run::<Infallible>(8 * data.len(), |p| {
+            let bit = (data[t >> 3] >> (7 - (t & 7))) as u32 & 1;
+            t += 1;
+            let p1 = p as f64 / 4096.0;
+            bits -= crate::math::log2(if bit == 1 { p1 } else { 1.0 - p1 });
+            Ok(bit)
+        });
         bits
     }
 }
