@@ -22,9 +22,9 @@ if [ -f ../shared/corpus/kppkn.gtb ]; then
   inputs+=("$work/kppkn60k" "$work/geo60k" "$work/jpeg60k")
 fi
 # The default model (cm) with its latent's arms (coupled importance weighting too, whose
-# choice of a particle is the float part importance weighting adds), then the mixture and the logistic model
-# (with importance weighting too).
-variants=("" "--posterior map --block-size 1024" "--latent-dim 1 --block-size 512 --iters 0" "--chunk-size 8192 -T 2"
+# choice of a particle is the float part importance weighting adds) and its fast level,
+# then the mixture and the logistic model (with importance weighting too).
+variants=("" "--posterior map --block-size 1024" "--latent-dim 1 --block-size 512 --iters 0" "--chunk-size 8192 -T 2" "-1"
   "--posterior cis --particles 4 --block-size 1024"
   "--model mixture" "--model mixture --posterior bbvi" "--model mixture --posterior map"
   "--model mixture --estimator score-eq8 --block-size 32" "--model mixture --chunk-size 8192 -T 2"

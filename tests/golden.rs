@@ -4,8 +4,9 @@
 //! format version 2: each file must decode to its input, and encoding the input with
 //! the options below must reproduce it byte for byte. Regenerate v2 (when the encoder's
 //! search changes what it writes; keep the previous files as decode-only goldens then)
-//! with `cargo test --test golden -- --ignored regenerate`. `v2/older-encoders/cm-r0`
-//! and `cm-r1` keep the cm files of the predictor's revisions 0 and 1, decode-only.
+//! with `cargo test --test golden -- --ignored regenerate`. `v2/older-encoders/cm-r0`,
+//! `cm-r1` and `cm-r2` keep the cm files of the predictor's revisions 0 to 2,
+//! decode-only.
 
 use std::path::PathBuf;
 
@@ -239,10 +240,11 @@ fn v1_goldens_decode_exactly() {
 /// Version 2 files of the cm model's earlier predictor revisions, decode-only: they
 /// must decode exactly, forever, with the predictor they were written with. `cm-r0`
 /// holds revision 0 (before the JPEG model, written before the revision was stored),
-/// `cm-r1` revision 1 (level 1 with orders 1-4, 6 and the word).
+/// `cm-r1` revision 1 (level 1 with orders 1-4, 6 and the word), `cm-r2` revision 2
+/// (level 1 with orders 1, 3 and 6).
 #[test]
 fn older_cm_revisions_decode_exactly() {
-    for (revision, expected) in [("cm-r0", 5), ("cm-r1", 6)] {
+    for (revision, expected) in [("cm-r0", 5), ("cm-r1", 6), ("cm-r2", 8)] {
         let mut seen = 0;
         for (golden, input, _) in cases() {
             let path = dir().join("v2/older-encoders").join(revision).join(golden);

@@ -49,14 +49,16 @@ pub struct CmConfig {
     pub table_bits: u8,
     /// The predictor's revision, stored in every file so that each build decodes the
     /// files of every earlier one with the predictor they were written with (and
-    /// refuses a later one's): 0, without the JPEG model; 1, with it; 2, with the
-    /// lean level 1 of `LEVELS` ([`CM_REVISION`], what this build writes; level 1 of
-    /// revisions 0 and 1 is `LEVEL_1_BEFORE_REVISION_2`).
+    /// refuses a later one's): 0, without the JPEG model; 1, with it; 2, with a lean
+    /// level 1 of orders 1, 3 and 6 (`LEVEL_1_REVISION_2`); 3, with the level 1 of
+    /// `LEVELS` ([`CM_REVISION`], what this build writes; level 1 of revisions 0 and 1
+    /// is `LEVEL_1_BEFORE_REVISION_2`). The other levels are the same in revisions 1
+    /// to 3.
     pub revision: u8,
 }
 
 /// The predictor revision this build writes.
-pub const CM_REVISION: u8 = 2;
+pub const CM_REVISION: u8 = 3;
 
 /// The default level.
 pub const DEFAULT_LEVEL: u8 = 6;
@@ -250,14 +252,23 @@ pub const LEVEL_1_BEFORE_REVISION_2: Level = Level {
     table_bits: 20,
 };
 
+/// Level 1 of the predictor's revision 2: orders 1, 3 and 6.
+pub const LEVEL_1_REVISION_2: Level = Level {
+    spec: Spec {
+        contexts: &[0, 2, 4],
+        ..LEAN
+    },
+    table_bits: 20,
+};
+
 impl CmConfig {
     /// The level's settings, as the file's revision defines them.
     pub fn level(&self) -> Level {
         let level = self.level.clamp(1, 9);
-        let mut l = if level == 1 && self.revision < 2 {
-            LEVEL_1_BEFORE_REVISION_2
-        } else {
-            LEVELS[(level - 1) as usize]
+        let mut l = match (level, self.revision) {
+            (1, 0 | 1) => LEVEL_1_BEFORE_REVISION_2,
+            (1, 2) => LEVEL_1_REVISION_2,
+            _ => LEVELS[(level - 1) as usize],
         };
         l.spec.jpeg &= self.revision >= 1;
         l
