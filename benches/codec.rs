@@ -264,26 +264,60 @@ fn image_fit(c: &mut Criterion) {
 }
 
 /// The context-mixing predictor on one thread: predict and learn every bit of
-/// alice29.txt, its tables sized for the file (allocation included).
+/// alice29.txt, its tables sized for the file (allocation included), with the specs of
+/// level 1 and of levels 4-9, each in the build of its shape.
 fn cm_predictor(c: &mut Criterion) {
-    use bbcodec::model::cm::Predictor;
+    use bbcodec::model::cm::{Predictor, FULL, LEAN};
     let data = sample();
     let mut g = c.benchmark_group("cm_predictor");
     g.sample_size(10);
     g.throughput(Throughput::Bytes(data.len() as u64));
-    g.bench_function("predict_and_learn", |b| {
-        b.iter(|| {
-            let mut p = Predictor::new(Predictor::bits_for(data.len(), 22));
-            let mut acc = 0u64;
-            for &byte in &data {
-                for i in (0..8).rev() {
-                    acc += p.p() as u64;
-                    p.update((byte >> i) as u32 & 1);
-                }
-            }
-            acc
-        })
-    });
+    for (name, spec) in [("level1", LEAN), ("full", FULL)] {
+        g.bench_function(format!("predict_and_learn_{name}"), |b| {
+            b.iter(|| {
+                let mut p = Predictor::with_spec(Predictor::bits_for(data.len(), 22), spec);
+                let (mut acc, mut t) = (0u64, 0);
+                let _ = p.run::<std::convert::Infallible>(8 * data.len(), |p1| {
+                    acc += p1 as u64;
+                    let bit = (data[t >> 3] >> (7 - (t & 7))) as u32 & 1;
+                    t += 1;
+                    Ok(bit)
+                });
+                acc
+            })
+        });
+    }
+    g.finish();
+}
+
+/// The cm file coder at levels 1 and 6 on alice29.txt, one thread, the BBVI fit on
+/// both sides (decoding without the rate report). Its speed as a ratio to zpaq -m5's,
+/// run alternately on the same file, is `scripts/vs-zpaq.sh`'s.
+fn cm_codec(c: &mut Criterion) {
+    use bbcodec::model::CmConfig;
+    let data = sample();
+    let mut g = c.benchmark_group("cm_codec");
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(data.len() as u64));
+    for level in [1u8, 6] {
+        let mut o = bbcodec::EncodeOptions::with_model(bbcodec::ModelConfig::Cm(CmConfig {
+            level,
+            ..CmConfig::default()
+        }));
+        o.threads = 1;
+        g.bench_function(format!("encode_level{level}"), |b| {
+            b.iter(|| compress(&data, &o).unwrap())
+        });
+        let (file, _) = compress(&data, &o).unwrap();
+        let plain = DecodeOptions {
+            skip_accounting: true,
+            threads: 1,
+            ..Default::default()
+        };
+        g.bench_function(format!("decode_level{level}"), |b| {
+            b.iter(|| decompress(&file, &plain).unwrap())
+        });
+    }
     g.finish();
 }
 
@@ -335,6 +369,7 @@ criterion_group!(
     benches,
     importance_weighted,
     cm_predictor,
+    cm_codec,
     ans,
     fit,
     gaussian_fits,

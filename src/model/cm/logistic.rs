@@ -59,7 +59,7 @@ const fn stretch_table() -> [i16; 4096] {
     }
     t
 }
-const STRETCH: [i16; 4096] = stretch_table();
+pub(super) const STRETCH: [i16; 4096] = stretch_table();
 
 /// The logit (8 fractional bits, `-2047..=2047`) of a 12-bit probability.
 #[inline]

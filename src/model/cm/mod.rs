@@ -97,8 +97,17 @@ impl Slot {
 
     /// The probability of a 1, 12-bit.
     #[inline]
+    #[cfg(test)]
     fn p12(self) -> u32 {
         ((self.0 ^ (1 << 31)) >> 20).clamp(1, 4095)
+    }
+
+    /// `stretch` of [`Slot::p12`]: the top 12 bits index the table directly, since
+    /// `stretch` is the same at 0 as at 1 (the clamp's only effect).
+    #[inline]
+    fn logit(self) -> i32 {
+        const _: () = assert!(logistic::STRETCH[0] == logistic::STRETCH[1]);
+        logistic::STRETCH[((self.0 ^ (1 << 31)) >> 20) as usize] as i32
     }
 
     #[inline]
@@ -293,6 +302,24 @@ struct SlotWorth {
 /// Hit-count buckets of [`SlotWorth`]: 0, 1, 2, 3, 4-5, 6-9, 10-19, 20 and more.
 const WORTH_COUNTS: usize = 8;
 
+/// The [`SlotWorth`] row of each hit count up to 20 (the rest share the last row): a
+/// lookup, not a chain of branches the counts would make unpredictable.
+const WORTH_ROW: [u8; 21] = {
+    let mut t = [0u8; 21];
+    let mut n = 0;
+    while n < 21 {
+        t[n] = match n {
+            0..=3 => n as u8,
+            4..=5 => 4,
+            6..=9 => 5,
+            10..=19 => 6,
+            _ => 7,
+        };
+        n += 1;
+    }
+    t
+};
+
 /// [`SlotWorth`]'s adaptation rate as a right shift.
 const WORTH_SHIFT: u32 = 7;
 
@@ -311,13 +338,7 @@ impl SlotWorth {
     /// The input (a logit) for a slot of hit count `n` and logit `a`.
     #[inline]
     fn input(&mut self, n: u32, a: i32) -> i32 {
-        let row = match n {
-            0..=3 => n as usize,
-            4..=5 => 4,
-            6..=9 => 5,
-            10..=19 => 6,
-            _ => 7,
-        };
+        let row = WORTH_ROW[n.min(20) as usize] as usize;
         self.at = row * 64 + ((a + 2048) >> 6) as usize;
         stretch((self.t[self.at] as u32 >> 4).clamp(1, 4095))
     }
@@ -517,7 +538,7 @@ impl MatchModel {
         }
         let bit = (predicted >> (7 - bits)) & 1;
         self.expected = Some(bit);
-        let st = stretch(self.hits[self.bucket()].p12());
+        let st = self.hits[self.bucket()].logit();
         if bit == 1 {
             st
         } else {
@@ -1049,7 +1070,7 @@ impl Predictor {
                 prefetch_pair(&self.tables, self.bucket::<S>(k, c0 << 1 | 1).0);
             }
         }
-        self.st[0] = stretch(self.order0[c0 as usize].p12());
+        self.st[0] = self.order0[c0 as usize].logit();
         // Each context's slots for one nibble share a 16-slot bucket (one cache line),
         // chosen at the nibble's start by the context and the byte's bits so far; the
         // partial nibble (with a leading 1, 1..=15) picks the slot in it.
@@ -1168,7 +1189,7 @@ impl Predictor {
             let i = self.bases[k] | index;
             self.current[k] = i;
             let slot = Slot(self.tables[i]);
-            let a = stretch(slot.p12());
+            let a = slot.logit();
             self.st[1 + k] = a;
             if worth {
                 let w = if jpeg {
