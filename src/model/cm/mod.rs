@@ -399,7 +399,7 @@ pub const LEAN: Spec = Spec {
     jpeg: true,
 };
 
-/// Level 2's: [`LEAN`] and orders 2 and 4, the word, the first sparse context, the slot
+/// Level 2's: orders 1-4 and 6, the word and the first sparse context, with the slot
 /// maps and the APMs.
 pub const SPARSE_SPEC: Spec = Spec {
     contexts: &[0, 1, 2, 3, 4, 7, 8],
