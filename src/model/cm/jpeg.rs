@@ -211,6 +211,9 @@ struct Decode {
     /// The block of the MCU being coded, and the MCU.
     block: usize,
     mcu: u64,
+    /// The MCU's column and row (`mcu` modulo and over the MCUs per row), kept as
+    /// `mcu` moves so that a symbol costs no division.
+    mcu_at: (u32, u32),
     /// Restart markers met in this scan.
     restarts: u64,
     /// The current block's coefficients so far (zigzag order), and the sum of their
@@ -243,6 +246,7 @@ impl Decode {
             zz: 0,
             block: 0,
             mcu: 0,
+            mcu_at: (0, 0),
             restarts: 0,
             cur: [0; 64],
             energy: 0,
@@ -615,6 +619,8 @@ impl JpegModel {
         d.dc = [0; 4];
         if self.restart_interval > 0 {
             d.mcu = d.restarts * self.restart_interval as u64;
+            let per_row = self.scan.as_ref().map_or(1, |s| s.mcus_per_row.max(1)) as u64;
+            d.mcu_at = ((d.mcu % per_row) as u32, (d.mcu / per_row) as u32);
             d.lost = false;
         } else {
             d.lost = true;
@@ -627,10 +633,7 @@ impl JpegModel {
     fn place(&self) -> (usize, u32, u32) {
         let s = self.scan.as_ref().expect("a scan");
         let (c, dh, dv, _, _) = s.blocks[self.d.block];
-        let (mx, my) = (
-            (self.d.mcu % s.mcus_per_row as u64) as u32,
-            (self.d.mcu / s.mcus_per_row as u64) as u32,
-        );
+        let (mx, my) = self.d.mcu_at;
         if s.single {
             (c, mx, my)
         } else {
@@ -868,6 +871,11 @@ impl JpegModel {
         if self.d.block == s.blocks.len() {
             self.d.block = 0;
             self.d.mcu += 1;
+            let at = &mut self.d.mcu_at;
+            at.0 += 1;
+            if at.0 >= s.mcus_per_row {
+                *at = (0, at.1 + 1);
+            }
         }
         self.start_block();
         if self.d.lost {
