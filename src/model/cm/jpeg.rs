@@ -291,8 +291,10 @@ pub(super) struct JpegModel {
     restart_interval: u32,
     scan: Option<Scan>,
     d: Decode,
-    /// Context hashes of the current symbol (set when it starts).
+    /// Context hashes of the current symbol (set when it starts; the first `used`).
     symbol: [u32; JPEG_CONTEXTS],
+    /// How many of the contexts the predictor has tables for.
+    used: usize,
     /// The current symbol's component, table, position and size, hashed.
     key: u32,
     /// Whether the current byte is entropy-coded data the model follows.
@@ -311,8 +313,20 @@ fn mix(h: u32, x: u32) -> u32 {
     (h ^ x).wrapping_mul(0x2F0B_3A49).rotate_left(11) ^ 0x9E37_79B1
 }
 
+/// The contexts every level that has the JPEG model uses (its fast level has tables
+/// for these only).
+const FIRST_CONTEXTS: usize = 4;
+
 impl JpegModel {
+    /// A model of which the predictor reads every context.
+    #[cfg(test)]
     pub(super) fn new() -> Self {
+        Self::with_contexts(JPEG_CONTEXTS)
+    }
+
+    /// A model of which the predictor reads the first `used` contexts (the others'
+    /// hashes are not computed where `used` is at most [`FIRST_CONTEXTS`]).
+    pub(super) fn with_contexts(used: usize) -> Self {
         Self {
             parse: Parse::Outside,
             segment: Vec::new(),
@@ -327,6 +341,7 @@ impl JpegModel {
             scan: None,
             d: Decode::new(),
             symbol: [0; JPEG_CONTEXTS],
+            used,
             key: 0,
             active: false,
         }
@@ -723,7 +738,7 @@ impl JpegModel {
         };
         let sign = |v: i32| (v.signum() + 1) as u32;
         // Most useful first: a level with fewer tables uses the first ones.
-        self.symbol = [
+        let first = [
             mix(key, size(up) << 4 | size(back)),
             mix(key, expect.clamp(-12, 12) as u32 & 31),
             mix(
@@ -734,6 +749,13 @@ impl JpegModel {
                     | d.last_size,
             ),
             mix(key, d.nonzero.min(15) << 4 | d.last_size),
+        ];
+        self.symbol[..FIRST_CONTEXTS].copy_from_slice(&first);
+        if self.used <= FIRST_CONTEXTS {
+            self.key = key;
+            return;
+        }
+        self.symbol[FIRST_CONTEXTS..].copy_from_slice(&[
             mix(
                 key,
                 (a.clamp(-7, 7) as u32 & 15) << 4 | (l.clamp(-7, 7) as u32 & 15),
@@ -747,7 +769,7 @@ impl JpegModel {
             mix(key, d.energy.min(63) << 6 | above.energy.min(63)),
             mix(key, rest(above) << 3 | rest(left)),
             mix(key, d.last_rs << 4 | category(a)),
-        ];
+        ]);
         self.key = key;
     }
 

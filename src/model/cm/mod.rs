@@ -786,7 +786,7 @@ impl Predictor {
             prev_word: 0,
             matcher: MatchModel::new(bits.saturating_sub(2)),
             record: RecordModel::new(),
-            jpeg: jpeg::JpegModel::new(),
+            jpeg: jpeg::JpegModel::with_contexts(jpeg_contexts),
             jpeg_byte: false,
             jpeg_last: false,
             jpeg_contexts,
