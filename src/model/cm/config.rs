@@ -2,7 +2,7 @@
 //! header section and chunk coding on the history chain.
 
 use super::latent::{CmChain, MAX_LATENT_DIM};
-use super::{Predictor, Spec, FULL, LEAN};
+use super::{Predictor, Spec, FULL, LEAN, RECORD_SPEC, SPARSE_SPEC};
 use crate::chain::bins::{MAX_BIN_BITS, MIN_BIN_BITS};
 use crate::chain::{ChainSegment, HistoryBitsBackCoder};
 use crate::error::{Error, Field, FormatError, OptionError};
@@ -95,25 +95,11 @@ pub const LEVELS: [Level; 9] = [
         table_bits: 20,
     },
     Level {
-        spec: Spec {
-            contexts: &[0, 1, 2, 3, 4, 7, 8],
-            mixer2: false,
-            apm1: true,
-            apm2: true,
-            worth: true,
-            jpeg: true,
-        },
+        spec: SPARSE_SPEC,
         table_bits: 20,
     },
     Level {
-        spec: Spec {
-            contexts: &[0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 13],
-            mixer2: true,
-            apm1: true,
-            apm2: true,
-            worth: true,
-            jpeg: true,
-        },
+        spec: RECORD_SPEC,
         table_bits: 20,
     },
     Level {
@@ -252,11 +238,16 @@ pub const LEVEL_1_BEFORE_REVISION_2: Level = Level {
     table_bits: 20,
 };
 
-/// Level 1 of the predictor's revision 2: orders 1, 3 and 6.
+/// Level 1 of the predictor's revision 2: orders 1, 3 and 6, one mixer, one APM
+/// (frozen: spelled out rather than derived from today's [`LEAN`]).
 pub const LEVEL_1_REVISION_2: Level = Level {
     spec: Spec {
         contexts: &[0, 2, 4],
-        ..LEAN
+        mixer2: false,
+        apm1: false,
+        apm2: false,
+        worth: false,
+        jpeg: true,
     },
     table_bits: 20,
 };
