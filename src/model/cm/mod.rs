@@ -1060,8 +1060,14 @@ impl Predictor {
         };
         self.prefetch_next_apm_rows::<S>(last, last2);
         let n = self.used::<S>();
-        if self.bit_count == 7 && !self.jpeg_byte {
-            self.prepare_next_byte::<S>();
+        if self.bit_count == 7 {
+            if self.jpeg_byte {
+                // The byte contexts wait, but the match model reads its table at the
+                // byte's end whatever the byte is.
+                self.matcher.prefetch_next(&self.history, c0);
+            } else {
+                self.prepare_next_byte::<S>();
+            }
         }
         if self.bit_count == 3 && !self.jpeg_byte {
             // The second nibble's buckets are known up to the next bit: ask for both.
