@@ -4,9 +4,8 @@
 //! format version 2: each file must decode to its input, and encoding the input with
 //! the options below must reproduce it byte for byte. Regenerate v2 (when the encoder's
 //! search changes what it writes; keep the previous files as decode-only goldens then)
-//! with `cargo test --test golden -- --ignored regenerate`. `v2/older-encoders/cm-r0`,
-//! `cm-r1` and `cm-r2` keep the cm files of the predictor's revisions 0 to 2,
-//! decode-only.
+//! with `cargo test --test golden -- --ignored regenerate`. `v2/older-encoders/cm-r0`
+//! to `cm-r3` keep the cm files of the predictor's revisions 0 to 3, decode-only.
 
 use std::path::PathBuf;
 
@@ -191,6 +190,15 @@ fn cases() -> Vec<(&'static str, &'static str, EncodeOptions)> {
             "jpeg1500.bin",
             cm(PosteriorKind::Bbvi(Estimator::Reparameterization), 2),
         ),
+        // Level 1 on a larger start of the image: its tables have 2^18 slots each, of
+        // which the JPEG contexts keep to 2^16 (from revision 4).
+        ("jpeg12k.cm-level1.bbc", "jpeg12k.bin", {
+            let mut o = cm(PosteriorKind::Bbvi(Estimator::Reparameterization), 2);
+            if let ModelConfig::Cm(c) = &mut o.model {
+                c.level = 1;
+            }
+            o
+        }),
     ]
 }
 
@@ -241,10 +249,11 @@ fn v1_goldens_decode_exactly() {
 /// must decode exactly, forever, with the predictor they were written with. `cm-r0`
 /// holds revision 0 (before the JPEG model, written before the revision was stored),
 /// `cm-r1` revision 1 (level 1 with orders 1-4, 6 and the word), `cm-r2` revision 2
-/// (level 1 with orders 1, 3 and 6).
+/// (level 1 with orders 1, 3 and 6), `cm-r3` revision 3 (level 1's JPEG contexts
+/// anywhere in its tables).
 #[test]
 fn older_cm_revisions_decode_exactly() {
-    for (revision, expected) in [("cm-r0", 5), ("cm-r1", 6), ("cm-r2", 8)] {
+    for (revision, expected) in [("cm-r0", 5), ("cm-r1", 6), ("cm-r2", 8), ("cm-r3", 9)] {
         let mut seen = 0;
         for (golden, input, _) in cases() {
             let path = dir().join("v2/older-encoders").join(revision).join(golden);

@@ -50,15 +50,16 @@ pub struct CmConfig {
     /// The predictor's revision, stored in every file so that each build decodes the
     /// files of every earlier one with the predictor they were written with (and
     /// refuses a later one's): 0, without the JPEG model; 1, with it; 2, with a lean
-    /// level 1 of orders 1, 3 and 6 (`LEVEL_1_REVISION_2`); 3, with the level 1 of
-    /// `LEVELS` ([`CM_REVISION`], what this build writes; level 1 of revisions 0 and 1
-    /// is `LEVEL_1_BEFORE_REVISION_2`). The other levels are the same in revisions 1
-    /// to 3.
+    /// level 1 of orders 1, 3 and 6 (`LEVEL_1_REVISION_2`); 3, with a level 1 of
+    /// orders 2 and 3, the word and a record context (`LEVEL_1_REVISION_3`); 4, with
+    /// the level 1 of `LEVELS`, whose JPEG contexts keep to part of its tables
+    /// ([`CM_REVISION`], what this build writes; level 1 of revisions 0 and 1 is
+    /// `LEVEL_1_BEFORE_REVISION_2`). The other levels are the same in revisions 1 to 4.
     pub revision: u8,
 }
 
 /// The predictor revision this build writes.
-pub const CM_REVISION: u8 = 3;
+pub const CM_REVISION: u8 = 4;
 
 /// The default level.
 pub const DEFAULT_LEVEL: u8 = 6;
@@ -234,6 +235,7 @@ pub const LEVEL_1_BEFORE_REVISION_2: Level = Level {
         apm2: false,
         worth: false,
         jpeg: true,
+        jpeg_bits: 0,
     },
     table_bits: 20,
 };
@@ -248,6 +250,22 @@ pub const LEVEL_1_REVISION_2: Level = Level {
         apm2: false,
         worth: false,
         jpeg: true,
+        jpeg_bits: 0,
+    },
+    table_bits: 20,
+};
+
+/// Level 1 of the predictor's revision 3: today's, but for its JPEG contexts, which
+/// may take any slot of their tables (frozen: spelled out).
+pub const LEVEL_1_REVISION_3: Level = Level {
+    spec: Spec {
+        contexts: &[1, 2, 7, 11],
+        mixer2: false,
+        apm1: false,
+        apm2: false,
+        worth: false,
+        jpeg: true,
+        jpeg_bits: 0,
     },
     table_bits: 20,
 };
@@ -259,6 +277,7 @@ impl CmConfig {
         let mut l = match (level, self.revision) {
             (1, 0 | 1) => LEVEL_1_BEFORE_REVISION_2,
             (1, 2) => LEVEL_1_REVISION_2,
+            (1, 3) => LEVEL_1_REVISION_3,
             _ => LEVELS[(level - 1) as usize],
         };
         l.spec.jpeg &= self.revision >= 1;
