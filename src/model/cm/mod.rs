@@ -152,6 +152,18 @@ fn prefetch_pair(table: &[u32], base: usize) {
     prefetch(table, base ^ 16);
 }
 
+/// Slot `i` of the context tables, `i` from `bases[k] | index` with `index < 16`:
+/// inside them, since every base is a bucket's first slot, which
+/// [`Predictor::bucket_of`] keeps 16 slots from the end of its context's table. (The
+/// per-bit path reads and writes a slot of every context per bit; unchecked, it runs
+/// in 2.5% fewer instructions at level 1 and 5% at level 6.)
+#[inline(always)]
+fn slot_mut(tables: &mut [u32], i: usize) -> &mut u32 {
+    debug_assert!(i < tables.len());
+    // SAFETY: `i < tables.len()`, as above (and checked in debug builds).
+    unsafe { tables.get_unchecked_mut(i) }
+}
+
 /// A zeroed table of `n` words for random access: on Linux, the system is asked to back
 /// it with huge pages, so that a lookup costs a cache miss but rarely a page-table walk
 /// too. A hint only: the contents are the same either way.
@@ -698,7 +710,7 @@ pub struct Predictor {
     spec: Spec,
     /// `2^bits` slots per hashed context table.
     bits: u32,
-    order0: Vec<Slot>,
+    order0: [Slot; 256],
     /// The context tables, `2^bits` slots each, one after the other, as the words of
     /// their [`Slot`]s: fresh slots are zeroed memory, which the system maps lazily, so
     /// a table costs only the pages an input touches.
@@ -782,7 +794,7 @@ impl Predictor {
         let mut p = Self {
             spec,
             bits,
-            order0: vec![Slot::HALF; 256],
+            order0: [Slot::HALF; 256],
             tables: large_table(n << bits),
             hashes: [0; CONTEXTS],
             next_hashes: None,
@@ -1097,7 +1109,7 @@ impl Predictor {
                 prefetch_pair(&self.tables, self.bucket::<S>(k, c0 << 1 | 1).0);
             }
         }
-        self.st[0] = self.order0[c0 as usize].logit();
+        self.st[0] = self.order0[c0 as usize & 0xFF].logit();
         // Each context's slots for one nibble share a 16-slot bucket (one cache line),
         // chosen at the nibble's start by the context and the byte's bits so far; the
         // partial nibble (with a leading 1, 1..=15) picks the slot in it.
@@ -1216,7 +1228,7 @@ impl Predictor {
         for k in 0..count {
             let i = self.bases[k] | index;
             self.current[k] = i;
-            let slot = Slot(self.tables[i]);
+            let slot = Slot(*slot_mut(&mut self.tables, i));
             let a = slot.logit();
             self.st[1 + k] = a;
             if worth {
@@ -1297,7 +1309,7 @@ impl Predictor {
     #[inline(always)]
     fn update_impl<const S: usize>(&mut self, bit: u32) {
         let c0 = self.c0 as usize;
-        self.order0[c0].update(bit);
+        self.order0[c0 & 0xFF].update(bit);
         if self.jpeg_byte {
             for &i in &self.current[..self.jpeg_contexts] {
                 let mut slot = Slot(self.tables[i]);
@@ -1307,9 +1319,10 @@ impl Predictor {
         } else {
             let n = self.used::<S>();
             for (&i, &limit) in self.current[..n].iter().zip(&self.limits[..n]) {
-                let mut slot = Slot(self.tables[i]);
+                let t = slot_mut(&mut self.tables, i);
+                let mut slot = Slot(*t);
                 slot.update_to(bit, limit);
-                self.tables[i] = slot.0;
+                *t = slot.0;
             }
         }
         self.matcher.update(bit);
