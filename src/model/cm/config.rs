@@ -52,7 +52,8 @@ pub struct CmConfig {
     /// refuses a later one's): 0, without the JPEG model; 1, with it; 2, with a lean
     /// level 1 of orders 1, 3 and 6 (`LEVEL_1_REVISION_2`); 3, with a level 1 of
     /// orders 2 and 3, the word and a record context (`LEVEL_1_REVISION_3`); 4, with
-    /// the level 1 of `LEVELS`, whose JPEG contexts keep to part of its tables
+    /// the level 1 of `LEVELS`, without the first APM, whose JPEG contexts keep to
+    /// part of its tables
     /// ([`CM_REVISION`], what this build writes; level 1 of revisions 0 and 1 is
     /// `LEVEL_1_BEFORE_REVISION_2`). The other levels are the same in revisions 1 to 4.
     pub revision: u8,
@@ -231,6 +232,7 @@ pub const LEVEL_1_BEFORE_REVISION_2: Level = Level {
     spec: Spec {
         contexts: &[0, 1, 2, 3, 4, 7],
         mixer2: false,
+        apm0: true,
         apm1: true,
         apm2: false,
         worth: false,
@@ -246,6 +248,7 @@ pub const LEVEL_1_REVISION_2: Level = Level {
     spec: Spec {
         contexts: &[0, 2, 4],
         mixer2: false,
+        apm0: true,
         apm1: false,
         apm2: false,
         worth: false,
@@ -255,12 +258,13 @@ pub const LEVEL_1_REVISION_2: Level = Level {
     table_bits: 20,
 };
 
-/// Level 1 of the predictor's revision 3: today's, but for its JPEG contexts, which
-/// may take any slot of their tables (frozen: spelled out).
+/// Level 1 of the predictor's revision 3: today's contexts, with the first APM, and
+/// JPEG contexts that may take any slot of their tables (frozen: spelled out).
 pub const LEVEL_1_REVISION_3: Level = Level {
     spec: Spec {
         contexts: &[1, 2, 7, 11],
         mixer2: false,
+        apm0: true,
         apm1: false,
         apm2: false,
         worth: false,

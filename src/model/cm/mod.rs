@@ -374,6 +374,8 @@ pub struct Spec {
     pub contexts: &'static [usize],
     /// Average a second mixer in.
     pub mixer2: bool,
+    /// Refine the mixers' output with the APM over the partial byte and the match.
+    pub apm0: bool,
     /// Refine with the APM over the last byte and the partial byte (its table is 4.3 MB
     /// of cache misses: the fastest level goes without it).
     pub apm1: bool,
@@ -397,6 +399,7 @@ pub struct Spec {
 pub const FULL: Spec = Spec {
     contexts: &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13],
     mixer2: true,
+    apm0: true,
     apm1: true,
     apm2: true,
     worth: true,
@@ -406,13 +409,15 @@ pub const FULL: Spec = Spec {
 
 /// The fast level's (from revision 4): orders 2 and 3, the word and the record
 /// context of the byte above with the last one (the match model covers the long
-/// contexts); one mixer, one APM (the APM over the last byte would cost a quarter of
-/// its time in cache misses for 0.015 bits per byte). In a JPEG scan its four JPEG
+/// contexts); one mixer and no APM (the first would cost 11% of its instructions for
+/// 0.3% of the size of text, the one over the last byte a quarter of its time in cache
+/// misses for 0.015 bits per byte). In a JPEG scan its four JPEG
 /// contexts keep to 2^16 slots each, 1 MiB in all: fireworks.jpeg 2.2% larger, its
 /// look-ups in the processor's second-level cache.
 pub const LEAN: Spec = Spec {
     contexts: &[1, 2, 7, 11],
     mixer2: false,
+    apm0: false,
     apm1: false,
     apm2: false,
     worth: false,
@@ -425,6 +430,7 @@ pub const LEAN: Spec = Spec {
 pub const SPARSE_SPEC: Spec = Spec {
     contexts: &[0, 1, 2, 3, 4, 7, 8],
     mixer2: false,
+    apm0: true,
     apm1: true,
     apm2: true,
     worth: true,
@@ -437,6 +443,7 @@ pub const SPARSE_SPEC: Spec = Spec {
 pub const RECORD_SPEC: Spec = Spec {
     contexts: &[0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 13],
     mixer2: true,
+    apm0: true,
     apm1: true,
     apm2: true,
     worth: true,
@@ -828,7 +835,7 @@ impl Predictor {
             mixer2: Mixer::new(inputs, if spec.mixer2 { 256 * 8 + 256 } else { 1 }),
             set2: 0,
             mixed2: [2048; 2],
-            apm0: Apm::new(256 * 9),
+            apm0: Apm::new(if spec.apm0 { 256 * 9 } else { 1 }),
             apm1: Apm::new(if spec.apm1 { 1 << 16 } else { 1 }),
             apm2: Apm::new(if spec.apm2 { 1 << 16 } else { 1 }),
             st: [0; INPUTS],
@@ -1082,7 +1089,11 @@ impl Predictor {
         let c0 = self.c0;
         let (last, last2) = self.last_two();
         let Spec {
-            mixer2, apm1, apm2, ..
+            mixer2,
+            apm0,
+            apm1,
+            apm2,
+            ..
         } = self.shaped::<S>();
         let h2 = if apm2 && self.jpeg_byte {
             (self.jpeg.state_hash() >> 16) as usize
@@ -1178,8 +1189,12 @@ impl Predictor {
             None => 0,
             Some(b) => 1 + b as usize * 4 + (self.matcher.len.min(31) as usize >> 3),
         };
-        let a0 = self.apm0.refine(self.mixed, c0 as usize | ms << 8);
-        self.stage = (self.mixed + a0) / 2;
+        self.stage = if apm0 {
+            let a0 = self.apm0.refine(self.mixed, c0 as usize | ms << 8);
+            (self.mixed + a0) / 2
+        } else {
+            self.mixed
+        };
         self.p = if !apm1 {
             self.stage
         } else {
@@ -1342,7 +1357,9 @@ impl Predictor {
         if self.shaped::<S>().mixer2 {
             self.mixer2.learn(st, self.mixed2[1], bit, self.set2);
         }
-        self.apm0.learn(bit);
+        if self.shaped::<S>().apm0 {
+            self.apm0.learn(bit);
+        }
         if self.shaped::<S>().apm1 {
             self.apm1.learn(bit);
         }
