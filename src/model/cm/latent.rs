@@ -217,6 +217,22 @@ impl Offset {
         squash(x.clamp(-2047, 2047) as i32).clamp(1, 4095)
     }
 
+    /// [`Offset::coded`] of every 12-bit `p` for offsets `zq` (`None`: the identity, for
+    /// `zq = 0`): one look-up per bit of a block instead of its arithmetic.
+    fn coded_table(zq: &[i64; MAX_LATENT_DIM]) -> Option<Vec<u16>> {
+        (zq != &[0; MAX_LATENT_DIM]).then(|| (0..4096).map(|p| Self::coded(p, zq) as u16).collect())
+    }
+
+    /// The coded probability of a 1 from [`Offset::coded_table`]'s table (`p` below
+    /// 4096).
+    #[inline(always)]
+    fn coded_by(table: &Option<Vec<u16>>, p: u32) -> u32 {
+        match table {
+            Some(t) => t[p as usize & 4095] as u32,
+            None => p,
+        }
+    }
+
     /// The latent's features of a prediction, in nats: `(sigma_0, sigma_1 a_t)`.
     #[inline]
     fn features(&self, a: f64, f: &mut [f64; MAX_LATENT_DIM]) {
@@ -249,14 +265,14 @@ impl HistoryModel for CmChain {
         len: usize,
         out: &mut Vec<u8>,
     ) -> Result<BlockStats, CodecError> {
-        let zq = self.offset.zq(u);
+        let coded = Offset::coded_table(&self.offset.zq(u));
         let mut bytes = Vec::with_capacity(len);
         let mut p = Vec::with_capacity(8 * len);
         let mut byte = 0u32;
         self.predictor.run::<CodecError>(8 * len, |p0| {
             p.push(p0 as u16);
             let bit = coder
-                .decode_symbol(AnsModel(&Bit(Offset::coded(p0, &zq))))
+                .decode_symbol(AnsModel(&Bit(Offset::coded_by(&coded, p0))))
                 .map_err(|_| CodecError::Corrupt("bit"))? as u32;
             byte = byte << 1 | bit;
             if p.len() % 8 == 0 {
