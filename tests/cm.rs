@@ -348,17 +348,18 @@ fn files_decode_with_the_predictor_revision_they_record() {
     assert!(e.to_string().contains("revision"), "{e}");
 }
 
-/// Level 1 codes 8 KiB blocks unless asked otherwise (half the fits per byte); the
-/// other levels 4 KiB. The block size is in the header, so any decoder reads it.
+/// Level 1 codes 16 KiB blocks unless asked otherwise (a quarter of the fits per
+/// byte); the other levels 4 KiB. The block size is in the header, so any decoder
+/// reads it.
 #[test]
-fn level_one_defaults_to_8_kib_blocks() {
+fn level_one_defaults_to_16_kib_blocks() {
     let at = |level| {
         EncodeOptions::with_model(ModelConfig::Cm(CmConfig {
             level,
             ..CmConfig::default()
         }))
     };
-    assert_eq!(at(1).block_size, 8192);
+    assert_eq!(at(1).block_size, 16384);
     for level in 2..=9 {
         assert_eq!(at(level).block_size, 4096, "level {level}");
     }
@@ -366,5 +367,5 @@ fn level_one_defaults_to_8_kib_blocks() {
     let mut o = at(1);
     o.threads = 1;
     let r = common::roundtrip(&data, &o);
-    assert_eq!(r.block_size, 8192);
+    assert_eq!(r.block_size, 16384);
 }
