@@ -62,10 +62,10 @@ pub struct CmConfig {
     /// refuses a later one's): 0, without the JPEG model; 1, with it; 2, with a lean
     /// level 1 of orders 1, 3 and 6 (`LEVEL_1_REVISION_2`); 3, with a level 1 of
     /// orders 2 and 3, the word and a record context (`LEVEL_1_REVISION_3`); 4, with
-    /// the level 1 of `LEVELS`, without the first APM, whose JPEG contexts keep to
-    /// part of its tables
-    /// ([`CM_REVISION`], what this build writes; level 1 of revisions 0 and 1 is
-    /// `LEVEL_1_BEFORE_REVISION_2`). The other levels are the same in revisions 1 to 4.
+    /// the level 1 of `LEVELS`, without the first APM, whose JPEG contexts keep to part
+    /// of its tables ([`CM_REVISION`], what this build writes; level 1 of revisions 0
+    /// and 1 is `LEVEL_1_BEFORE_REVISION_2`). The other levels are the same in
+    /// revisions 1 to 4.
     pub revision: u8,
 }
 

@@ -409,11 +409,11 @@ pub const FULL: Spec = Spec {
 
 /// The fast level's (from revision 4): orders 2 and 3, the word and the record
 /// context of the byte above with the last one (the match model covers the long
-/// contexts); one mixer and no APM (the first would cost 11% of its instructions for
-/// 0.3% of the size of text, the one over the last byte a quarter of its time in cache
-/// misses for 0.015 bits per byte). In a JPEG scan its four JPEG
-/// contexts keep to 2^16 slots each, 1 MiB in all: fireworks.jpeg 2.2% larger, its
-/// look-ups in the processor's second-level cache.
+/// contexts); one mixer and no APM (the first would cost 12-15% of its instructions
+/// for 0.1-0.3% of the size, the one over the last byte a quarter of its time in cache
+/// misses for 0.015 bits per byte). In a JPEG scan its four JPEG contexts keep to 2^16
+/// slots each, 1 MiB in all: fireworks.jpeg 2.2% larger, its look-ups in the
+/// processor's second-level cache.
 pub const LEAN: Spec = Spec {
     contexts: &[1, 2, 7, 11],
     mixer2: false,
