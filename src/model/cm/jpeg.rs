@@ -144,7 +144,9 @@ impl Column {
         energy: 0,
     };
 
-    /// The block of coefficients `c` at `row` of `frame`.
+    /// The block of coefficients `c` at `row` of `frame`, computed whole (the decode
+    /// keeps it as the block grows; debug builds check the two agree).
+    #[cfg(debug_assertions)]
     fn new(frame: u32, row: u32, c: [i16; 64]) -> Self {
         let mut nonzero = 0;
         let mut energy = 0;
@@ -216,10 +218,11 @@ struct Decode {
     mcu_at: (u32, u32),
     /// Restart markers met in this scan.
     restarts: u64,
-    /// The current block's coefficients so far (zigzag order), and the sum of their
-    /// sizes.
+    /// The current block's coefficients so far (zigzag order), the sum of their sizes,
+    /// and which are nonzero (bit `i` for position `i`): its [`Column`] as it grows.
     cur: [i16; 64],
     energy: u32,
+    mask: u64,
     /// The blocks above and to the left of the current one ([`Column::EMPTY`] where the
     /// image has none), and whether it has them.
     above: Column,
@@ -250,6 +253,7 @@ impl Decode {
             restarts: 0,
             cur: [0; 64],
             energy: 0,
+            mask: 0,
             above: Column::EMPTY,
             left: Column::EMPTY,
             neighbours: (false, false),
@@ -665,6 +669,7 @@ impl JpegModel {
         d.zz = 0;
         d.cur = [0; 64];
         d.energy = 0;
+        d.mask = 0;
         d.nonzero = 0;
         d.last_size = 0;
         d.last_rs = 0;
@@ -867,6 +872,7 @@ impl JpegModel {
         };
         d.cur[d.zz] = v as i16;
         d.energy += category(v as i16 as i32);
+        d.mask |= ((v as i16 != 0) as u64) << d.zz;
         if value != 0 {
             d.nonzero += 1;
             d.last_size = category(value);
@@ -883,10 +889,21 @@ impl JpegModel {
     /// The current block is complete: keep it as a neighbour and go on to the next.
     fn end_block(&mut self) {
         let (c, x, y) = self.place();
-        let cur = self.d.cur;
+        let d = &self.d;
         let frame = self.frame_count;
         if let Some(col) = self.columns[c].get_mut(x as usize) {
-            *col = Column::new(frame, y, cur);
+            *col = Column {
+                frame,
+                row: y,
+                coefficients: d.cur,
+                nonzero: d.mask,
+                energy: d.energy,
+            };
+            #[cfg(debug_assertions)]
+            {
+                let whole = Column::new(frame, y, d.cur);
+                debug_assert!(col.nonzero == whole.nonzero && col.energy == whole.energy);
+            }
         }
         let s = self.scan.as_ref().expect("a scan");
         self.d.block += 1;
