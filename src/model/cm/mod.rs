@@ -1219,8 +1219,7 @@ impl Predictor {
         // contexts: look the buckets up again then.
         if self.jpeg.group_start() || (self.bit_count == 0 && !self.jpeg_last) {
             for k in 0..jn {
-                let (first, check) = self.bucket_of(k, self.jpeg.hash(k), 0);
-                let first = (k << self.bits) | (first & self.jpeg_mask);
+                let (first, check) = self.jpeg_bucket(k);
                 self.bases[k] = self.find_bucket(first, check);
             }
         }
@@ -1231,6 +1230,14 @@ impl Predictor {
                 self.st[n + 3 + k] = 0;
             }
         }
+    }
+
+    /// JPEG context `k`'s bucket for the group of bits the next one is in, and its
+    /// check: in the first `2^jpeg_bits` slots of its table.
+    #[inline]
+    fn jpeg_bucket(&self, k: usize) -> (usize, u32) {
+        let (first, check) = self.bucket_of(k, self.jpeg.hash(k), 0);
+        ((k << self.bits) | (first & self.jpeg_mask), check)
     }
 
     /// Read slot `bases[k] | index` of the first `count` positions: its logit is the
@@ -1323,13 +1330,26 @@ impl Predictor {
 
     #[inline(always)]
     fn update_impl<const S: usize>(&mut self, bit: u32) {
+        // The JPEG model reads the bit first: where the next bit starts a group, its
+        // buckets are asked for now (a cache hint), and the rest of this bit's learning
+        // hides the wait, which no earlier hint can (a symbol's start depends on the
+        // symbol just read).
+        if self.jpeg_byte && self.jpeg.active() {
+            self.jpeg.bit(bit);
+            if self.jpeg.group_start() {
+                for k in 0..self.jpeg_contexts {
+                    prefetch_pair(&self.tables, self.jpeg_bucket(k).0);
+                }
+            }
+        }
         let c0 = self.c0 as usize;
         self.order0[c0 & 0xFF].update(bit);
         if self.jpeg_byte {
             for &i in &self.current[..self.jpeg_contexts] {
-                let mut slot = Slot(self.tables[i]);
+                let t = slot_mut(&mut self.tables, i);
+                let mut slot = Slot(*t);
                 slot.update_to(bit, JPEG_COUNT_LIMIT);
-                self.tables[i] = slot.0;
+                *t = slot.0;
             }
         } else {
             let n = self.used::<S>();
@@ -1368,9 +1388,6 @@ impl Predictor {
         }
         self.c0 = (self.c0 << 1) | bit;
         self.bit_count += 1;
-        if self.jpeg_byte && self.jpeg.active() {
-            self.jpeg.bit(bit);
-        }
         if self.c0 >= 256 {
             let byte = (self.c0 & 0xFF) as u8;
             self.jpeg.byte(byte);
