@@ -5,7 +5,7 @@
 //! the options below must reproduce it byte for byte. Regenerate v2 (when the encoder's
 //! search changes what it writes; keep the previous files as decode-only goldens then)
 //! with `cargo test --test golden -- --ignored regenerate`. `v2/older-encoders/cm-r0`
-//! to `cm-r3` keep the cm files of the predictor's revisions 0 to 3, decode-only.
+//! to `cm-r4` keep the cm files of the predictor's revisions 0 to 4, decode-only.
 
 use std::path::PathBuf;
 
@@ -250,10 +250,17 @@ fn v1_goldens_decode_exactly() {
 /// holds revision 0 (before the JPEG model, written before the revision was stored),
 /// `cm-r1` revision 1 (level 1 with orders 1-4, 6 and the word), `cm-r2` revision 2
 /// (level 1 with orders 1, 3 and 6), `cm-r3` revision 3 (level 1's JPEG contexts
-/// anywhere in its tables).
+/// anywhere in its tables), `cm-r4` revision 4 (levels 4 to 9 without the runs and the
+/// word contexts 14 and 15).
 #[test]
 fn older_cm_revisions_decode_exactly() {
-    for (revision, expected) in [("cm-r0", 5), ("cm-r1", 6), ("cm-r2", 8), ("cm-r3", 9)] {
+    for (revision, expected) in [
+        ("cm-r0", 5),
+        ("cm-r1", 6),
+        ("cm-r2", 8),
+        ("cm-r3", 9),
+        ("cm-r4", 9),
+    ] {
         let mut seen = 0;
         for (golden, input, _) in cases() {
             let path = dir().join("v2/older-encoders").join(revision).join(golden);

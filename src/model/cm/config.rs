@@ -63,14 +63,15 @@ pub struct CmConfig {
     /// level 1 of orders 1, 3 and 6 (`LEVEL_1_REVISION_2`); 3, with a level 1 of
     /// orders 2 and 3, the word and a record context (`LEVEL_1_REVISION_3`); 4, with
     /// the level 1 of `LEVELS`, without the first APM, whose JPEG contexts keep to part
-    /// of its tables ([`CM_REVISION`], what this build writes; level 1 of revisions 0
-    /// and 1 is `LEVEL_1_BEFORE_REVISION_2`). The other levels are the same in
-    /// revisions 1 to 4.
+    /// of its tables (level 1 of revisions 0 and 1 is `LEVEL_1_BEFORE_REVISION_2`); 5,
+    /// with levels 4 to 9 of `LEVELS`, which add two word contexts and the runs
+    /// (`FULL_BEFORE_REVISION_5` before; [`CM_REVISION`], what this build writes).
+    /// Levels 2 and 3 are the same in revisions 1 to 5.
     pub revision: u8,
 }
 
 /// The predictor revision this build writes.
-pub const CM_REVISION: u8 = 4;
+pub const CM_REVISION: u8 = 5;
 
 /// The default level.
 pub const DEFAULT_LEVEL: u8 = 6;
@@ -99,7 +100,8 @@ pub struct Level {
 
 /// Levels 1..=9 (index 0 is level 1). Contexts by index: orders 1, 2, 3, 4, 6, 8, 12
 /// (0..=6), the word (7), sparse contexts (8, 9), the word bigram (10), the record
-/// contexts (11..=13).
+/// contexts (11..=13), the word with the one two before it (14), the word with the two
+/// before it (15).
 pub const LEVELS: [Level; 9] = [
     // The fast level.
     Level {
@@ -248,6 +250,7 @@ pub const LEVEL_1_BEFORE_REVISION_2: Level = Level {
         worth: false,
         jpeg: true,
         jpeg_bits: 0,
+        runs: false,
     },
     table_bits: 20,
 };
@@ -264,6 +267,7 @@ pub const LEVEL_1_REVISION_2: Level = Level {
         worth: false,
         jpeg: true,
         jpeg_bits: 0,
+        runs: false,
     },
     table_bits: 20,
 };
@@ -280,8 +284,23 @@ pub const LEVEL_1_REVISION_3: Level = Level {
         worth: false,
         jpeg: true,
         jpeg_bits: 0,
+        runs: false,
     },
     table_bits: 20,
+};
+
+/// What levels 4 to 9 mixed before revision 5: the contexts up to the record ones
+/// (indices 0 to 13), without the runs (frozen: spelled out).
+pub const FULL_BEFORE_REVISION_5: Spec = Spec {
+    contexts: &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13],
+    mixer2: true,
+    apm0: true,
+    apm1: true,
+    apm2: true,
+    worth: true,
+    jpeg: true,
+    jpeg_bits: 0,
+    runs: false,
 };
 
 impl CmConfig {
@@ -292,6 +311,10 @@ impl CmConfig {
             (1, 0 | 1) => LEVEL_1_BEFORE_REVISION_2,
             (1, 2) => LEVEL_1_REVISION_2,
             (1, 3) => LEVEL_1_REVISION_3,
+            (4..=9, 0..=4) => Level {
+                spec: FULL_BEFORE_REVISION_5,
+                ..LEVELS[(level - 1) as usize]
+            },
             _ => LEVELS[(level - 1) as usize],
         };
         l.spec.jpeg &= self.revision >= 1;

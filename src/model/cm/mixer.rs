@@ -44,9 +44,13 @@ const RATES: [u8; RATE_COUNTS] = {
 impl Mixer {
     /// A mixer of `n` inputs with `sets` weight sets.
     pub fn new(n: usize, sets: usize) -> Self {
-        // Every weight starts at 2/n (16.16): the mixer starts near an average of its
-        // inputs, a little sharpened.
-        let w0 = (2 << 16) / n.max(1) as i32;
+        Self::with_start(n, sets, n)
+    }
+
+    /// A mixer of `n` inputs with `sets` weight sets whose weights start at `2 / m`
+    /// (16.16): near an average of `m` inputs, a little sharpened.
+    pub fn with_start(n: usize, sets: usize, m: usize) -> Self {
+        let w0 = (2 << 16) / m.max(1) as i32;
         Self {
             n,
             weights: vec![w0; n * sets.max(1)],

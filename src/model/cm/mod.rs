@@ -2,11 +2,12 @@
 //! file model, `--model cm` ([`CmConfig`]; its block latent is in [`latent`]).
 //!
 //! Bytes are predicted bit by bit, most significant first. For each bit, every context
-//! (orders 1-4, 6, 8 and 12 of the preceding bytes, a word context and the word with
-//! the one before it, two sparse contexts, three record contexts for tables of
-//! fixed-length rows and for the lines of text, order 0) looks up an
-//! adaptive probability for its hash and the byte's bits so far (the mixer sees it
-//! directly and through an adaptive map of its hit count and probability), and a match model
+//! (orders 1-4, 6, 8 and 12 of the preceding bytes, a word context, the word with the
+//! one before it, with the one two before it, and with both, two sparse contexts, three
+//! record contexts for tables of fixed-length rows and for the lines of text, order 0)
+//! looks up an adaptive probability for its hash and the byte's bits so far (the mixer
+//! sees it directly and through an adaptive map of its hit count and probability) and
+//! the run of bytes that followed it (which byte, how many times in a row), and a match model
 //! predicts the bit that followed the last occurrence of the recent bytes; two gated
 //! mixers combine their logits (weights chosen by the partial byte and the match
 //! length, and by the last byte with how many low orders are well seen), their outputs are averaged in the logistic domain,
@@ -24,9 +25,10 @@
 //!
 //! Ideal code lengths today with the default level's tables (`BB_FILES="..." cargo
 //! test --release --lib cm::measure::files -- --ignored --nocapture`), bits per byte:
-//! alice29.txt 1.927, lcet10.txt 1.646, kppkn.gtb 1.093, geo.protodata 0.685, urls.10K
-//! 1.475, fireworks.jpeg 6.394, mixed-1MiB 2.005 (zpaq -m5: 1.979, 1.688, 1.250, 0.822,
-//! 1.541, 7.957, 2.238).
+//! alice29.txt 1.918, lcet10.txt 1.633, kppkn.gtb 1.072, geo.protodata 0.675, urls.10K
+//! 1.442, fireworks.jpeg 6.394, mixed-1MiB 1.982 (revision 4, without the runs and the
+//! two word contexts: 1.927, 1.646, 1.093, 0.685, 1.475, 6.394, 2.005; zpaq -m5: 1.979,
+//! 1.688, 1.250, 0.822, 1.541, 7.957, 2.238).
 //! `cm::measure::corpus_bits_per_byte` also codes the bits on the history chain
 //! without a latent and prints the words' size, within 0.03% of the ideal.
 
@@ -193,19 +195,31 @@ pub(crate) fn advise_huge_pages<T>(v: &[T]) {
     }
 }
 
-/// The word contexts after `byte`: the hash of the current run of letters (lowercased;
-/// 0 outside a word) and of the last complete word.
+/// The word contexts: the hash of the current run of letters (lowercased; 0 outside a
+/// word), of the last complete word and of the one before it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Words {
+    cur: u32,
+    prev: u32,
+    prev2: u32,
+}
+
+/// The word contexts after `byte`.
 #[inline]
-fn next_word(word: u32, prev_word: u32, byte: u8) -> (u32, u32) {
+fn next_word(w: Words, byte: u8) -> Words {
     if byte.is_ascii_alphabetic() {
-        (
-            (word ^ byte.to_ascii_lowercase() as u32).wrapping_mul(0x0100_0193),
-            prev_word,
-        )
-    } else if word != 0 {
-        (0, word)
+        Words {
+            cur: (w.cur ^ byte.to_ascii_lowercase() as u32).wrapping_mul(0x0100_0193),
+            ..w
+        }
+    } else if w.cur != 0 {
+        Words {
+            cur: 0,
+            prev: w.cur,
+            prev2: w.prev,
+        }
     } else {
-        (0, prev_word)
+        w
     }
 }
 
@@ -224,7 +238,8 @@ fn hash_step(x: u32, v: u32) -> u32 {
 /// The hash of hashed context `k` (an index into the full list) for the byte after
 /// `history`, with the word contexts `word` and `prev_word` and the record contexts'
 /// geometry `g`.
-fn context_hash(k: usize, history: &[u8], word: u32, prev_word: u32, g: Geometry) -> u32 {
+fn context_hash(k: usize, history: &[u8], words: Words, g: Geometry) -> u32 {
+    let (word, prev_word) = (words.cur, words.prev);
     let n = history.len();
     // The byte `d` back (1: the newest), 0 before the start.
     let at = |d: usize| -> u32 {
@@ -239,6 +254,12 @@ fn context_hash(k: usize, history: &[u8], word: u32, prev_word: u32, g: Geometry
     const BIGRAM: usize = SPARSE_0 + SPARSE.len();
     const RECORD_0: usize = BIGRAM + 1;
     match k {
+        SKIP => (word ^ words.prev2.rotate_left(11)).wrapping_mul(0x2545_F491) ^ 0x9e37_79b9,
+        TRIGRAM => {
+            (word ^ prev_word.rotate_left(16) ^ words.prev2.rotate_left(5))
+                .wrapping_mul(0x6C8E_9CF5)
+                ^ 0x7f4a_7c15
+        }
         0..WORD => {
             // FNV-style hash of the last `order` bytes, oldest first, and the order.
             let order = ORDERS[k];
@@ -287,7 +308,16 @@ pub const SPARSE: [&[usize]; 2] = [&[2, 3], &[2, 4]];
 
 /// Hashed contexts: the orders, the word, the sparse ones, the word with the word
 /// before it, and the record contexts.
-pub const CONTEXTS: usize = ORDERS.len() + 1 + SPARSE.len() + 1 + RECORD_CONTEXTS;
+pub const CONTEXTS: usize = RECORD_FIRST + RECORD_CONTEXTS + 2;
+
+/// The first record context.
+const RECORD_FIRST: usize = ORDERS.len() + 1 + SPARSE.len() + 1;
+
+/// The word with the word two before it (from revision 5).
+const SKIP: usize = RECORD_FIRST + RECORD_CONTEXTS;
+
+/// The word with the two before it (from revision 5).
+const TRIGRAM: usize = SKIP + 1;
 
 /// Record contexts (for tables of fixed-length rows, the row length detected as the
 /// byte stream goes; until one is, for lines of text, the byte above being the one in
@@ -297,7 +327,7 @@ pub const RECORD_CONTEXTS: usize = 3;
 
 /// Inputs to the mixer: order 0, the hashed contexts, the match model, a bias, and
 /// each hashed context's slot as an adaptive map of its hit count and probability sees it.
-pub const INPUTS: usize = 1 + 2 * CONTEXTS + 2;
+pub const INPUTS: usize = 1 + 3 * CONTEXTS + 2;
 
 /// An indirect view of one context's slots: an adaptive probability for each (hit
 /// count bucket, probability bucket) of the slot read, i.e. what a slot like this one
@@ -393,11 +423,15 @@ pub struct Spec {
     /// trades a little of an image's size for look-ups that stay in it: those of the
     /// symbol starts wait on the symbol just read, so no hint can ask for them early.
     pub jpeg_bits: u8,
+    /// Give the mixers each byte context's run (from revision 5): the byte that last
+    /// followed the context and how many times in a row, predicting the next bit while
+    /// the byte so far agrees with it.
+    pub runs: bool,
 }
 
-/// Every context, both mixers, every APM.
+/// Every context, both mixers, every APM, the runs (from revision 5).
 pub const FULL: Spec = Spec {
-    contexts: &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13],
+    contexts: &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
     mixer2: true,
     apm0: true,
     apm1: true,
@@ -405,6 +439,7 @@ pub const FULL: Spec = Spec {
     worth: true,
     jpeg: true,
     jpeg_bits: 0,
+    runs: true,
 };
 
 /// The fast level's (from revision 4): orders 2 and 3, the word and the record
@@ -423,6 +458,7 @@ pub const LEAN: Spec = Spec {
     worth: false,
     jpeg: true,
     jpeg_bits: 16,
+    runs: false,
 };
 
 /// Level 2's: orders 1-4 and 6, the word and the first sparse context, with the slot
@@ -436,6 +472,7 @@ pub const SPARSE_SPEC: Spec = Spec {
     worth: true,
     jpeg: true,
     jpeg_bits: 0,
+    runs: false,
 };
 
 /// Level 3's: [`SPARSE_SPEC`] and order 8, the second sparse context, the word bigram,
@@ -449,12 +486,21 @@ pub const RECORD_SPEC: Spec = Spec {
     worth: true,
     jpeg: true,
     jpeg_bits: 0,
+    runs: false,
 };
 
 /// The specs whose per-bit path has a build of its own (from index 1), where the
 /// number of contexts and the stages are constants (index 0 stands for the build that
-/// reads them from the predictor's spec). Every build computes the same integers.
-const SHAPES: [Spec; 5] = [FULL, LEAN, SPARSE_SPEC, RECORD_SPEC, FULL];
+/// reads them from the predictor's spec; the last is what the default level mixed
+/// before revision 5, for its files). Every build computes the same integers.
+const SHAPES: [Spec; 6] = [
+    FULL,
+    LEAN,
+    SPARSE_SPEC,
+    RECORD_SPEC,
+    FULL,
+    config::FULL_BEFORE_REVISION_5,
+];
 
 /// Bytes the match model hashes to find an earlier occurrence of the recent history.
 pub const MATCH_MIN: usize = 5;
@@ -710,6 +756,123 @@ impl RecordModel {
     }
 }
 
+/// The byte contexts' runs (from revision 5): for each context, the byte that followed
+/// it last and how many times in a row, kept beside the check in slot 0 of the
+/// context's bucket for a byte's first nibble (bits 9-16 the byte, 17-26 the count).
+/// While the byte so far agrees with a run's, the run predicts the next bit with a
+/// confidence learned per context, run length, predicted bit and bit position: a context
+/// that has only ever seen one byte is near deterministic, which its slots, each
+/// learning one bit at its own pace, say less sharply.
+#[derive(Clone, Debug)]
+struct Runs {
+    /// Per used context: slot 0 of its bucket for the current byte's first nibble.
+    slot: [usize; CONTEXTS],
+    /// That bucket's check.
+    check: [u32; CONTEXTS],
+    /// The run read at the byte's start: its byte and its count above (0: none).
+    run: [u32; CONTEXTS],
+    /// The entry of `map` each context's input read for the current bit (`NONE`: no
+    /// input), and the bit it predicted.
+    at: [usize; CONTEXTS],
+    expected: [u32; CONTEXTS],
+    /// `P(bit == predicted)` per context, run length bucket (16), predicted bit and bit
+    /// position: [`RUN_ENTRIES`] per context.
+    map: Vec<Slot>,
+}
+
+/// [`Runs::map`] entries per context.
+const RUN_ENTRIES: usize = 16 * 2 * 8;
+
+/// Largest run count kept.
+const RUN_MAX: u32 = 1023;
+
+impl Runs {
+    const NONE: usize = usize::MAX;
+
+    /// The runs of `n` contexts.
+    fn new(n: usize) -> Self {
+        Self {
+            slot: [Self::NONE; CONTEXTS],
+            check: [0; CONTEXTS],
+            run: [0; CONTEXTS],
+            at: [Self::NONE; CONTEXTS],
+            expected: [0; CONTEXTS],
+            map: vec![Slot::HALF; n * RUN_ENTRIES],
+        }
+    }
+
+    /// At a byte's start: context `k`'s first bucket is at `base` with `check`, and
+    /// its slot 0 holds `word`.
+    #[inline(always)]
+    fn start(&mut self, k: usize, base: usize, check: u32, word: u32) {
+        self.slot[k] = base;
+        self.check[k] = check;
+        self.run[k] = word >> 9;
+    }
+
+    /// The inputs `st` of the first `n` contexts for the bit after the partial byte
+    /// `c0` (`bits` bits known).
+    #[inline(always)]
+    fn inputs(&mut self, n: usize, c0: u32, bits: u32, st: &mut [i32]) {
+        for (k, st) in st[..n].iter_mut().enumerate() {
+            let r = self.run[k];
+            let predicted = (r & 0xFF) | 0x100;
+            if r == 0 || predicted >> (8 - bits) != c0 {
+                self.at[k] = Self::NONE;
+                *st = 0;
+                continue;
+            }
+            let bit = (predicted >> (7 - bits)) & 1;
+            let count = (r >> 8).min(15) as usize;
+            let at = k * RUN_ENTRIES + count * 16 + bit as usize * 8 + bits as usize;
+            self.at[k] = at;
+            self.expected[k] = bit;
+            let a = self.map[at].logit();
+            *st = if bit == 1 { a } else { -a };
+        }
+    }
+
+    /// No run inputs for the current bit (in a JPEG scan's bytes).
+    #[inline]
+    fn idle(&mut self, n: usize) {
+        self.at[..n].fill(Self::NONE);
+    }
+
+    /// Learn the coded bit where a run predicted it.
+    #[inline(always)]
+    fn learn(&mut self, n: usize, bit: u32) {
+        for k in 0..n {
+            let at = self.at[k];
+            if at != Self::NONE {
+                self.map[at].update_to((bit == self.expected[k]) as u32, 255);
+            }
+        }
+    }
+
+    /// After `byte`: each context's run takes it in, where its bucket still holds the
+    /// context (the second nibble's may have taken its place).
+    #[inline(always)]
+    fn byte(&mut self, n: usize, tables: &mut [u32], byte: u8) {
+        for k in 0..n {
+            let i = self.slot[k];
+            if i == Self::NONE {
+                continue;
+            }
+            let w = slot_mut(tables, i);
+            if *w & 0x1FF != self.check[k] {
+                continue;
+            }
+            let (b, count) = ((*w >> 9) & 0xFF, *w >> 17);
+            let count = if count > 0 && b == byte as u32 {
+                (count + 1).min(RUN_MAX)
+            } else {
+                1
+            };
+            *w = self.check[k] | (byte as u32) << 9 | count << 17;
+        }
+    }
+}
+
 /// The predictor's state: its tables and the history it hashes.
 #[derive(Clone, Debug)]
 pub struct Predictor {
@@ -740,9 +903,7 @@ pub struct Predictor {
     /// The first slot of each context's bucket for the current nibble.
     bases: [usize; CONTEXTS],
     history: Vec<u8>,
-    word: u32,
-    /// The hash of the last complete word.
-    prev_word: u32,
+    words: Words,
     matcher: MatchModel,
     record: RecordModel,
     /// The model of JPEG scans, and whether the current byte is one it follows.
@@ -782,6 +943,8 @@ pub struct Predictor {
     set2: usize,
     stage: u32,
     p: u32,
+    /// The byte contexts' runs (with [`Spec::runs`]).
+    runs: Runs,
 }
 
 impl Predictor {
@@ -796,7 +959,10 @@ impl Predictor {
         spec.apm2 &= spec.apm1;
         let bits = bits.clamp(10, 24);
         let n = spec.contexts.len();
-        let inputs = if spec.worth { 2 * n + 3 } else { n + 3 };
+        let inputs = Self::inputs_of(&spec);
+        // The runs' inputs are 0 until a run is seen: the weights start as an average
+        // of the others.
+        let start = inputs - if spec.runs { n } else { 0 };
         let jpeg_contexts = if spec.jpeg { JPEG_CONTEXTS.min(n) } else { 0 };
         let mut p = Self {
             spec,
@@ -814,8 +980,7 @@ impl Predictor {
             shape: Self::shape_of(&spec),
             bases: [0; CONTEXTS],
             history: Vec::new(),
-            word: 0,
-            prev_word: 0,
+            words: Words::default(),
             matcher: MatchModel::new(bits.saturating_sub(2)),
             record: RecordModel::new(),
             jpeg: jpeg::JpegModel::with_contexts(jpeg_contexts),
@@ -831,8 +996,8 @@ impl Predictor {
             jpeg_worth: vec![SlotWorth::new(); jpeg_contexts],
             bit_count: 0,
             c0: 1,
-            mixer: Mixer::new(inputs, 256 * 4 + 256),
-            mixer2: Mixer::new(inputs, if spec.mixer2 { 256 * 8 + 256 } else { 1 }),
+            mixer: Mixer::with_start(inputs, 256 * 4 + 256, start),
+            mixer2: Mixer::with_start(inputs, if spec.mixer2 { 256 * 8 + 256 } else { 1 }, start),
             set2: 0,
             mixed2: [2048; 2],
             apm0: Apm::new(if spec.apm0 { 256 * 9 } else { 1 }),
@@ -844,6 +1009,7 @@ impl Predictor {
             set: 0,
             stage: 2048,
             p: 2048,
+            runs: Runs::new(if spec.runs { n } else { 0 }),
         };
         p.start_byte::<0>();
         p.predict_bit::<0>();
@@ -886,12 +1052,24 @@ impl Predictor {
     /// The mixers' inputs in use, a constant in the builds of a shape.
     #[inline(always)]
     fn inputs<const S: usize>(&self) -> usize {
-        let n = self.used::<S>();
-        if self.shaped::<S>().worth {
-            2 * n + 3
-        } else {
-            n + 3
-        }
+        Self::inputs_of(&self.shaped::<S>())
+    }
+
+    /// The mixers' inputs of `spec`: order 0, a logit per context, the match model and
+    /// the bias, then what each context's slot map makes of its slot (with
+    /// [`Spec::worth`]), then each context's run (with [`Spec::runs`]).
+    #[inline(always)]
+    const fn inputs_of(spec: &Spec) -> usize {
+        let n = spec.contexts.len();
+        n + 3 + if spec.worth { n } else { 0 } + if spec.runs { n } else { 0 }
+    }
+
+    /// Where the run inputs start among the mixers' inputs.
+    #[inline(always)]
+    fn runs_offset<const S: usize>(&self) -> usize {
+        let spec = self.shaped::<S>();
+        let n = spec.contexts.len();
+        n + 3 + if spec.worth { n } else { 0 }
     }
 
     /// Table size for an input of `len` bytes: about 2 slots per bit, at most `max_bits`.
@@ -922,7 +1100,7 @@ impl Predictor {
             _ => {
                 let mut hashes = [0; CONTEXTS];
                 for &c in contexts {
-                    hashes[c] = context_hash(c, &self.history, self.word, self.prev_word, g);
+                    hashes[c] = context_hash(c, &self.history, self.words, g);
                 }
                 hashes
             }
@@ -952,7 +1130,7 @@ impl Predictor {
         let more = Self::reads_more(contexts);
         for (b, hashes) in next.iter_mut().enumerate() {
             let byte = ((self.c0 << 1 | b as u32) & 0xFF) as u8;
-            let (word, prev_word) = next_word(self.word, self.prev_word, byte);
+            let words = next_word(self.words, byte);
             if more {
                 self.history.push(byte);
             }
@@ -960,7 +1138,7 @@ impl Predictor {
                 hashes[c] = if c < ORDERS.len() {
                     hash_step(prefix[c], byte as u32)
                 } else {
-                    context_hash(c, &self.history, word, prev_word, g)
+                    context_hash(c, &self.history, words, g)
                 };
                 prefetch_pair(&self.tables, self.bucket_of(k, hashes[c], 1).0);
             }
@@ -982,7 +1160,9 @@ impl Predictor {
     /// model).
     #[inline(always)]
     fn reads_records(contexts: &[usize]) -> bool {
-        contexts.iter().any(|&c| c >= CONTEXTS - RECORD_CONTEXTS)
+        contexts
+            .iter()
+            .any(|&c| (RECORD_FIRST..RECORD_FIRST + RECORD_CONTEXTS).contains(&c))
     }
 
     /// The record contexts' geometry of the byte after `n` bytes (a constant where the
@@ -1021,9 +1201,9 @@ impl Predictor {
     fn find_bucket(&mut self, first: usize, check: u32) -> usize {
         // Two places for the bucket, in the same 128 bytes.
         let other = first ^ 16;
-        if self.tables[first] == check {
+        if self.tables[first] & 0x1FF == check {
             first
-        } else if self.tables[other] == check {
+        } else if self.tables[other] & 0x1FF == check {
             other
         } else {
             let base =
@@ -1093,6 +1273,7 @@ impl Predictor {
             apm0,
             apm1,
             apm2,
+            runs,
             ..
         } = self.shaped::<S>();
         let h2 = if apm2 && self.jpeg_byte {
@@ -1136,7 +1317,16 @@ impl Predictor {
                 for k in 0..n {
                     let (first, check) = self.bucket::<S>(k, c0);
                     self.bases[k] = self.find_bucket(first, check);
+                    if runs && self.bit_count == 0 {
+                        self.runs
+                            .start(k, self.bases[k], check, self.tables[self.bases[k]]);
+                    }
                 }
+            }
+            if runs {
+                let off = self.runs_offset::<S>();
+                self.runs
+                    .inputs(n, c0, self.bit_count, &mut self.st[off..off + n]);
             }
             let nibble = if self.bit_count < 4 {
                 c0 as usize
@@ -1230,6 +1420,11 @@ impl Predictor {
                 self.st[n + 3 + k] = 0;
             }
         }
+        if self.shaped::<S>().runs {
+            let off = self.runs_offset::<S>();
+            self.st[off..off + n].fill(0);
+            self.runs.idle(n);
+        }
     }
 
     /// JPEG context `k`'s bucket for the group of bits the next one is in, and its
@@ -1285,6 +1480,7 @@ impl Predictor {
             2 => self.run_shaped::<2, E>(bits, next),
             3 => self.run_shaped::<3, E>(bits, next),
             4 => self.run_shaped::<4, E>(bits, next),
+            5 => self.run_shaped::<5, E>(bits, next),
             _ => self.run_shaped::<0, E>(bits, next),
         }
     }
@@ -1361,6 +1557,9 @@ impl Predictor {
             }
         }
         self.matcher.update(bit);
+        if self.shaped::<S>().runs {
+            self.runs.learn(self.used::<S>(), bit);
+        }
         if self.shaped::<S>().worth {
             let worth = if self.jpeg_byte {
                 &mut self.jpeg_worth[..]
@@ -1390,6 +1589,9 @@ impl Predictor {
         self.bit_count += 1;
         if self.c0 >= 256 {
             let byte = (self.c0 & 0xFF) as u8;
+            if self.shaped::<S>().runs && !self.jpeg_byte {
+                self.runs.byte(self.used::<S>(), &mut self.tables, byte);
+            }
             self.jpeg.byte(byte);
             self.history.push(byte);
             self.matcher.byte(&self.history);
@@ -1397,7 +1599,7 @@ impl Predictor {
                 self.record.byte(byte, self.history.len() as u32);
             }
             self.bit_count = 0;
-            (self.word, self.prev_word) = next_word(self.word, self.prev_word, byte);
+            self.words = next_word(self.words, byte);
             self.c0 = 1;
             self.start_byte::<S>();
         }
