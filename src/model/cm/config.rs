@@ -251,6 +251,7 @@ pub const LEVEL_1_BEFORE_REVISION_2: Level = Level {
         jpeg: true,
         jpeg_bits: 0,
         runs: false,
+        order1_bits: 0,
     },
     table_bits: 20,
 };
@@ -268,6 +269,7 @@ pub const LEVEL_1_REVISION_2: Level = Level {
         jpeg: true,
         jpeg_bits: 0,
         runs: false,
+        order1_bits: 0,
     },
     table_bits: 20,
 };
@@ -285,6 +287,7 @@ pub const LEVEL_1_REVISION_3: Level = Level {
         jpeg: true,
         jpeg_bits: 0,
         runs: false,
+        order1_bits: 0,
     },
     table_bits: 20,
 };
@@ -301,6 +304,7 @@ pub const FULL_BEFORE_REVISION_5: Spec = Spec {
     jpeg: true,
     jpeg_bits: 0,
     runs: false,
+    order1_bits: 0,
 };
 
 impl CmConfig {
