@@ -13,6 +13,9 @@ mismatch stops the script.
 """
 import json, os, shutil, statistics, subprocess, sys, tempfile, time
 
+# 7-Zip: `7z` (p7zip) or `7zz` (the 7zip package).
+SEVEN_ZIP = shutil.which("7z") or "7zz"
+
 here = os.path.dirname(os.path.abspath(__file__))
 root = os.path.dirname(here)
 args = sys.argv[1:]
@@ -98,8 +101,8 @@ def strong_peers(name, path, original, n, row, tmp):
         row[label] = (len(data), mbps(n, tc), mbps(n, tdd))
     # Archivers: the archive's size, extraction compared with the input.
     for label, arc, make, extract in [
-        ("PPMd o8", "a.7z", lambda a: ["7z", "a", "-t7z", "-m0=PPMd:o=8:mem=256m", "-bso0", "-bsp0", a, path],
-         lambda a, o: ["7z", "x", "-bso0", "-bsp0", "-o" + o, a]),
+        ("PPMd o8", "a.7z", lambda a: [SEVEN_ZIP, "a", "-t7z", "-m0=PPMd:o=8:mem=256m", "-bso0", "-bsp0", a, path],
+         lambda a, o: [SEVEN_ZIP, "x", "-bso0", "-bsp0", "-o" + o, a]),
         ("zpaq -m4", "a4.zpaq", lambda a: ["zpaq", "a", a, path, "-m4", "-t1"],
          lambda a, o: ["zpaq", "x", a, "-to", o, "-t1"]),
         ("zpaq -m5", "a5.zpaq", lambda a: ["zpaq", "a", a, path, "-m5", "-t1"],

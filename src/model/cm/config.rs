@@ -64,9 +64,9 @@ pub struct CmConfig {
     /// orders 2 and 3, the word and a record context (`LEVEL_1_REVISION_3`); 4, with
     /// the level 1 of `LEVELS`, without the first APM, whose JPEG contexts keep to part
     /// of its tables (level 1 of revisions 0 and 1 is `LEVEL_1_BEFORE_REVISION_2`); 5,
-    /// with levels 4 to 9 of `LEVELS`, which add two word contexts and the runs
-    /// (`FULL_BEFORE_REVISION_5` before; [`CM_REVISION`], what this build writes).
-    /// Levels 2 and 3 are the same in revisions 1 to 5.
+    /// with levels 6 to 9 of `LEVELS`, which add two word contexts and the runs to
+    /// `FULL_REVISION_4`, what they mixed before ([`CM_REVISION`], what this build
+    /// writes). Levels 2 to 5 are the same in revisions 1 to 5.
     pub revision: u8,
 }
 
@@ -117,11 +117,11 @@ pub const LEVELS: [Level; 9] = [
         table_bits: 20,
     },
     Level {
-        spec: FULL,
+        spec: FULL_REVISION_4,
         table_bits: 20,
     },
     Level {
-        spec: FULL,
+        spec: FULL_REVISION_4,
         table_bits: 21,
     },
     Level {
@@ -250,7 +250,7 @@ pub const LEVEL_1_BEFORE_REVISION_2: Level = Level {
         worth: false,
         jpeg: true,
         jpeg_bits: 0,
-        runs: false,
+        runs: 0,
         order1_bits: 0,
     },
     table_bits: 20,
@@ -268,7 +268,7 @@ pub const LEVEL_1_REVISION_2: Level = Level {
         worth: false,
         jpeg: true,
         jpeg_bits: 0,
-        runs: false,
+        runs: 0,
         order1_bits: 0,
     },
     table_bits: 20,
@@ -286,15 +286,15 @@ pub const LEVEL_1_REVISION_3: Level = Level {
         worth: false,
         jpeg: true,
         jpeg_bits: 0,
-        runs: false,
+        runs: 0,
         order1_bits: 0,
     },
     table_bits: 20,
 };
 
-/// What levels 4 to 9 mixed before revision 5: the contexts up to the record ones
-/// (indices 0 to 13), without the runs (frozen: spelled out).
-pub const FULL_BEFORE_REVISION_5: Spec = Spec {
+/// Levels 4 and 5's, and what levels 4 to 9 mixed before revision 5: the contexts up
+/// to the record ones (indices 0 to 13), without the runs (frozen: spelled out).
+pub const FULL_REVISION_4: Spec = Spec {
     contexts: &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13],
     mixer2: true,
     apm0: true,
@@ -303,7 +303,7 @@ pub const FULL_BEFORE_REVISION_5: Spec = Spec {
     worth: true,
     jpeg: true,
     jpeg_bits: 0,
-    runs: false,
+    runs: 0,
     order1_bits: 0,
 };
 
@@ -315,8 +315,8 @@ impl CmConfig {
             (1, 0 | 1) => LEVEL_1_BEFORE_REVISION_2,
             (1, 2) => LEVEL_1_REVISION_2,
             (1, 3) => LEVEL_1_REVISION_3,
-            (4..=9, 0..=4) => Level {
-                spec: FULL_BEFORE_REVISION_5,
+            (6..=9, 0..=4) => Level {
+                spec: FULL_REVISION_4,
                 ..LEVELS[(level - 1) as usize]
             },
             _ => LEVELS[(level - 1) as usize],

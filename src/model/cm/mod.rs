@@ -423,10 +423,10 @@ pub struct Spec {
     /// trades a little of an image's size for look-ups that stay in it: those of the
     /// symbol starts wait on the symbol just read, so no hint can ask for them early.
     pub jpeg_bits: u8,
-    /// Give the mixers each byte context's run (from revision 5): the byte that last
-    /// followed the context and how many times in a row, predicting the next bit while
-    /// the byte so far agrees with it.
-    pub runs: bool,
+    /// Give the mixers the run of each of the first `runs` byte contexts (from revision
+    /// 5): the byte that last followed the context and how many times in a row,
+    /// predicting the next bit while the byte so far agrees with it.
+    pub runs: u8,
     /// Order 1's table has at most `2^order1_bits` slots (0: as many as the others'):
     /// its 256 contexts fill at most 4,352 buckets of 16 slots. (Order 1 then comes
     /// after the JPEG model's contexts in the list, so that theirs stay full size.)
@@ -447,7 +447,7 @@ pub const FULL: Spec = Spec {
     worth: true,
     jpeg: true,
     jpeg_bits: 0,
-    runs: true,
+    runs: 16,
     order1_bits: 17,
 };
 
@@ -467,7 +467,7 @@ pub const LEAN: Spec = Spec {
     worth: false,
     jpeg: true,
     jpeg_bits: 16,
-    runs: false,
+    runs: 0,
     order1_bits: 0,
 };
 
@@ -482,7 +482,7 @@ pub const SPARSE_SPEC: Spec = Spec {
     worth: true,
     jpeg: true,
     jpeg_bits: 0,
-    runs: false,
+    runs: 0,
     order1_bits: 0,
 };
 
@@ -497,21 +497,21 @@ pub const RECORD_SPEC: Spec = Spec {
     worth: true,
     jpeg: true,
     jpeg_bits: 0,
-    runs: false,
+    runs: 0,
     order1_bits: 0,
 };
 
 /// The specs whose per-bit path has a build of its own (from index 1), where the
 /// number of contexts and the stages are constants (index 0 stands for the build that
-/// reads them from the predictor's spec; the last is what the default level mixed
-/// before revision 5, for its files). Every build computes the same integers.
+/// reads them from the predictor's spec; the last is levels 4 and 5's, which all of
+/// levels 4 to 9 mixed before revision 5). Every build computes the same integers.
 const SHAPES: [Spec; 6] = [
     FULL,
     LEAN,
     SPARSE_SPEC,
     RECORD_SPEC,
     FULL,
-    config::FULL_BEFORE_REVISION_5,
+    config::FULL_REVISION_4,
 ];
 
 /// Bytes the match model hashes to find an earlier occurrence of the recent history.
@@ -974,7 +974,7 @@ impl Predictor {
         let inputs = Self::inputs_of(&spec);
         // The runs' inputs are 0 until a run is seen: the weights start as an average
         // of the others.
-        let start = inputs - if spec.runs { n } else { 0 };
+        let start = inputs - Self::runs_of(&spec);
         let jpeg_contexts = if spec.jpeg { JPEG_CONTEXTS.min(n) } else { 0 };
         // Each used context's table, one after the other (order 1's may be smaller,
         // and comes last where it is).
@@ -1033,7 +1033,7 @@ impl Predictor {
             set: 0,
             stage: 2048,
             p: 2048,
-            runs: Runs::new(if spec.runs { n } else { 0 }),
+            runs: Runs::new(Self::runs_of(&spec)),
         };
         p.start_byte::<0>();
         p.predict_bit::<0>();
@@ -1085,7 +1085,18 @@ impl Predictor {
     #[inline(always)]
     const fn inputs_of(spec: &Spec) -> usize {
         let n = spec.contexts.len();
-        n + 3 + if spec.worth { n } else { 0 } + if spec.runs { n } else { 0 }
+        n + 3 + if spec.worth { n } else { 0 } + Self::runs_of(spec)
+    }
+
+    /// How many of `spec`'s contexts have runs (the first ones).
+    #[inline(always)]
+    const fn runs_of(spec: &Spec) -> usize {
+        let (r, n) = (spec.runs as usize, spec.contexts.len());
+        if r < n {
+            r
+        } else {
+            n
+        }
     }
 
     /// Where the run inputs start among the mixers' inputs.
@@ -1294,9 +1305,9 @@ impl Predictor {
             apm0,
             apm1,
             apm2,
-            runs,
             ..
         } = self.shaped::<S>();
+        let runs = Self::runs_of(&self.shaped::<S>());
         let h2 = if apm2 && self.jpeg_byte {
             (self.jpeg.state_hash() >> 16) as usize
         } else if apm2 {
@@ -1338,16 +1349,16 @@ impl Predictor {
                 for k in 0..n {
                     let (first, check) = self.bucket::<S>(k, c0);
                     self.bases[k] = self.find_bucket(first, check);
-                    if runs && self.bit_count == 0 {
+                    if k < runs && self.bit_count == 0 {
                         self.runs
                             .start(k, self.bases[k], check, self.tables[self.bases[k]]);
                     }
                 }
             }
-            if runs {
+            if runs > 0 {
                 let off = self.runs_offset::<S>();
                 self.runs
-                    .inputs(n, c0, self.bit_count, &mut self.st[off..off + n]);
+                    .inputs(runs, c0, self.bit_count, &mut self.st[off..off + runs]);
             }
             let nibble = if self.bit_count < 4 {
                 c0 as usize
@@ -1376,7 +1387,7 @@ impl Predictor {
         self.mixed2[0] = self.mixer.mix(st, self.set);
         self.mixed = if mixer2 {
             // Weight sets by the last byte and how many of the first seven contexts (the
-            // low orders and, at levels 4 to 9, the word) have seen their current slot
+            // low orders and, at levels 6 to 9, the word) have seen their current slot
             // more than 5 times: how far up the orders the statistics are worth trusting.
             self.set2 = match jpeg_sets {
                 Some((_, s)) => 2048 + s,
@@ -1441,10 +1452,11 @@ impl Predictor {
                 self.st[n + 3 + k] = 0;
             }
         }
-        if self.shaped::<S>().runs {
+        let runs = Self::runs_of(&self.shaped::<S>());
+        if runs > 0 {
             let off = self.runs_offset::<S>();
-            self.st[off..off + n].fill(0);
-            self.runs.idle(n);
+            self.st[off..off + runs].fill(0);
+            self.runs.idle(runs);
         }
     }
 
@@ -1579,8 +1591,9 @@ impl Predictor {
             }
         }
         self.matcher.update(bit);
-        if self.shaped::<S>().runs {
-            self.runs.learn(self.used::<S>(), bit);
+        let runs = Self::runs_of(&self.shaped::<S>());
+        if runs > 0 {
+            self.runs.learn(runs, bit);
         }
         if self.shaped::<S>().worth {
             let worth = if self.jpeg_byte {
@@ -1611,8 +1624,8 @@ impl Predictor {
         self.bit_count += 1;
         if self.c0 >= 256 {
             let byte = (self.c0 & 0xFF) as u8;
-            if self.shaped::<S>().runs && !self.jpeg_byte {
-                self.runs.byte(self.used::<S>(), &mut self.tables, byte);
+            if runs > 0 && !self.jpeg_byte {
+                self.runs.byte(runs, &mut self.tables, byte);
             }
             self.jpeg.byte(byte);
             self.history.push(byte);
