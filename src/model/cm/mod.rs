@@ -6,8 +6,10 @@
 //! one before it, with the one two before it, and with both, two sparse contexts, three
 //! record contexts for tables of fixed-length rows and for the lines of text, order 0)
 //! looks up an adaptive probability for its hash and the byte's bits so far (the mixer
-//! sees it directly and through an adaptive map of its hit count and probability) and
-//! the run of bytes that followed it (which byte, how many times in a row), and a match model
+//! sees it directly and through an adaptive map of its hit count, its probability and,
+//! at levels 6 to 9, the context's run: the byte that followed it last and how many
+//! times in a row, of which the longest run and the highest order's are inputs too),
+//! and a match model
 //! predicts the bit that followed the last occurrence of the recent bytes; two gated
 //! mixers combine their logits (weights chosen by the partial byte and the match
 //! length, and by the last byte with how many low orders are well seen), their outputs are averaged in the logistic domain,
@@ -25,9 +27,9 @@
 //!
 //! Ideal code lengths today with the default level's tables (`BB_FILES="..." cargo
 //! test --release --lib cm::measure::files -- --ignored --nocapture`), bits per byte:
-//! alice29.txt 1.918, lcet10.txt 1.633, kppkn.gtb 1.072, geo.protodata 0.675, urls.10K
-//! 1.442, fireworks.jpeg 6.394, mixed-1MiB 1.982 (revision 4, without the runs and the
-//! two word contexts: 1.927, 1.646, 1.093, 0.685, 1.475, 6.394, 2.005; zpaq -m5: 1.979,
+//! alice29.txt 1.913, lcet10.txt 1.630, kppkn.gtb 1.068, geo.protodata 0.675, urls.10K
+//! 1.442, fireworks.jpeg 6.394, mixed-1MiB 1.981 (level 5, without the runs and the two
+//! word contexts: 1.927, 1.646, 1.093, 0.685, 1.475, 6.394, 2.005; zpaq -m5: 1.979,
 //! 1.688, 1.250, 0.822, 1.541, 7.957, 2.238).
 //! `cm::measure::corpus_bits_per_byte` also codes the bits on the history chain
 //! without a latent and prints the words' size, within 0.03% of the ideal.
@@ -368,11 +370,16 @@ const WORTH_SHIFT: u32 = 7;
 impl SlotWorth {
     /// Every entry starts at the probability at its bucket's centre.
     fn new() -> Self {
+        Self::with_states(1)
+    }
+
+    /// A map with rows for each of `states` run states.
+    fn with_states(states: usize) -> Self {
         let row: Vec<u16> = (0..64)
             .map(|j| (squash(j * 64 - 2048 + 32) * 16) as u16)
             .collect();
         Self {
-            t: row.repeat(WORTH_COUNTS),
+            t: row.repeat(WORTH_COUNTS * states),
             at: 0,
         }
     }
@@ -380,7 +387,13 @@ impl SlotWorth {
     /// The input (a logit) for a slot of hit count `n` and logit `a`.
     #[inline]
     fn input(&mut self, n: u32, a: i32) -> i32 {
-        let row = WORTH_ROW[n.min(20) as usize] as usize;
+        self.input_in(0, n, a)
+    }
+
+    /// [`SlotWorth::input`] in the rows of run state `state` (of [`SlotWorth::with_states`]).
+    #[inline]
+    fn input_in(&mut self, state: usize, n: u32, a: i32) -> i32 {
+        let row = state * WORTH_COUNTS + WORTH_ROW[n.min(20) as usize] as usize;
         self.at = row * 64 + ((a + 2048) >> 6) as usize;
         stretch((self.t[self.at] as u32 >> 4).clamp(1, 4095))
     }
@@ -771,32 +784,46 @@ impl RecordModel {
 /// The byte contexts' runs (from revision 5): for each context, the byte that followed
 /// it last and how many times in a row, kept beside the check in slot 0 of the
 /// context's bucket for a byte's first nibble (bits 9-16 the byte, 17-26 the count).
-/// While the byte so far agrees with a run's, the run predicts the next bit with a
-/// confidence learned per context, run length, predicted bit and bit position: a context
+/// While the byte so far agrees with a run's, the run predicts the next bit: a context
 /// that has only ever seen one byte is near deterministic, which its slots, each
-/// learning one bit at its own pace, say less sharply.
+/// learning one bit at its own pace, say less sharply. Each context's run state (none,
+/// or the bit it predicts with its length in four buckets) selects the rows of the
+/// context's slot map, and two inputs give the mixers the longest run and the run of
+/// the highest order that has one, with a confidence learned per context, run length,
+/// predicted bit and bit position.
 #[derive(Clone, Debug)]
 struct Runs {
-    /// Per used context: slot 0 of its bucket for the current byte's first nibble.
+    /// Per context with runs: slot 0 of its bucket for the current byte's first nibble.
     slot: [usize; CONTEXTS],
     /// That bucket's check.
     check: [u32; CONTEXTS],
     /// The run read at the byte's start: its byte and its count above (0: none).
     run: [u32; CONTEXTS],
-    /// The entry of `map` each context's input read for the current bit (`NONE`: no
-    /// input), and the bit it predicted.
-    at: [usize; CONTEXTS],
-    expected: [u32; CONTEXTS],
-    /// `P(bit == predicted)` per context, run length bucket (16), predicted bit and bit
-    /// position: [`RUN_ENTRIES`] per context.
-    map: Vec<Slot>,
+    /// Each context's run state for the current bit: 0 (no run, or one the byte so
+    /// far left), else `1 + 4 * predicted bit + length bucket`.
+    state: [u8; CONTEXTS],
+    /// The entries of the two maps the two inputs read for the current bit (`NONE`:
+    /// no input), and the bits they predicted.
+    at: [usize; 2],
+    expected: [u32; 2],
+    /// `P(bit == predicted)` of the longest run and of the highest order's, per
+    /// context, run length bucket (16), predicted bit and bit position:
+    /// [`RUN_ENTRIES`] per context.
+    maps: [Vec<Slot>; 2],
 }
 
-/// [`Runs::map`] entries per context.
+/// Entries per context of each of [`Runs::maps`].
 const RUN_ENTRIES: usize = 16 * 2 * 8;
 
 /// Largest run count kept.
 const RUN_MAX: u32 = 1023;
+
+/// Run states: none, and each predicted bit with 4 length buckets.
+const RUN_STATES: usize = 9;
+
+/// The contexts, among the first ones, whose run may be the highest order's (levels 6
+/// to 9 list orders 2 to 12 first).
+const RUN_ORDERS: usize = 6;
 
 impl Runs {
     const NONE: usize = usize::MAX;
@@ -807,9 +834,13 @@ impl Runs {
             slot: [Self::NONE; CONTEXTS],
             check: [0; CONTEXTS],
             run: [0; CONTEXTS],
-            at: [Self::NONE; CONTEXTS],
-            expected: [0; CONTEXTS],
-            map: vec![Slot::HALF; n * RUN_ENTRIES],
+            state: [0; CONTEXTS],
+            at: [Self::NONE; 2],
+            expected: [0; 2],
+            maps: [
+                vec![Slot::HALF; n * RUN_ENTRIES],
+                vec![Slot::HALF; n * RUN_ENTRIES],
+            ],
         }
     }
 
@@ -822,41 +853,65 @@ impl Runs {
         self.run[k] = word >> 9;
     }
 
-    /// The inputs `st` of the first `n` contexts for the bit after the partial byte
-    /// `c0` (`bits` bits known).
+    /// The run states of the first `n` contexts for the bit after the partial byte
+    /// `c0` (`bits` bits known), and the two inputs, `st`.
     #[inline(always)]
-    fn inputs(&mut self, n: usize, c0: u32, bits: u32, st: &mut [i32]) {
-        for (k, st) in st[..n].iter_mut().enumerate() {
+    fn predict(&mut self, n: usize, c0: u32, bits: u32, st: &mut [i32]) {
+        // (count, context, predicted bit) of the longest run and the highest order's.
+        let mut longest = (0, Self::NONE, 0);
+        let mut highest = (0, Self::NONE, 0);
+        for k in 0..n {
             let r = self.run[k];
             let predicted = (r & 0xFF) | 0x100;
             if r == 0 || predicted >> (8 - bits) != c0 {
-                self.at[k] = Self::NONE;
-                *st = 0;
+                self.state[k] = 0;
                 continue;
             }
             let bit = (predicted >> (7 - bits)) & 1;
-            let count = (r >> 8).min(15) as usize;
-            let at = k * RUN_ENTRIES + count * 16 + bit as usize * 8 + bits as usize;
-            self.at[k] = at;
-            self.expected[k] = bit;
-            let a = self.map[at].logit();
-            *st = if bit == 1 { a } else { -a };
+            let count = r >> 8;
+            if count >= longest.0 {
+                longest = (count, k, bit);
+            }
+            if k < RUN_ORDERS {
+                highest = (count, k, bit);
+            }
+            let bucket = match count {
+                0..=1 => 0,
+                2..=3 => 1,
+                4..=7 => 2,
+                _ => 3,
+            };
+            self.state[k] = (1 + 4 * bit + bucket) as u8;
+        }
+        for (j, (count, k, bit)) in [longest, highest].into_iter().enumerate() {
+            if k == Self::NONE {
+                self.at[j] = Self::NONE;
+                st[j] = 0;
+                continue;
+            }
+            let at = k * RUN_ENTRIES + (count.min(15) as usize * 2 + bit as usize) * 8;
+            let at = at + bits as usize;
+            self.at[j] = at;
+            self.expected[j] = bit;
+            let a = self.maps[j][at].logit();
+            st[j] = if bit == 1 { a } else { -a };
         }
     }
 
-    /// No run inputs for the current bit (in a JPEG scan's bytes).
+    /// No runs for the current bit (in a JPEG scan's bytes).
     #[inline]
     fn idle(&mut self, n: usize) {
-        self.at[..n].fill(Self::NONE);
+        self.state[..n].fill(0);
+        self.at = [Self::NONE; 2];
     }
 
-    /// Learn the coded bit where a run predicted it.
+    /// Learn the coded bit where a run input predicted it.
     #[inline(always)]
-    fn learn(&mut self, n: usize, bit: u32) {
-        for k in 0..n {
-            let at = self.at[k];
+    fn learn(&mut self, bit: u32) {
+        for j in 0..2 {
+            let at = self.at[j];
             if at != Self::NONE {
-                self.map[at].update_to((bit == self.expected[k]) as u32, 255);
+                self.maps[j][at].update_to((bit == self.expected[j]) as u32, 255);
             }
         }
     }
@@ -974,7 +1029,7 @@ impl Predictor {
         let inputs = Self::inputs_of(&spec);
         // The runs' inputs are 0 until a run is seen: the weights start as an average
         // of the others.
-        let start = inputs - Self::runs_of(&spec);
+        let start = inputs - Self::run_inputs(&spec);
         let jpeg_contexts = if spec.jpeg { JPEG_CONTEXTS.min(n) } else { 0 };
         // Each used context's table, one after the other (order 1's may be smaller,
         // and comes last where it is).
@@ -1028,7 +1083,15 @@ impl Predictor {
             apm1: Apm::new(if spec.apm1 { 1 << 16 } else { 1 }),
             apm2: Apm::new(if spec.apm2 { 1 << 16 } else { 1 }),
             st: [0; INPUTS],
-            worth: vec![SlotWorth::new(); n],
+            worth: (0..n)
+                .map(|k| {
+                    SlotWorth::with_states(if k < Self::runs_of(&spec) {
+                        RUN_STATES
+                    } else {
+                        1
+                    })
+                })
+                .collect(),
             mixed: 2048,
             set: 0,
             stage: 2048,
@@ -1085,7 +1148,18 @@ impl Predictor {
     #[inline(always)]
     const fn inputs_of(spec: &Spec) -> usize {
         let n = spec.contexts.len();
-        n + 3 + if spec.worth { n } else { 0 } + Self::runs_of(spec)
+        n + 3 + if spec.worth { n } else { 0 } + Self::run_inputs(spec)
+    }
+
+    /// The run inputs of `spec`: the longest run and the highest order's, where some
+    /// context has runs.
+    #[inline(always)]
+    const fn run_inputs(spec: &Spec) -> usize {
+        if Self::runs_of(spec) > 0 {
+            2
+        } else {
+            0
+        }
     }
 
     /// How many of `spec`'s contexts have runs (the first ones).
@@ -1358,7 +1432,7 @@ impl Predictor {
             if runs > 0 {
                 let off = self.runs_offset::<S>();
                 self.runs
-                    .inputs(runs, c0, self.bit_count, &mut self.st[off..off + runs]);
+                    .predict(runs, c0, self.bit_count, &mut self.st[off..off + 2]);
             }
             let nibble = if self.bit_count < 4 {
                 c0 as usize
@@ -1455,7 +1529,7 @@ impl Predictor {
         let runs = Self::runs_of(&self.shaped::<S>());
         if runs > 0 {
             let off = self.runs_offset::<S>();
-            self.st[off..off + runs].fill(0);
+            self.st[off..off + 2].fill(0);
             self.runs.idle(runs);
         }
     }
@@ -1475,6 +1549,7 @@ impl Predictor {
     #[inline]
     fn read_slots<const S: usize>(&mut self, count: usize, index: usize, jpeg: bool) {
         let n = self.used::<S>();
+        let runs = Self::runs_of(&self.shaped::<S>());
         let worth = self.shaped::<S>().worth;
         for k in 0..count {
             let i = self.bases[k] | index;
@@ -1488,7 +1563,11 @@ impl Predictor {
                 } else {
                     &mut self.worth[k]
                 };
-                self.st[n + 3 + k] = w.input(slot.count(), a);
+                self.st[n + 3 + k] = if jpeg || k >= runs {
+                    w.input(slot.count(), a)
+                } else {
+                    w.input_in(self.runs.state[k] as usize, slot.count(), a)
+                };
             }
         }
     }
@@ -1591,9 +1670,8 @@ impl Predictor {
             }
         }
         self.matcher.update(bit);
-        let runs = Self::runs_of(&self.shaped::<S>());
-        if runs > 0 {
-            self.runs.learn(runs, bit);
+        if Self::runs_of(&self.shaped::<S>()) > 0 {
+            self.runs.learn(bit);
         }
         if self.shaped::<S>().worth {
             let worth = if self.jpeg_byte {
@@ -1624,6 +1702,7 @@ impl Predictor {
         self.bit_count += 1;
         if self.c0 >= 256 {
             let byte = (self.c0 & 0xFF) as u8;
+            let runs = Self::runs_of(&self.shaped::<S>());
             if runs > 0 && !self.jpeg_byte {
                 self.runs.byte(runs, &mut self.tables, byte);
             }
