@@ -29,10 +29,11 @@ fn mnist_fuzz_header() -> Vec<u8> {
     opts.header_bytes().unwrap()
 }
 
-/// The valid header that `fuzz/fuzz_targets/decode_cm.rs` puts in front.
-fn cm_fuzz_header() -> Vec<u8> {
+/// The valid header that `fuzz/fuzz_targets/decode_cm.rs` (level 1) or
+/// `decode_cm6.rs` (level 6) puts in front.
+fn cm_fuzz_header(level: u8) -> Vec<u8> {
     let model = bbcodec::ModelConfig::Cm(bbcodec::model::CmConfig {
-        level: 1,
+        level,
         table_bits: 12,
         ..Default::default()
     });
@@ -71,8 +72,9 @@ fn replay_fuzz_regressions() {
                 .bytes(),
                 fuzz_header(),
             ]
-        } else if name.starts_with("decode_cm-") {
-            vec![cm_fuzz_header()]
+        } else if name.starts_with("decode_cm-") || name.starts_with("decode_cm6-") {
+            // Either target's bodies behind both headers.
+            vec![cm_fuzz_header(1), cm_fuzz_header(6)]
         } else if name.starts_with("decode_mnist-") {
             vec![
                 V1Header {
