@@ -250,7 +250,7 @@ fn v1_goldens_decode_exactly() {
 /// holds revision 0 (before the JPEG model, written before the revision was stored),
 /// `cm-r1` revision 1 (level 1 with orders 1-4, 6 and the word), `cm-r2` revision 2
 /// (level 1 with orders 1, 3 and 6), `cm-r3` revision 3 (level 1's JPEG contexts
-/// anywhere in its tables), `cm-r4` revision 4 (levels 4 to 9 without the runs and the
+/// anywhere in its tables), `cm-r4` revision 4 (levels 6 to 9 without the runs and the
 /// word contexts 14 and 15).
 #[test]
 fn older_cm_revisions_decode_exactly() {

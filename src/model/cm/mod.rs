@@ -238,8 +238,7 @@ fn hash_step(x: u32, v: u32) -> u32 {
 }
 
 /// The hash of hashed context `k` (an index into the full list) for the byte after
-/// `history`, with the word contexts `word` and `prev_word` and the record contexts'
-/// geometry `g`.
+/// `history`, with the word contexts `words` and the record contexts' geometry `g`.
 fn context_hash(k: usize, history: &[u8], words: Words, g: Geometry) -> u32 {
     let (word, prev_word) = (words.cur, words.prev);
     let n = history.len();
@@ -309,7 +308,8 @@ pub const ORDERS: [usize; 7] = [1, 2, 3, 4, 6, 8, 12];
 pub const SPARSE: [&[usize]; 2] = [&[2, 3], &[2, 4]];
 
 /// Hashed contexts: the orders, the word, the sparse ones, the word with the word
-/// before it, and the record contexts.
+/// before it, the record contexts, and the word with the one two before it and with
+/// both.
 pub const CONTEXTS: usize = RECORD_FIRST + RECORD_CONTEXTS + 2;
 
 /// The first record context.
@@ -327,9 +327,10 @@ const TRIGRAM: usize = SKIP + 1;
 /// and the column.
 pub const RECORD_CONTEXTS: usize = 3;
 
-/// Inputs to the mixer: order 0, the hashed contexts, the match model, a bias, and
-/// each hashed context's slot as an adaptive map of its hit count and probability sees it.
-pub const INPUTS: usize = 1 + 3 * CONTEXTS + 2;
+/// Inputs to the mixer: order 0, the hashed contexts, the match model, a bias, each
+/// hashed context's slot as an adaptive map of its hit count and probability sees it,
+/// and the two runs' (the longest and the highest order's).
+pub const INPUTS: usize = 1 + 2 * CONTEXTS + 2 + 2;
 
 /// An indirect view of one context's slots: an adaptive probability for each (hit
 /// count bucket, probability bucket) of the slot read, i.e. what a slot like this one
@@ -436,9 +437,10 @@ pub struct Spec {
     /// trades a little of an image's size for look-ups that stay in it: those of the
     /// symbol starts wait on the symbol just read, so no hint can ask for them early.
     pub jpeg_bits: u8,
-    /// Give the mixers the run of each of the first `runs` byte contexts (from revision
-    /// 5): the byte that last followed the context and how many times in a row,
-    /// predicting the next bit while the byte so far agrees with it.
+    /// Follow the run of each of the first `runs` byte contexts (from revision 5): the
+    /// byte that last followed the context and how many times in a row. A run's state
+    /// selects the rows of its context's slot map, and the longest run and the highest
+    /// order's are mixer inputs.
     pub runs: u8,
     /// Order 1's table has at most `2^order1_bits` slots (0: as many as the others'):
     /// its 256 contexts fill at most 4,352 buckets of 16 slots. (Order 1 then comes
@@ -1030,6 +1032,7 @@ impl Predictor {
         // The runs' inputs are 0 until a run is seen: the weights start as an average
         // of the others.
         let start = inputs - Self::run_inputs(&spec);
+        let runs = Self::runs_of(&spec);
         let jpeg_contexts = if spec.jpeg { JPEG_CONTEXTS.min(n) } else { 0 };
         // Each used context's table, one after the other (order 1's may be smaller,
         // and comes last where it is).
@@ -1084,19 +1087,13 @@ impl Predictor {
             apm2: Apm::new(if spec.apm2 { 1 << 16 } else { 1 }),
             st: [0; INPUTS],
             worth: (0..n)
-                .map(|k| {
-                    SlotWorth::with_states(if k < Self::runs_of(&spec) {
-                        RUN_STATES
-                    } else {
-                        1
-                    })
-                })
+                .map(|k| SlotWorth::with_states(if k < runs { RUN_STATES } else { 1 }))
                 .collect(),
             mixed: 2048,
             set: 0,
             stage: 2048,
             p: 2048,
-            runs: Runs::new(Self::runs_of(&spec)),
+            runs: Runs::new(runs),
         };
         p.start_byte::<0>();
         p.predict_bit::<0>();
@@ -1134,6 +1131,12 @@ impl Predictor {
     #[inline(always)]
     fn used<const S: usize>(&self) -> usize {
         self.shaped::<S>().contexts.len()
+    }
+
+    /// How many contexts have runs, a constant in the builds of a shape.
+    #[inline(always)]
+    fn runs<const S: usize>(&self) -> usize {
+        Self::runs_of(&self.shaped::<S>())
     }
 
     /// The mixers' inputs in use, a constant in the builds of a shape.
@@ -1381,7 +1384,7 @@ impl Predictor {
             apm2,
             ..
         } = self.shaped::<S>();
-        let runs = Self::runs_of(&self.shaped::<S>());
+        let runs = self.runs::<S>();
         let h2 = if apm2 && self.jpeg_byte {
             (self.jpeg.state_hash() >> 16) as usize
         } else if apm2 {
@@ -1526,7 +1529,7 @@ impl Predictor {
                 self.st[n + 3 + k] = 0;
             }
         }
-        let runs = Self::runs_of(&self.shaped::<S>());
+        let runs = self.runs::<S>();
         if runs > 0 {
             let off = self.runs_offset::<S>();
             self.st[off..off + 2].fill(0);
@@ -1549,7 +1552,7 @@ impl Predictor {
     #[inline]
     fn read_slots<const S: usize>(&mut self, count: usize, index: usize, jpeg: bool) {
         let n = self.used::<S>();
-        let runs = Self::runs_of(&self.shaped::<S>());
+        let runs = self.runs::<S>();
         let worth = self.shaped::<S>().worth;
         for k in 0..count {
             let i = self.bases[k] | index;
@@ -1670,7 +1673,7 @@ impl Predictor {
             }
         }
         self.matcher.update(bit);
-        if Self::runs_of(&self.shaped::<S>()) > 0 {
+        if self.runs::<S>() > 0 {
             self.runs.learn(bit);
         }
         if self.shaped::<S>().worth {
@@ -1702,7 +1705,7 @@ impl Predictor {
         self.bit_count += 1;
         if self.c0 >= 256 {
             let byte = (self.c0 & 0xFF) as u8;
-            let runs = Self::runs_of(&self.shaped::<S>());
+            let runs = self.runs::<S>();
             if runs > 0 && !self.jpeg_byte {
                 self.runs.byte(runs, &mut self.tables, byte);
             }
