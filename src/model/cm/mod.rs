@@ -532,6 +532,15 @@ const SHAPES: [Spec; 6] = [
 /// Bytes the match model hashes to find an earlier occurrence of the recent history.
 pub const MATCH_MIN: usize = 5;
 
+/// Bits of a window's hash kept beside its position in the match table: a position
+/// of a chunk (at most [`crate::container::MAX_CHUNK_SIZE`] = `2^26`) takes 27 bits.
+const MATCH_CHECK_BITS: u32 = 5;
+
+/// The check's bits of an entry (its lowest), and of a window's hash.
+const MATCH_CHECK_MASK: u32 = (1 << MATCH_CHECK_BITS) - 1;
+
+const _: () = assert!((crate::container::MAX_CHUNK_SIZE as u64) < 1 << (32 - MATCH_CHECK_BITS));
+
 /// Longest match the model tracks (its length buckets saturate at 16).
 const MATCH_MAX: u32 = 65_535;
 
@@ -540,7 +549,8 @@ const MATCH_MAX: u32 = 65_535;
 /// next there, with a confidence learned per match length.
 #[derive(Clone, Debug)]
 struct MatchModel {
-    /// Position after the last occurrence of each hashed `MATCH_MIN`-byte window.
+    /// Position after the last occurrence of each hashed `MATCH_MIN`-byte window, over
+    /// [`MATCH_CHECK_BITS`] bits of the window's hash.
     table: Vec<u32>,
     /// Position in the history of the byte the match predicts (valid when `len > 0`).
     ptr: usize,
@@ -584,16 +594,17 @@ impl MatchModel {
         (h >> (32 - self.table.len().trailing_zeros())) as usize
     }
 
-    /// At a byte's last bit (the partial byte `c0` with its leading 1, after `history`):
-    /// ask for the slot the byte will read, whichever it is (a cache hint only).
-    fn prefetch_next(&self, history: &[u8], c0: u32) {
+    /// With `left` bits of a byte to come (the partial byte `c0` with its leading 1,
+    /// after `history`): ask for the slots the byte may read, whichever it is (a cache
+    /// hint only).
+    fn prefetch_next(&self, history: &[u8], c0: u32, left: u32) {
         let n = history.len();
         if n + 1 < MATCH_MIN {
             return;
         }
         let h = Self::window_hash(&history[n + 1 - MATCH_MIN..]);
-        for b in 0..2 {
-            let byte = ((c0 << 1 | b) & 0xFF) as u8;
+        for b in 0..1 << left {
+            let byte = ((c0 << left | b) & 0xFF) as u8;
             prefetch(&self.table, self.slot(Self::hash_step(h, byte)));
         }
     }
@@ -610,9 +621,12 @@ impl MatchModel {
         if n < MATCH_MIN {
             return;
         }
-        let slot = self.slot(Self::window_hash(&history[n - MATCH_MIN..]));
-        if self.len == 0 {
-            let cand = self.table[slot] as usize;
+        let h = Self::window_hash(&history[n - MATCH_MIN..]);
+        let (slot, check) = (self.slot(h), h & MATCH_CHECK_MASK);
+        if self.len == 0 && self.table[slot] & MATCH_CHECK_MASK == check {
+            // A window with another check is another window: no match there (and no
+            // cache miss to read its history).
+            let cand = (self.table[slot] >> MATCH_CHECK_BITS) as usize;
             if cand > 0 && cand < n {
                 let mut l = 0;
                 while l < 32 && l < cand && history[cand - 1 - l] == history[n - 1 - l] {
@@ -624,7 +638,7 @@ impl MatchModel {
                 }
             }
         }
-        self.table[slot] = n as u32;
+        self.table[slot] = (n as u32) << MATCH_CHECK_BITS | check;
     }
 
     /// The input for the bit after the partial byte `c0` (with `bits` bits known).
@@ -1259,7 +1273,6 @@ impl Predictor {
             }
         }
         self.next_hashes = Some((g, next));
-        self.matcher.prefetch_next(&self.history, self.c0);
     }
 
     /// Whether some of `contexts` is not an order.
@@ -1394,14 +1407,13 @@ impl Predictor {
         };
         self.prefetch_next_apm_rows::<S>(last, last2);
         let n = self.used::<S>();
-        if self.bit_count == 7 {
-            if self.jpeg_byte {
-                // The byte contexts wait, but the match model reads its table at the
-                // byte's end whatever the byte is.
-                self.matcher.prefetch_next(&self.history, c0);
-            } else {
-                self.prepare_next_byte::<S>();
-            }
+        if self.bit_count == 6 {
+            // Two bits before the byte's end (a JPEG byte's too): the match table's
+            // slots of its 4 possible values, so that they are in cache when it ends.
+            self.matcher.prefetch_next(&self.history, c0, 2);
+        }
+        if self.bit_count == 7 && !self.jpeg_byte {
+            self.prepare_next_byte::<S>();
         }
         if self.bit_count == 3 && !self.jpeg_byte {
             // The second nibble's buckets are known up to the next bit: ask for both.
