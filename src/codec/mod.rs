@@ -5,8 +5,8 @@
 //! coded in parallel; the output bytes never depend on the thread count because every
 //! chunk's bytes are a function of its data, its index and the header alone. Input is
 //! read and output written in batches of up to eight chunks per thread (within 16 MiB
-//! of input, and at least two chunks per thread), so memory stays bounded whatever the
-//! input size.
+//! of input, and at least two chunks per thread; one chunk on one thread), so memory
+//! stays bounded whatever the input size.
 
 mod chunk;
 pub mod settings;
@@ -327,10 +327,15 @@ impl<R: Read> Read for CountingReader<R> {
 /// Input bytes a batch of chunks may hold (in and out, a batch is about twice this).
 const BATCH_BYTES: u64 = 16 << 20;
 
-/// Chunks coded at once between two writes: eight per thread, so that the threads
-/// rarely wait for a batch's slowest chunk, within [`BATCH_BYTES`] of input, and never
-/// fewer than two per thread. The output does not depend on it.
+/// Chunks coded at once between two writes: with several threads, eight per thread, so
+/// that the threads rarely wait for a batch's slowest chunk, within [`BATCH_BYTES`] of
+/// input, and never fewer than two per thread; with one, one. The output does not
+/// depend on it.
 fn batch_chunks(threads: usize, chunk_size: u32) -> usize {
+    if threads <= 1 {
+        // Nobody waits: one chunk at a time, so that one thread holds one chunk.
+        return 1;
+    }
     let by_memory = (BATCH_BYTES / chunk_size.max(1) as u64) as usize;
     (8 * threads).min(by_memory).max(2 * threads)
 }
@@ -391,13 +396,22 @@ pub fn encode_stream(
         index += 1;
     }
     let mut body = 0u64;
+    // `next` is the chunk after the batch so far, or only its first byte (`peeked`):
+    // the batch's last chunk needs to know whether it is the input's last, not what
+    // follows, so that a batch holds its own chunks and one byte more.
+    let mut peeked = false;
     loop {
         let mut datas = Vec::with_capacity(batch);
         while datas.len() < batch && !next.is_empty() {
+            if std::mem::take(&mut peeked) {
+                let rest = read_chunk(&mut input, cs - 1)?;
+                next.extend_from_slice(&rest);
+            }
             let full = next.len() == cs;
             let cur = std::mem::take(&mut next);
             if full {
-                next = read_chunk(&mut input, cs)?;
+                peeked = datas.len() + 1 == batch;
+                next = read_chunk(&mut input, if peeked { 1 } else { cs })?;
             }
             datas.push(cur);
         }
