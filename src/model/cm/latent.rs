@@ -65,22 +65,32 @@ pub struct BlockStats {
 /// Logit steps (of 1/256 nat) per group of the fit's histogram.
 const FIT_GROUP: i32 = 8;
 
+/// Most groups of the fit's histogram: 12-bit logits (`-2047..=2047`) in steps of
+/// [`FIT_GROUP`].
+const FIT_GROUPS: usize = (4096 / FIT_GROUP) as usize;
+
 impl BlockStats {
     fn new(bytes: Vec<u8>, p: Vec<u16>) -> Self {
-        let mut counts = vec![[0u32; 2]; 4096];
+        // Every vector here is allocated at its final size: the encoder makes and drops
+        // a segment's blocks' statistics over and over, and vectors grown by doubling
+        // leave the heap in pieces that the process keeps (several MiB over a stream).
+        let mut counts = [[0u32; 2]; 4096];
         for (t, &q) in p.iter().enumerate() {
             let bit = (bytes[t >> 3] >> (7 - (t & 7))) & 1;
             counts[q as usize][bit as usize] += 1;
         }
-        let hist = counts
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c[0] + c[1] > 0)
-            .map(|(q, c)| (q as u16, c[0], c[1]))
-            .collect::<Vec<_>>();
+        let seen = counts.iter().filter(|c| c[0] + c[1] > 0).count();
+        let mut hist = Vec::with_capacity(seen);
+        hist.extend(
+            counts
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c[0] + c[1] > 0)
+                .map(|(q, c)| (q as u16, c[0], c[1])),
+        );
         // Groups by increasing logit (each entry's stretch is increasing in p): the
         // group, the sum of its bits' logits, its zeros and ones.
-        let mut groups: Vec<(i32, f64, f64, f64)> = Vec::new();
+        let mut groups: Vec<(i32, f64, f64, f64)> = Vec::with_capacity(seen.min(FIT_GROUPS));
         for &(q, n0, n1) in &hist {
             let a = stretch(q as u32);
             let g = (a + 2048) / FIT_GROUP;
@@ -92,10 +102,13 @@ impl BlockStats {
             last.2 += n0 as f64;
             last.3 += n1 as f64;
         }
-        let fit: Vec<(f64, f64, f64)> = groups
-            .into_iter()
-            .map(|(_, sum_a, n0, n1)| (sum_a / (n0 + n1) / 256.0, n0, n1))
-            .collect();
+        // Not collected in place: that would keep `groups`' larger allocation.
+        let mut fit: Vec<(f64, f64, f64)> = Vec::with_capacity(groups.len());
+        fit.extend(
+            groups
+                .iter()
+                .map(|&(_, sum_a, n0, n1)| (sum_a / (n0 + n1) / 256.0, n0, n1)),
+        );
         let mut moments = vec![(0.0, 0.0); fit.len()];
         let mut zeros = (0.0, 0.0);
         let (mut g, mut last) = (0, None);
