@@ -342,10 +342,27 @@ fn batch_chunks(threads: usize, chunk_size: u32) -> usize {
 
 /// Read up to `cs` bytes (fewer only at the end of the input).
 fn read_chunk(input: &mut impl Read, cs: usize) -> io::Result<Vec<u8>> {
-    let mut buf = vec![0u8; cs];
-    let n = read_full(input, &mut buf)?;
-    buf.truncate(n);
+    let mut buf = Vec::new();
+    fill_chunk(input, &mut buf, cs)?;
     Ok(buf)
+}
+
+/// Read after the bytes `buf` holds until it holds `cs` (fewer only at the end of the
+/// input), in place.
+fn fill_chunk(input: &mut impl Read, buf: &mut Vec<u8>, cs: usize) -> io::Result<()> {
+    let have = buf.len();
+    if have >= cs {
+        return Ok(());
+    }
+    if have == 0 {
+        // Zeroed by the system on first touch: a short input touches only its bytes.
+        *buf = vec![0u8; cs];
+    } else {
+        buf.resize(cs, 0);
+    }
+    let n = read_full(input, &mut buf[have..])?;
+    buf.truncate(have + n);
+    Ok(())
 }
 
 /// Compress everything from `input` to `output`; returns the report.
@@ -404,8 +421,7 @@ pub fn encode_stream(
         let mut datas = Vec::with_capacity(batch);
         while datas.len() < batch && !next.is_empty() {
             if std::mem::take(&mut peeked) {
-                let rest = read_chunk(&mut input, cs - 1)?;
-                next.extend_from_slice(&rest);
+                fill_chunk(&mut input, &mut next, cs)?;
             }
             let full = next.len() == cs;
             let cur = std::mem::take(&mut next);

@@ -71,9 +71,8 @@ const FIT_GROUPS: usize = (4096 / FIT_GROUP) as usize;
 
 impl BlockStats {
     fn new(bytes: Vec<u8>, p: Vec<u16>) -> Self {
-        // Every vector here is allocated at its final size: the encoder makes and drops
-        // a segment's blocks' statistics over and over, and vectors grown by doubling
-        // leave the heap in pieces that the process keeps (several MiB over a stream).
+        // Every vector here is allocated at its final size: the encoder keeps a
+        // segment's blocks' statistics at once, so slack is held 64 times over.
         let mut counts = [[0u32; 2]; 4096];
         for (t, &q) in p.iter().enumerate() {
             let bit = (bytes[t >> 3] >> (7 - (t & 7))) & 1;
